@@ -1,0 +1,119 @@
+//! The full inventory of the machine (hardware, CPU, network, disks, services, software, users),
+//! its content hash, and when it is due: whole only when the hash changes, plus a full send on
+//! a cron schedule.
+
+#[cfg(target_os = "linux")]
+mod disks;
+#[cfg(target_os = "linux")]
+mod hardware;
+mod network;
+#[cfg(target_os = "linux")]
+mod packages;
+mod schedule;
+#[cfg(target_os = "linux")]
+mod services;
+#[cfg(target_os = "linux")]
+mod users;
+
+use atalaya_shared::protocol::Inventory;
+use sha2::{Digest, Sha256};
+
+pub use schedule::{parse_schedule, InventoryDecision, InventoryPlan, DEFAULT_FULL_SEND};
+
+/// Collects everything; what cannot be read is named in `unavailable` with the reason.
+pub fn collect() -> Inventory {
+    let mut inv = Inventory {
+        network_interfaces: network::interfaces(),
+        ..Inventory::default()
+    };
+    collect_platform(&mut inv);
+    inv.hash = hash(&inv);
+    inv
+}
+
+#[cfg(target_os = "linux")]
+fn collect_platform(inv: &mut Inventory) {
+    let mut missing = |section: &str, why: String| {
+        inv.unavailable.insert(section.to_owned(), why);
+    };
+    let hardware = hardware::hardware();
+    if hardware.is_none() {
+        missing(
+            "hardware",
+            "no DMI information (/sys/class/dmi/id is missing or unreadable)".into(),
+        );
+    }
+    let services = services::services().unwrap_or_else(|why| {
+        missing("services", why);
+        Vec::new()
+    });
+    let software = packages::packages().unwrap_or_else(|why| {
+        missing("software", why);
+        Vec::new()
+    });
+    let users = users::logged_in_users().unwrap_or_else(|why| {
+        missing("logged_in_users", why);
+        Vec::new()
+    });
+    inv.hardware = hardware;
+    inv.services = services;
+    inv.software = software;
+    inv.logged_in_users = users;
+    inv.cpu = hardware::cpu();
+    inv.time_zone = hardware::time_zone();
+    inv.disks = disks::disks();
+    // Debian and Ubuntu flag a pending reboot with this file; elsewhere we cannot tell.
+    inv.reboot_required = std::path::Path::new("/var/lib/dpkg/status")
+        .exists()
+        .then(|| std::path::Path::new("/var/run/reboot-required").exists());
+}
+
+#[cfg(not(target_os = "linux"))]
+fn collect_platform(inv: &mut Inventory) {
+    inv.unavailable.insert(
+        "platform".into(),
+        "inventory beyond network interfaces is not implemented on this OS yet".into(),
+    );
+}
+
+/// Hex SHA-256 of the inventory serialised with an empty hash. Every list is sorted by the
+/// collectors, so the same machine state always hashes the same.
+pub fn hash(inv: &Inventory) -> String {
+    let mut unhashed = inv.clone();
+    unhashed.hash.clear();
+    // Serialising plain data (strings, numbers, maps with string keys) cannot fail.
+    let bytes = serde_json::to_vec(&unhashed).unwrap_or_default();
+    hex::encode(Sha256::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_is_stable_and_sensitive_to_content() {
+        let a = collect();
+        let b = collect();
+        assert_eq!(a.hash.len(), 64);
+        assert_eq!(hash(&a), a.hash);
+        // Two collections a moment apart on an idle machine agree unless a user logged in.
+        if a.logged_in_users == b.logged_in_users && a.services == b.services {
+            assert_eq!(a.hash, b.hash);
+        }
+        let mut c = a.clone();
+        c.reboot_required = Some(!c.reboot_required.unwrap_or(false));
+        assert_ne!(hash(&c), a.hash);
+    }
+
+    #[test]
+    fn unavailable_sections_say_why() {
+        let inv = collect();
+        for (section, why) in &inv.unavailable {
+            assert!(!why.trim().is_empty(), "{section} has no reason");
+        }
+        #[cfg(target_os = "linux")]
+        if !std::path::Path::new("/sys/class/dmi/id").exists() {
+            assert!(inv.unavailable.contains_key("hardware"));
+        }
+    }
+}

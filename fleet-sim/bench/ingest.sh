@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Fleet ingest benchmark: a release atalaya-server and atalaya-fleet-sim side by side on this
+# machine, a fresh database per run. See BENCHMARKS.md, "Fleet ingest".
+#
+#   fleet-sim/bench/ingest.sh BACKEND AGENTS INTERVAL DURATION [more atalaya-fleet-sim flags]
+#
+#   BACKEND   sqlite (a fresh data directory) or postgres (a fresh database on $PG_URL)
+#   AGENTS    simulated agents; INTERVAL, DURATION in seconds
+#
+# Environment: BIN_DIR (the release binaries; default $CARGO_TARGET_DIR/release or
+# target/release), OUT (results directory; default bench-results), PG_URL (default
+# postgres://postgres@127.0.0.1), PERF_SECS (record a `perf` profile of the server for this many
+# seconds, starting PERF_DELAY seconds after the simulator starts; default none).
+# Build first: cargo build --release -p atalaya-server -p atalaya-fleet-sim
+set -euo pipefail
+
+if [ $# -lt 4 ]; then
+    sed -n '2,16p' "$0" >&2
+    exit 2
+fi
+backend=$1 agents=$2 interval=$3 duration=$4
+shift 4
+BIN_DIR=${BIN_DIR:-${CARGO_TARGET_DIR:-target}/release}
+OUT=${OUT:-bench-results}
+PG_URL=${PG_URL:-postgres://postgres@127.0.0.1}
+mkdir -p "$OUT"
+name="$OUT/${backend}-${agents}a-${interval}s-$(date +%Y%m%dT%H%M%S)"
+data=$(mktemp -d /tmp/atalaya-bench.XXXXXX)
+pg_db=""
+
+case $backend in
+sqlite)
+    db_args=()
+    size_cmd="sqlite3 $data/atalaya.db 'select (page_count - freelist_count) * page_size from pragma_page_count, pragma_freelist_count, pragma_page_size'"
+    ;;
+postgres)
+    pg_db="atalaya_bench_$(date +%s)_$$"
+    psql "$PG_URL/postgres" -qc "CREATE DATABASE $pg_db"
+    db_args=(--database-url "$PG_URL/$pg_db")
+    size_cmd="psql '$PG_URL/$pg_db' -Atc 'select pg_database_size(current_database())'"
+    ;;
+*)
+    echo "BACKEND must be sqlite or postgres" >&2
+    exit 2
+    ;;
+esac
+
+server_pid=""
+cleanup() {
+    if [ -n "$server_pid" ]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    if [ -n "$pg_db" ]; then
+        psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" || true
+    fi
+    rm -rf "$data"
+}
+trap cleanup EXIT
+
+RUST_LOG=warn "$BIN_DIR/atalaya-server" --listen 127.0.0.1:0 --data-dir "$data" "${db_args[@]}" \
+    >"$data/server.out" 2>"$name.server.log" &
+server_pid=$!
+url=""
+for _ in $(seq 1 600); do
+    url=$(sed -n 's/^atalaya-server listening on //p' "$data/server.out")
+    [ -n "$url" ] && break
+    sleep 0.1
+done
+[ -n "$url" ] || { echo "server did not start" >&2; cat "$name.server.log" >&2; exit 1; }
+
+{
+    echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo "command: $0 $backend $agents $interval $duration $*"
+    echo "load before: $(uptime)"
+} >"$name.txt"
+
+perf_pid=""
+if [ -n "${PERF_SECS:-}" ]; then
+    (sleep "${PERF_DELAY:-30}" && perf record -F 499 -g -p "$server_pid" -o "$name.perf.data" \
+        -- sleep "$PERF_SECS" >/dev/null 2>&1) &
+    perf_pid=$!
+fi
+
+"$BIN_DIR/atalaya-fleet-sim" --server "$url" --data-dir "$data" --agents "$agents" \
+    --interval "$interval" --duration "$duration" --server-pid "$server_pid" \
+    --database-size-command "$size_cmd" --json-out "$name.json" "$@" | tee -a "$name.txt"
+echo "load after: $(uptime)" | tee -a "$name.txt"
+if [ -n "$perf_pid" ]; then
+    wait "$perf_pid" || true
+    echo "profile: perf report -i $name.perf.data --no-children --sort symbol"
+fi
+echo "results: $name.txt $name.json"

@@ -1,0 +1,243 @@
+//! Server configuration: defaults, then the TOML file, then `ATALAYA_*` environment, then flags.
+//!
+//! clap reads flags and environment together (a flag wins over its variable); whatever neither
+//! sets falls back to the file, then to the defaults here.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATA_DIR: &str = "./atalaya-data";
+pub const DEFAULT_REPORT_INTERVAL_SECS: u64 = 60;
+/// Largest request body accepted (after decompression). A full inventory of a machine with a few
+/// thousand packages is a few hundred KiB; 8 MiB leaves room without inviting abuse.
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 8 * 1024 * 1024;
+
+/// Three days without a report: long enough for a weekend, short enough to notice a dead agent.
+pub const DEFAULT_STALE_AFTER_HOURS: u64 = 72;
+
+/// The TOML file's shape. Unknown keys are an error, so a typo never silently does nothing.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub report_interval_secs: Option<u64>,
+    pub max_request_bytes: Option<usize>,
+    pub stale_after_hours: Option<u64>,
+}
+
+/// Values from flags or environment (already merged by clap); `None` means "not given".
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub report_interval_secs: Option<u64>,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub tls: Option<TlsFiles>,
+    pub report_interval_secs: u64,
+    pub max_request_bytes: usize,
+    /// A CI not reported for this long becomes `stale`.
+    pub stale_after_hours: u64,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("tls", &self.tls.as_ref().map(|t| (&t.cert, &t.key)))
+            .field("report_interval_secs", &self.report_interval_secs)
+            .field("max_request_bytes", &self.max_request_bytes)
+            .field("stale_after_hours", &self.stale_after_hours)
+            .finish()
+    }
+}
+
+/// A database URL with any password replaced, safe to log.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_string();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("listen address {0:?} is not HOST:PORT (for example 0.0.0.0:8443)")]
+    Listen(String),
+    #[error("TLS needs both tls_cert and tls_key")]
+    TlsIncomplete,
+    #[error("report_interval_secs must be between 5 and 86400")]
+    Interval,
+}
+
+impl Config {
+    pub fn load(overrides: &Overrides) -> Result<Self, ConfigError> {
+        let file = match &overrides.config_file {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let listen_text = overrides
+            .listen
+            .clone()
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        let listen = listen_text
+            .parse()
+            .map_err(|_| ConfigError::Listen(listen_text.clone()))?;
+        let data_dir = overrides
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let database_url = overrides
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .unwrap_or_else(|| default_database_url(&data_dir));
+        let tls = match (
+            overrides.tls_cert.clone().or(file.tls_cert),
+            overrides.tls_key.clone().or(file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            _ => return Err(ConfigError::TlsIncomplete),
+        };
+        let report_interval_secs = overrides
+            .report_interval_secs
+            .or(file.report_interval_secs)
+            .unwrap_or(DEFAULT_REPORT_INTERVAL_SECS);
+        if !(5..=86_400).contains(&report_interval_secs) {
+            return Err(ConfigError::Interval);
+        }
+        Ok(Config {
+            listen,
+            data_dir,
+            database_url,
+            tls,
+            report_interval_secs,
+            max_request_bytes: file.max_request_bytes.unwrap_or(DEFAULT_MAX_REQUEST_BYTES),
+            stale_after_hours: file.stale_after_hours.unwrap_or(DEFAULT_STALE_AFTER_HOURS),
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        path: path.to_path_buf(),
+        source: Box::new(source),
+    })
+}
+
+/// The embedded default: SQLite in the data directory, created on first start.
+pub fn default_database_url(data_dir: &Path) -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("atalaya.db").display()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_file_beats_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("atalaya.toml");
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\nreport_interval_secs = 30\n",
+        )
+        .expect("write");
+        let from_file = Config::load(&Overrides {
+            config_file: Some(file.clone()),
+            ..Overrides::default()
+        })
+        .expect("loads");
+        assert_eq!(from_file.listen.port(), 9000);
+        assert_eq!(from_file.report_interval_secs, 30);
+        assert!(from_file.database_url.starts_with("sqlite://"));
+
+        let flagged = Config::load(&Overrides {
+            config_file: Some(file),
+            listen: Some("127.0.0.1:7000".into()),
+            ..Overrides::default()
+        })
+        .expect("loads");
+        assert_eq!(flagged.listen.port(), 7000);
+        assert_eq!(flagged.report_interval_secs, 30);
+    }
+
+    #[test]
+    fn unknown_keys_and_half_tls_are_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "listn = \"x\"\n").expect("write");
+        let err = Config::load(&Overrides {
+            config_file: Some(file),
+            ..Overrides::default()
+        })
+        .expect_err("typo is refused");
+        assert!(err.to_string().contains("listn"), "{err}");
+        let err = Config::load(&Overrides {
+            tls_cert: Some("c.pem".into()),
+            ..Overrides::default()
+        })
+        .expect_err("cert without key");
+        assert!(matches!(err, ConfigError::TlsIncomplete));
+    }
+
+    #[test]
+    fn passwords_never_reach_logs() {
+        assert_eq!(
+            redact_url("postgres://atalaya:s3cret@db:5432/atalaya"),
+            "postgres://atalaya:***@db:5432/atalaya"
+        );
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+}

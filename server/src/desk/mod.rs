@@ -1,0 +1,4 @@
+//! The service desk: incidents and service requests, their life cycle and their priority.
+
+pub mod priority;
+pub mod state;

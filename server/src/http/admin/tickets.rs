@@ -1,0 +1,403 @@
+//! The ticket API shared by `/api/v1/incidents` and `/api/v1/requests`: list with filters,
+//! open, show (with CIs, timeline and SLA clocks), edit, move through the life cycle, comment,
+//! assign, escalate and link CIs.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::super::error::{ApiError, ApiResult};
+use super::super::extract::{AdminAuth, ApiJson, ApiQuery};
+use super::super::AppState;
+use super::{scope, target_tenant, Paging};
+use crate::desk::state::{HoldReason, TicketState, ALL_STATES};
+use crate::store::tickets::{
+    Comment, LinkedCi, NewTicket, SlaRisk, Ticket, TicketEdit, TicketFilter, TicketKind,
+    TimelineEntry,
+};
+use crate::store::tokens::ApiPrincipal;
+use crate::store::{now_ms, StoreError};
+
+/// Which kind of ticket a router serves.
+pub trait Desk: Send + Sync + 'static {
+    const KIND: TicketKind;
+}
+
+pub struct Incidents;
+impl Desk for Incidents {
+    const KIND: TicketKind = TicketKind::Incident;
+}
+
+pub struct Requests;
+impl Desk for Requests {
+    const KIND: TicketKind = TicketKind::ServiceRequest;
+}
+
+pub fn routes<D: Desk>(base: &str) -> Router<AppState> {
+    Router::new()
+        .route(base, get(list::<D>).post(create::<D>))
+        .route(&format!("{base}/{{id}}"), get(show::<D>).patch(edit::<D>))
+        .route(&format!("{base}/{{id}}/transitions"), post(transition::<D>))
+        .route(&format!("{base}/{{id}}/comments"), post(comment::<D>))
+        .route(&format!("{base}/{{id}}/assign"), post(assign::<D>))
+        .route(&format!("{base}/{{id}}/escalate"), post(escalate::<D>))
+        .route(&format!("{base}/{{id}}/cis"), post(link_cis::<D>))
+}
+
+/// A missing ticket says which kind was missing; other store errors map as usual.
+fn ticket_error<D: Desk>(err: StoreError) -> ApiError {
+    match err {
+        StoreError::NotFound => ApiError::not_found(D::KIND.noun()),
+        other => other.into(),
+    }
+}
+
+async fn actor(state: &AppState, principal: &ApiPrincipal) -> ApiResult<String> {
+    Ok(state.store.actor_name(principal.token_id).await?)
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    tenant: Option<String>,
+    state: Option<String>,
+    priority: Option<i64>,
+    assignee: Option<String>,
+    group: Option<String>,
+    ci: Option<i64>,
+    sla: Option<SlaRisk>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+async fn list<D: Desk>(
+    State(state): State<AppState>,
+    AdminAuth(principal): AdminAuth,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Json<Vec<Ticket>>> {
+    let scope = scope(&state, &principal, q.tenant.as_deref()).await?;
+    if let Some(s) = q.state.as_deref() {
+        if TicketState::parse(s).is_none() {
+            let names: Vec<&str> = ALL_STATES.iter().map(|s| s.as_str()).collect();
+            return Err(ApiError::BadRequest(
+                "invalid_query",
+                format!("state must be one of {}", names.join(", ")),
+            ));
+        }
+    }
+    if q.priority.is_some_and(|p| !(1..=5).contains(&p)) {
+        return Err(ApiError::BadRequest(
+            "invalid_query",
+            "priority must be 1 to 5".into(),
+        ));
+    }
+    let (limit, offset) = Paging {
+        limit: q.limit,
+        offset: q.offset,
+    }
+    .resolve()?;
+    let filter = TicketFilter {
+        state: q.state,
+        priority: q.priority,
+        assignee: q.assignee,
+        group: q.group,
+        ci_id: q.ci,
+        sla: q.sla,
+        limit,
+        offset,
+    };
+    Ok(Json(
+        state
+            .store
+            .list_tickets(D::KIND, scope, &filter, now_ms())
+            .await?,
+    ))
+}
+
+#[derive(Serialize)]
+struct TicketDetail {
+    #[serde(flatten)]
+    ticket: Ticket,
+    cis: Vec<LinkedCi>,
+    timeline: Vec<TimelineEntry>,
+}
+
+async fn detail<D: Desk>(state: &AppState, ticket: Ticket) -> ApiResult<Json<TicketDetail>> {
+    let cis = state.store.ticket_cis(&ticket).await?;
+    let timeline = state.store.ticket_timeline(&ticket).await?;
+    Ok(Json(TicketDetail {
+        ticket,
+        cis,
+        timeline,
+    }))
+}
+
+async fn show<D: Desk>(
+    State(state): State<AppState>,
+    AdminAuth(principal): AdminAuth,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<TicketDetail>> {
+    let ticket = state
+        .store
+        .get_ticket(D::KIND, principal.scope, id, now_ms())
+        .await
+        .map_err(ticket_error::<D>)?;
+    detail::<D>(&state, ticket).await
+}
+
+fn default_level() -> i64 {
+    2
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    tenant: Option<String>,
+    title: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default = "default_level")]
+    impact: i64,
+    #[serde(default = "default_level")]
+    urgency: i64,
+    requester: Option<String>,
+    #[serde(default)]
+    ci_ids: Vec<i64>,
+    group: Option<String>,
+    assignee: Option<String>,
+}
+
+async fn create<D: Desk>(
+    State(state): State<AppState>,
+    AdminAuth(principal): AdminAuth,
+    ApiJson(body): ApiJson<CreateBody>,
+) -> ApiResult<(StatusCode, Json<TicketDetail>)> {
+    let tenant = target_tenant(&state, &principal, body.tenant.as_deref()).await?;
+    let actor = actor(&state, &principal).await?;
+    let new = NewTicket {
+        title: body.title,
+        description: body.description,
+        impact: body.impact,
+        urgency: body.urgency,
+        requester: body.requester,
+        ci_ids: body.ci_ids,
+        group: body.group,
+        assignee: body.assignee,
+    };
+    let ticket = state
+        .store
+        .create_ticket(D::KIND, tenant, &new, &actor, now_ms())
+        .await?;
+    Ok((StatusCode::CREATED, detail::<D>(&state, ticket).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EditBody {
+    title: Option<String>,
+    description: Option<String>,
+    impact: Option<i64>,
+    urgency: Option<i64>,
+    requester: Option<String>,
+}
+
+async fn edit<D: Desk>(
+    State(state): State<AppState>,
+    AdminAuth(principal): AdminAuth,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<EditBody>,
+) -> ApiResult<Json<TicketDetail>> {
+    let actor = actor(&state, &principal).await?;
+    let edit = TicketEdit {
+        title: body.title,
+        description: body.description,
+        impact: body.impact,
+        urgency: body.urgency,
+        requester: body.requester,
+    };
+    let ticket = state
+        .store
+        .edit_ticket(D::KIND, principal.scope, id, &edit, &actor, now_ms())
+        .await
+        .map_err(ticket_error::<D>)?;
+    detail::<D>(&state, ticket).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransitionBody {
+    to: TicketState,
+    hold_reason: Option<HoldReason>,
+    note: Option<String>,
+}
+
+async fn transition<D: Desk>(
+    State(state): State<AppState>,
+    AdminAuth(principal): AdminAuth,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<TransitionBody>,
+) -> ApiResult<Json<TicketDetail>> {
+    let actor = actor(&state, &principal).await?;
+    let ticket = state
+        .store
+        .transition_ticket(
+            D::KIND,
+            principal.scope,
+            id,
+            body.to,
+            body.hold_reason,
+            body.note.as_deref(),
+            &actor,
+            now_ms(),
+        )
+        .await
+        .map_err(ticket_error::<D>)?;
+    detail::<D>(&state, ticket).await
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+enum Visibility {
+    #[default]
+    Public,
+    Internal,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommentBody {
+    body: String,
+    #[serde(default)]
+    visibility: Visibility,
+    /// A reply from the requester (for example relayed from email).
+    #[serde(default)]
+    from_requester: bool,
+    /// Who wrote it, when not the token's owner (a requester's address).
+    author: Option<String>,
+}
+
+async fn comment<D: Desk>(
+    State(state): State<AppState>,
+    AdminAuth(principal): AdminAuth,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<CommentBody>,
+) -> ApiResult<(StatusCode, Json<TicketDetail>)> {
+    let actor = match body.author {
+        Some(author) if !author.trim().is_empty() => author,
+        _ => actor(&state, &principal).await?,
+    };
+    let comment = Comment {
+        body: body.body,
+        internal: body.visibility == Visibility::Internal,
+        from_requester: body.from_requester,
+    };
+    let ticket = state
+        .store
+        .comment_on_ticket(D::KIND, principal.scope, id, &comment, &actor, now_ms())
+        .await
+        .map_err(ticket_error::<D>)?;
+    Ok((StatusCode::CREATED, detail::<D>(&state, ticket).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssignBody {
+    group: Option<String>,
+    assignee: Option<String>,
+}
+
+async fn assign<D: Desk>(
+    State(state): State<AppState>,
+    AdminAuth(principal): AdminAuth,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<AssignBody>,
+) -> ApiResult<Json<TicketDetail>> {
+    let actor = actor(&state, &principal).await?;
+    let ticket = state
+        .store
+        .assign_ticket(
+            D::KIND,
+            principal.scope,
+            id,
+            body.group.as_deref(),
+            body.assignee.as_deref(),
+            &actor,
+            now_ms(),
+        )
+        .await
+        .map_err(ticket_error::<D>)?;
+    detail::<D>(&state, ticket).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EscalateBody {
+    group: Option<String>,
+    assignee: Option<String>,
+    reason: String,
+}
+
+async fn escalate<D: Desk>(
+    State(state): State<AppState>,
+    AdminAuth(principal): AdminAuth,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<EscalateBody>,
+) -> ApiResult<Json<TicketDetail>> {
+    if body.reason.trim().is_empty() {
+        return Err(ApiError::invalid(
+            "say why the ticket is escalated (reason)",
+        ));
+    }
+    let actor = actor(&state, &principal).await?;
+    let ticket = state
+        .store
+        .escalate_ticket(
+            D::KIND,
+            principal.scope,
+            id,
+            body.group.as_deref(),
+            body.assignee.as_deref(),
+            &body.reason,
+            &actor,
+            now_ms(),
+        )
+        .await
+        .map_err(ticket_error::<D>)?;
+    detail::<D>(&state, ticket).await
+}
+
+fn affected() -> String {
+    "affected".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkBody {
+    ci_ids: Vec<i64>,
+    #[serde(default = "affected")]
+    role: String,
+}
+
+async fn link_cis<D: Desk>(
+    State(state): State<AppState>,
+    AdminAuth(principal): AdminAuth,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<LinkBody>,
+) -> ApiResult<Json<TicketDetail>> {
+    let actor = actor(&state, &principal).await?;
+    let ticket = state
+        .store
+        .link_ticket_cis(
+            D::KIND,
+            principal.scope,
+            id,
+            &body.ci_ids,
+            &body.role,
+            &actor,
+            now_ms(),
+        )
+        .await
+        .map_err(ticket_error::<D>)?;
+    detail::<D>(&state, ticket).await
+}

@@ -1,0 +1,114 @@
+//! Agent endpoints: enrollment and reports.
+
+use atalaya_shared::{
+    protocol_supported, EnrollRequest, EnrollResponse, ReportAck, PROTOCOL_VERSION,
+};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{AgentAuth, ApiJson};
+use super::{AppState, Metrics};
+use crate::enrollment::{self, EnrollError};
+use crate::ingest;
+use crate::store::tokens::EnrollmentRefusal;
+
+/// The config version agents are told to run; it moves when server-side agent config lands.
+const CONFIG_VERSION: u64 = 1;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/agent/enroll", post(enroll))
+        .route("/api/v1/agent/report", post(report))
+}
+
+fn check_protocol(version: u32) -> ApiResult<()> {
+    if protocol_supported(version) {
+        return Ok(());
+    }
+    Err(ApiError::BadRequest(
+        "unsupported_protocol",
+        format!(
+            "protocol version {version} is not supported; this server speaks {}..={PROTOCOL_VERSION}. \
+             Upgrade the agent or the server.",
+            atalaya_shared::MIN_PROTOCOL_VERSION
+        ),
+    ))
+}
+
+async fn enroll(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<EnrollRequest>,
+) -> ApiResult<(StatusCode, Json<EnrollResponse>)> {
+    check_protocol(request.protocol)?;
+    let result =
+        enrollment::enroll(&state.store, &request, state.config.report_interval_secs).await;
+    match result {
+        Ok(response) => {
+            Metrics::add(&state.metrics.enrollments, 1);
+            tracing::info!(agent_id = %response.agent_id, tenant = %response.tenant, hostname = %request.host.hostname, "agent enrolled");
+            Ok((StatusCode::CREATED, Json(response)))
+        }
+        Err(EnrollError::Refused(refusal)) => {
+            Metrics::add(&state.metrics.enrollments_refused, 1);
+            tracing::warn!(?refusal, hostname = %request.host.hostname, "enrollment refused");
+            let (code, message) = match refusal {
+                EnrollmentRefusal::Unknown => {
+                    ("invalid_token", "the enrollment token is not known")
+                }
+                EnrollmentRefusal::Revoked => {
+                    ("token_revoked", "the enrollment token has been revoked")
+                }
+                EnrollmentRefusal::Expired => ("token_expired", "the enrollment token has expired"),
+                EnrollmentRefusal::UsedUp => (
+                    "token_used_up",
+                    "the enrollment token has reached its use limit",
+                ),
+            };
+            Err(ApiError::Unauthorized(code, message.into()))
+        }
+        Err(EnrollError::Invalid(message)) => Err(ApiError::invalid(message)),
+        Err(EnrollError::Store(e)) => Err(e.into()),
+    }
+}
+
+async fn report(
+    State(state): State<AppState>,
+    AgentAuth(agent): AgentAuth,
+    ApiJson(incoming): ApiJson<ingest::IncomingReport>,
+) -> ApiResult<Json<ReportAck>> {
+    let report = &incoming.report;
+    check_protocol(report.protocol)?;
+    if report.agent_id != agent.agent_id {
+        Metrics::add(&state.metrics.reports_rejected, 1);
+        return Err(ApiError::Forbidden(
+            "the report's agent_id does not match the credential".into(),
+        ));
+    }
+    if let Err(message) = ingest::validate(report) {
+        Metrics::add(&state.metrics.reports_rejected, 1);
+        tracing::warn!(agent_id = %agent.agent_id, seq = report.seq, %message, "report refused");
+        return Err(ApiError::invalid(message));
+    }
+    let outcome =
+        ingest::ingest_with_inventory(&state.store, &agent, report, incoming.inventory.as_ref())
+            .await?;
+    if outcome.duplicate {
+        Metrics::add(&state.metrics.reports_duplicate, 1);
+    } else {
+        Metrics::add(&state.metrics.reports_stored, 1);
+        Metrics::add(
+            &state.metrics.incidents_opened,
+            outcome.incidents_opened as u64,
+        );
+    }
+    Ok(Json(ReportAck {
+        protocol: PROTOCOL_VERSION,
+        seq: report.seq,
+        duplicate: outcome.duplicate,
+        config_version: CONFIG_VERSION,
+        report_interval_secs: state.config.report_interval_secs,
+    }))
+}

@@ -1,0 +1,134 @@
+//! Extractors: JSON bodies with our error shape, and the two kinds of callers (admins and agents).
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use super::AppState;
+use crate::store::agents::AgentIdentity;
+use crate::store::tokens::ApiPrincipal;
+
+/// `axum::Json`, but a bad body answers with our JSON error body and a precise status.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+/// `axum::extract::Query`, but a bad query string answers with our JSON error body.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
+            Err(rejection) => Err(query_rejection(rejection)),
+        }
+    }
+}
+
+fn query_rejection(rejection: QueryRejection) -> ApiError {
+    ApiError::BadRequest("invalid_query", rejection.body_text())
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::UnsupportedMediaType("expected Content-Type: application/json".into())
+        }
+        JsonRejection::JsonSyntaxError(e) => ApiError::BadRequest("malformed_json", e.body_text()),
+        JsonRejection::JsonDataError(e) => ApiError::Unprocessable("invalid_body", e.body_text()),
+        JsonRejection::BytesRejection(e)
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+        {
+            ApiError::PayloadTooLarge
+        }
+        other => ApiError::BadRequest("bad_body", other.body_text()),
+    }
+}
+
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
+        ApiError::Unauthorized(
+            "missing_token",
+            "Authorization: Bearer <token> is required".into(),
+        )
+    })?;
+    header
+        .to_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::Unauthorized(
+                "missing_token",
+                "Authorization must be 'Bearer <token>'".into(),
+            )
+        })
+}
+
+/// An authenticated admin API caller.
+pub struct AdminAuth(pub ApiPrincipal);
+
+impl FromRequestParts<AppState> for AdminAuth {
+    type Rejection = ApiError;
+
+    #[tracing::instrument(skip_all)]
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)?;
+        match state.store.authenticate_api_token(token).await? {
+            Some(principal) => Ok(AdminAuth(principal)),
+            None => {
+                tracing::warn!(
+                    path = parts.uri.path(),
+                    "refused an unknown or revoked admin token"
+                );
+                Err(ApiError::Unauthorized(
+                    "invalid_token",
+                    "the token is unknown or revoked".into(),
+                ))
+            }
+        }
+    }
+}
+
+/// An authenticated, enrolled agent.
+pub struct AgentAuth(pub AgentIdentity);
+
+impl FromRequestParts<AppState> for AgentAuth {
+    type Rejection = ApiError;
+
+    #[tracing::instrument(skip_all)]
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let credential = bearer(parts)?;
+        match state.store.authenticate_agent(credential).await? {
+            Some(agent) => Ok(AgentAuth(agent)),
+            None => {
+                tracing::warn!("refused an unknown or revoked agent credential");
+                Err(ApiError::Unauthorized(
+                    "invalid_credential",
+                    "the agent credential is unknown or revoked; enroll the agent again".into(),
+                ))
+            }
+        }
+    }
+}

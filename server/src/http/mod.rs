@@ -1,0 +1,65 @@
+//! The HTTP API: one router per resource, merged by [`app`], separate from serving so tests can
+//! drive it without a socket.
+
+mod admin;
+mod agent;
+pub mod error;
+pub mod extract;
+mod health;
+mod metrics;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::StatusCode;
+use axum::Router;
+use tower_http::decompression::RequestDecompressionLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::store::Store;
+pub use metrics::Metrics;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: Config) -> Self {
+        AppState {
+            store,
+            config: Arc::new(config),
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+}
+
+pub fn app(state: AppState) -> Router {
+    let max_body = state.config.max_request_bytes;
+    Router::new()
+        .merge(health::router())
+        .merge(agent::router())
+        .merge(admin::router())
+        .fallback(|| async { error::ApiError::NotFound("no such endpoint".into()) })
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(RequestDecompressionLayer::new())
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(60),
+        ))
+        // Spans carry the matched route, not the raw path, so logs stay low-cardinality.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let route = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map(MatchedPath::as_str)
+                .unwrap_or("unmatched");
+            tracing::info_span!("http", method = %req.method(), route)
+        }))
+        .with_state(state)
+}

@@ -1,0 +1,370 @@
+//! Ingest: one agent report, committed atomically — the report ledger, the CMDB, the samples and
+//! the alerts it causes — so the agent's acknowledgement means all of it is durable.
+
+pub mod alerts;
+mod offline;
+
+use atalaya_shared::{Inventory, Report, Volume};
+use serde::Deserialize;
+
+use crate::cmdb::inventory;
+use crate::store::agents::AgentIdentity;
+use crate::store::cis::tx as ci_tx;
+use crate::store::{now_ms, reports, Store, StoreError, StoreResult};
+
+pub use offline::offline_sweep;
+
+use crate::rules::metrics;
+use alerts::{Engine, Subject};
+
+/// The sample name volume usage is stored under.
+pub const VOLUME_USED_PERCENT: &str = metrics::VOLUME_USED_PERCENT;
+
+/// A report as it arrives: the protocol's [`Report`] plus the inventory the agent attaches when
+/// it changed (or on its daily schedule).
+#[derive(Debug, Clone, Deserialize)]
+pub struct IncomingReport {
+    #[serde(flatten)]
+    pub report: Report,
+    #[serde(default)]
+    pub inventory: Option<Inventory>,
+}
+
+/// What happened to a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestOutcome {
+    /// The sequence number had been stored before; nothing changed.
+    pub duplicate: bool,
+    pub computer_id: Option<i64>,
+    /// Incidents this report opened.
+    pub incidents_opened: usize,
+}
+
+/// Check what no database constraint can: values a well-behaved agent never sends.
+pub fn validate(report: &Report) -> Result<(), String> {
+    if report.host.hostname.trim().is_empty() {
+        return Err("host.hostname must not be empty".into());
+    }
+    if report.seq > i64::MAX as u64 {
+        return Err("seq is out of range".into());
+    }
+    if report.volumes.len() > 4096 {
+        return Err("too many volumes in one report (at most 4096)".into());
+    }
+    let mut mounts: Vec<&str> = report
+        .volumes
+        .iter()
+        .map(|v| v.mount_point.as_str())
+        .collect();
+    mounts.sort_unstable();
+    if mounts.windows(2).any(|w| w[0] == w[1]) {
+        return Err("a mount point appears twice in volumes".into());
+    }
+    if report.volumes.iter().any(bad_volume) {
+        return Err("a volume has an empty mount point or more available than total bytes".into());
+    }
+    if report
+        .metrics
+        .iter()
+        .any(|s| !s.value.is_finite() || s.metric.is_empty())
+    {
+        return Err("metrics must have a name and a finite value".into());
+    }
+    Ok(())
+}
+
+fn bad_volume(v: &Volume) -> bool {
+    v.mount_point.is_empty() || v.available_bytes > v.total_bytes || v.total_bytes > i64::MAX as u64
+}
+
+/// Store one report. The caller has authenticated the agent and validated the report.
+pub async fn ingest(
+    store: &Store,
+    agent: &AgentIdentity,
+    report: &Report,
+) -> StoreResult<IngestOutcome> {
+    ingest_with_inventory(store, agent, report, None).await
+}
+
+/// Store one report and, when present, the inventory that came with it.
+pub async fn ingest_with_inventory(
+    store: &Store,
+    agent: &AgentIdentity,
+    report: &Report,
+    inventory: Option<&Inventory>,
+) -> StoreResult<IngestOutcome> {
+    let now = now_ms();
+    let collected_at = report.collected_at.timestamp_millis();
+    let tenant = agent.tenant;
+    let seq =
+        i64::try_from(report.seq).map_err(|_| StoreError::Invalid("seq out of range".into()))?;
+    let dropped = i64::try_from(report.dropped_since_last).unwrap_or(i64::MAX);
+
+    let mut tx = store.begin().await?;
+    if !reports::record(
+        &mut tx,
+        tenant,
+        &agent.agent_id,
+        seq,
+        collected_at,
+        now,
+        dropped,
+    )
+    .await?
+    {
+        tx.rollback().await?;
+        return Ok(IngestOutcome {
+            duplicate: true,
+            computer_id: None,
+            incidents_opened: 0,
+        });
+    }
+
+    let computer_id = inventory::computer(
+        &mut tx,
+        tenant,
+        &report.host,
+        &report.agent_version,
+        inventory,
+        &report.metrics,
+        collected_at,
+    )
+    .await?
+    .ci_id;
+    reports::touch_agent(
+        &mut tx,
+        &agent.agent_id,
+        computer_id,
+        &report.host.hostname,
+        &report.agent_version,
+        seq,
+        now,
+    )
+    .await?;
+    for sample in &report.metrics {
+        let at = sample.at.timestamp_millis();
+        ci_tx::record_sample(
+            &mut tx,
+            tenant,
+            computer_id,
+            &sample.metric,
+            at,
+            sample.value,
+        )
+        .await?;
+    }
+
+    let applied = match inventory {
+        Some(inventory) => {
+            let stored = crate::store::cis::tx::load(&mut tx, computer_id).await?;
+            let hash = stored.inventory_hash.as_deref();
+            inventory::apply(&mut tx, tenant, computer_id, inventory, hash, collected_at).await?
+        }
+        None => None,
+    };
+    let volume_ids =
+        inventory::volumes(&mut tx, tenant, computer_id, &report.volumes, collected_at).await?;
+    for (volume, volume_id) in report.volumes.iter().zip(&volume_ids) {
+        let used = volume.used_percent();
+        ci_tx::record_sample(
+            &mut tx,
+            tenant,
+            *volume_id,
+            VOLUME_USED_PERCENT,
+            collected_at,
+            used,
+        )
+        .await?;
+    }
+
+    let mut engine = Engine::load(&mut tx, store.backend(), tenant, computer_id, now).await?;
+    let host = &report.host.hostname;
+    let computer = Subject {
+        tenant,
+        ci_id: computer_id,
+        computer_id,
+        description: format!("Computer {host}"),
+    };
+    // A report is proof of life: an offline alert on this computer recovers.
+    engine
+        .observe(&mut tx, &computer, metrics::OFFLINE_SECONDS, 0.0, now)
+        .await?;
+    for (metric, value) in computer_metrics(report) {
+        engine
+            .observe(&mut tx, &computer, metric, value, collected_at)
+            .await?;
+    }
+    for (volume, volume_id) in report.volumes.iter().zip(volume_ids) {
+        let subject = Subject {
+            tenant,
+            ci_id: volume_id,
+            computer_id,
+            description: format!("Volume {} on {host}", volume.mount_point),
+        };
+        let used = volume.used_percent();
+        engine
+            .observe(
+                &mut tx,
+                &subject,
+                metrics::VOLUME_USED_PERCENT,
+                used,
+                collected_at,
+            )
+            .await?;
+        let free = volume.available_bytes as f64;
+        engine
+            .observe(
+                &mut tx,
+                &subject,
+                metrics::VOLUME_FREE_BYTES,
+                free,
+                collected_at,
+            )
+            .await?;
+        // Forecasting reads hours of samples: worth it only once a volume is half full (a
+        // half-empty one that fills within a day trips the usage rules long before it is full).
+        if used >= FORECAST_FROM_PERCENT && engine.watches(metrics::VOLUME_HOURS_TO_FULL) {
+            if let Some(hours) = forecast_hours(&mut tx, volume_id, volume, collected_at).await? {
+                engine
+                    .observe(
+                        &mut tx,
+                        &subject,
+                        metrics::VOLUME_HOURS_TO_FULL,
+                        hours,
+                        collected_at,
+                    )
+                    .await?;
+            }
+        }
+    }
+    if let (Some(applied), Some(inventory)) = (applied, inventory) {
+        for (disk, id) in inventory.disks.iter().zip(applied.disk_ids) {
+            let subject = Subject {
+                tenant,
+                ci_id: id,
+                computer_id,
+                description: format!("Disk {} on {host}", disk.name),
+            };
+            let failed = f64::from(u8::from(
+                disk.smart.available && disk.smart.passed == Some(false),
+            ));
+            engine
+                .observe(
+                    &mut tx,
+                    &subject,
+                    metrics::DISK_SMART_FAILED,
+                    failed,
+                    collected_at,
+                )
+                .await?;
+            if let Some(n) = disk.smart.reallocated_sectors {
+                engine
+                    .observe(
+                        &mut tx,
+                        &subject,
+                        metrics::DISK_REALLOCATED_SECTORS,
+                        n as f64,
+                        collected_at,
+                    )
+                    .await?;
+            }
+            if let Some(n) = disk.smart.pending_sectors {
+                engine
+                    .observe(
+                        &mut tx,
+                        &subject,
+                        metrics::DISK_PENDING_SECTORS,
+                        n as f64,
+                        collected_at,
+                    )
+                    .await?;
+            }
+        }
+        for (service, id) in inventory.services.iter().zip(applied.service_ids) {
+            let subject = Subject {
+                tenant,
+                ci_id: id,
+                computer_id,
+                description: format!("Service {} on {host}", service.name),
+            };
+            let stopped = f64::from(u8::from(service.active_state.as_deref() != Some("active")));
+            engine
+                .observe(
+                    &mut tx,
+                    &subject,
+                    metrics::SERVICE_STOPPED,
+                    stopped,
+                    collected_at,
+                )
+                .await?;
+        }
+    }
+    let incidents_opened = engine.incidents_opened;
+    tx.commit().await?;
+    Ok(IngestOutcome {
+        duplicate: false,
+        computer_id: Some(computer_id),
+        incidents_opened,
+    })
+}
+
+/// Volumes less full than this are not forecast.
+const FORECAST_FROM_PERCENT: f64 = 50.0;
+
+/// Computer-level rule metrics from a report's samples (the latest of each).
+fn computer_metrics(report: &Report) -> Vec<(&'static str, f64)> {
+    use atalaya_shared::metric as m;
+    let latest = |name: &str| {
+        report
+            .metrics
+            .iter()
+            .rev()
+            .find(|s| s.metric == name)
+            .map(|s| s.value)
+    };
+    let share = |used: Option<f64>, total: Option<f64>| match (used, total) {
+        (Some(u), Some(t)) if t > 0.0 => Some(u * 100.0 / t),
+        _ => None,
+    };
+    let memory_total =
+        latest(m::MEMORY_TOTAL_BYTES).or(report.host.memory_total_bytes.map(|b| b as f64));
+    [
+        (metrics::CPU_PERCENT, latest(m::CPU_USAGE_PERCENT)),
+        (metrics::LOAD_1M, latest(m::LOAD_1)),
+        (
+            metrics::MEMORY_USED_PERCENT,
+            share(latest(m::MEMORY_USED_BYTES), memory_total),
+        ),
+        (
+            metrics::SWAP_USED_PERCENT,
+            share(latest(m::SWAP_USED_BYTES), latest(m::SWAP_TOTAL_BYTES)),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| value.map(|v| (name, v)))
+    .collect()
+}
+
+/// Six hours of a volume's usage, extrapolated: hours until it is full at that pace.
+async fn forecast_hours(
+    tx: &mut crate::store::Tx<'_>,
+    volume_id: i64,
+    volume: &Volume,
+    at: i64,
+) -> StoreResult<Option<f64>> {
+    let rows: Vec<(i64, f64)> = sqlx::query_as(
+        "SELECT at, value FROM metric_samples WHERE ci_id = $1 AND metric = $2 AND at > $3 AND at <= $4 ORDER BY at",
+    )
+    .bind(volume_id)
+    .bind(VOLUME_USED_PERCENT)
+    .bind(at - 6 * 3_600_000)
+    .bind(at)
+    .fetch_all(&mut **tx)
+    .await?;
+    let total = volume.total_bytes as f64;
+    let samples: Vec<(i64, f64)> = rows
+        .into_iter()
+        .map(|(t, pct)| (t, pct * total / 100.0))
+        .collect();
+    Ok(crate::rules::forecast::hours_to_full(&samples, total))
+}

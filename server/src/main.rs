@@ -1,0 +1,139 @@
+//! `atalaya-server`: the command line over the server library.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use atalaya_server::config::{Config, Overrides};
+use atalaya_server::quickstart::{quickstart, QuickstartOptions};
+use atalaya_server::store::{Store, TenantScope};
+use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "atalaya-server",
+    version,
+    about = "Atalaya: proactive service desk and CMDB for MSPs"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Args)]
+struct GlobalArgs {
+    /// TOML config file (flags and ATALAYA_* environment override it).
+    #[arg(long, env = "ATALAYA_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Data directory: the embedded SQLite database and first-start secrets [default: ./atalaya-data].
+    #[arg(long, env = "ATALAYA_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    /// sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data directory].
+    #[arg(
+        long,
+        env = "ATALAYA_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    database_url: Option<String>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "ATALAYA_LISTEN", global = true)]
+    listen: Option<String>,
+    /// PEM certificate chain: serve HTTPS (needs --tls-key).
+    #[arg(long, env = "ATALAYA_TLS_CERT", global = true)]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "ATALAYA_TLS_KEY", global = true)]
+    tls_key: Option<PathBuf>,
+    /// How often agents should report, in seconds [default: 60].
+    #[arg(long, env = "ATALAYA_REPORT_INTERVAL", global = true)]
+    report_interval: Option<u64>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Run the server with this machine's agent enrolled against it: see the CMDB fill in a minute.
+    Quickstart {
+        /// Report interval of the local agent, in seconds.
+        #[arg(long, default_value_t = 15)]
+        interval: u64,
+        /// The atalaya-agent binary [default: beside this executable].
+        #[arg(long)]
+        agent_binary: Option<PathBuf>,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Create a new MSP-wide admin token (for when the first one is lost) and print it.
+    CreateAdminToken {
+        /// A name to recognise the token by.
+        #[arg(long, default_value = "admin")]
+        name: String,
+    },
+}
+
+impl GlobalArgs {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            config_file: self.config.clone(),
+            listen: self.listen.clone(),
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            tls_cert: self.tls_cert.clone(),
+            tls_key: self.tls_key.clone(),
+            report_interval_secs: self.report_interval,
+        }
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = Config::load(&cli.global.overrides())?;
+    tracing::debug!(?config, "configuration");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => {
+                atalaya_server::run(config, atalaya_server::serve::shutdown_signal()).await
+            }
+            Command::Quickstart {
+                interval,
+                agent_binary,
+            } => {
+                quickstart(
+                    config,
+                    QuickstartOptions {
+                        interval_secs: interval,
+                        agent_binary,
+                    },
+                )
+                .await
+            }
+            Command::Migrate => {
+                let store = Store::connect(&config.database_url).await?;
+                store.close().await;
+                println!("migrations applied");
+                Ok(())
+            }
+            Command::CreateAdminToken { name } => {
+                let store = atalaya_server::prepare(&config).await?;
+                let token = store.create_api_token(None, &name).await?;
+                let _ = TenantScope::All;
+                println!("{token}");
+                Ok(())
+            }
+        }
+    })
+}

@@ -1,0 +1,64 @@
+//! Assignment groups: the MSP's queues (tier 1 help desk, tier 2 specialists). They are
+//! MSP-wide, because the MSP's own staff work every tenant's tickets.
+
+use serde::Serialize;
+
+use super::{Store, StoreError, StoreResult};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AssignmentGroup {
+    pub id: i64,
+    pub name: String,
+    pub tier: i64,
+}
+
+impl Store {
+    pub async fn list_assignment_groups(&self) -> StoreResult<Vec<AssignmentGroup>> {
+        let rows: Vec<(i64, String, i64)> =
+            sqlx::query_as("SELECT id, name, tier FROM assignment_groups ORDER BY tier, name")
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, tier)| AssignmentGroup { id, name, tier })
+            .collect())
+    }
+
+    pub async fn create_assignment_group(
+        &self,
+        name: &str,
+        tier: i64,
+        now: i64,
+    ) -> StoreResult<AssignmentGroup> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(StoreError::Invalid("a group needs a name".into()));
+        }
+        if !(1..=3).contains(&tier) {
+            return Err(StoreError::Invalid("tier must be 1, 2 or 3".into()));
+        }
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO assignment_groups (name, tier, created_at) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(name)
+        .bind(tier)
+        .bind(now)
+        .fetch_one(self.pool())
+        .await
+        .map_err(|e| StoreError::conflict_on_unique(e, "an assignment group of that name exists"))?;
+        Ok(AssignmentGroup {
+            id,
+            name: name.to_string(),
+            tier,
+        })
+    }
+
+    /// How the timeline names the caller: the admin token's name.
+    pub async fn actor_name(&self, token_id: i64) -> StoreResult<String> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT name FROM api_tokens WHERE id = $1")
+            .bind(token_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map_or_else(|| format!("token #{token_id}"), |(name,)| name))
+    }
+}

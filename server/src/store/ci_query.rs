@@ -1,0 +1,177 @@
+//! Listing CIs with filters and the asset query language, and saved queries per tenant.
+
+use serde::Serialize;
+
+use super::cis::{ci_from_row, CiRow, ConfigurationItem, CI_COLUMNS};
+use super::{now_ms, to_time, Store, StoreError, StoreResult, TenantId, TenantScope};
+use crate::cmdb::query::{self, order_by, Bind, Expr, QueryError, Sort};
+
+/// What to list.
+#[derive(Debug, Clone, Default)]
+pub struct CiQuery {
+    pub class: Option<String>,
+    pub computer_id: Option<i64>,
+    pub filter: Option<Expr>,
+    pub sort: Option<Sort>,
+    /// Retired CIs are hidden unless asked for (or the filter names `status`).
+    pub include_retired: bool,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CiQueryError {
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SavedQuery {
+    pub id: i64,
+    pub tenant_id: TenantId,
+    pub name: String,
+    pub query: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Bind a compiled query's values, in order.
+pub(crate) fn bind_all<'q, O>(
+    mut q: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
+    binds: Vec<Bind>,
+) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
+    for bind in binds {
+        q = match bind {
+            Bind::Int(i) => q.bind(i),
+            Bind::Float(f) => q.bind(f),
+            Bind::Text(t) => q.bind(t),
+        };
+    }
+    q
+}
+
+impl Store {
+    /// List CIs in a scope. The filter is compiled to SQL with every value bound.
+    pub async fn query_cis(
+        &self,
+        scope: TenantScope,
+        request: &CiQuery,
+    ) -> Result<Vec<ConfigurationItem>, CiQueryError> {
+        let columns: Vec<String> = CI_COLUMNS
+            .split(',')
+            .map(|c| format!("c.{}", c.trim()))
+            .collect();
+        // $1 tenant, $2 class, $3 computer, then the filter's and the sort's parameters.
+        let mut sql = format!(
+            "SELECT {} FROM configuration_items c
+             WHERE (CAST($1 AS BIGINT) IS NULL OR c.tenant_id = $1)
+               AND (CAST($2 AS TEXT) IS NULL OR c.class = $2)
+               AND (CAST($3 AS BIGINT) IS NULL OR c.computer_id = $3)",
+            columns.join(", ")
+        );
+        let mentions_status = request
+            .filter
+            .as_ref()
+            .is_some_and(|f| f.mentions("status"));
+        if !request.include_retired && !mentions_status {
+            sql.push_str(" AND c.status <> 'retired'");
+        }
+        let mut binds = Vec::new();
+        if let Some(filter) = &request.filter {
+            let compiled = query::compile(filter, self.backend(), 4)?;
+            sql.push_str(&format!(" AND ({})", compiled.sql));
+            binds.extend(compiled.binds);
+        }
+        let (order, order_binds) = order_by(request.sort.as_ref(), self.backend(), 4 + binds.len());
+        binds.extend(order_binds);
+        let limit_at = 4 + binds.len();
+        sql.push_str(&format!(
+            " ORDER BY {order} LIMIT ${limit_at} OFFSET ${}",
+            limit_at + 1
+        ));
+        binds.push(Bind::Int(request.limit));
+        binds.push(Bind::Int(request.offset));
+
+        let q = sqlx::query_as::<_, CiRow>(&sql)
+            .bind(scope.filter())
+            .bind(request.class.clone())
+            .bind(request.computer_id);
+        let rows = bind_all(q, binds)
+            .fetch_all(self.pool())
+            .await
+            .map_err(StoreError::from)?;
+        Ok(rows.into_iter().map(ci_from_row).collect())
+    }
+
+    pub async fn save_query(
+        &self,
+        tenant: TenantId,
+        name: &str,
+        text: &str,
+    ) -> Result<SavedQuery, CiQueryError> {
+        query::parse(text)?;
+        let name = name.trim();
+        if name.is_empty() || name.len() > 100 {
+            return Err(StoreError::Invalid("name must be 1-100 characters".into()).into());
+        }
+        let row: (i64, i64, String, String, i64) = sqlx::query_as(
+            "INSERT INTO saved_queries (tenant_id, name, query, created_at) VALUES ($1, $2, $3, $4)
+             RETURNING id, tenant_id, name, query, created_at",
+        )
+        .bind(tenant.0)
+        .bind(name)
+        .bind(text)
+        .bind(now_ms())
+        .fetch_one(self.pool())
+        .await
+        .map_err(|e| StoreError::conflict_on_unique(e, "a saved query with this name exists"))?;
+        Ok(saved_from_row(row))
+    }
+
+    pub async fn list_saved_queries(&self, scope: TenantScope) -> StoreResult<Vec<SavedQuery>> {
+        let rows: Vec<(i64, i64, String, String, i64)> = sqlx::query_as(
+            "SELECT id, tenant_id, name, query, created_at FROM saved_queries
+             WHERE (CAST($1 AS BIGINT) IS NULL OR tenant_id = $1) ORDER BY tenant_id, name",
+        )
+        .bind(scope.filter())
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(saved_from_row).collect())
+    }
+
+    pub async fn saved_query(&self, tenant: TenantId, name: &str) -> StoreResult<SavedQuery> {
+        let row: Option<(i64, i64, String, String, i64)> = sqlx::query_as(
+            "SELECT id, tenant_id, name, query, created_at FROM saved_queries WHERE tenant_id = $1 AND name = $2",
+        )
+        .bind(tenant.0)
+        .bind(name)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(saved_from_row).ok_or(StoreError::NotFound)
+    }
+
+    pub async fn delete_saved_query(&self, scope: TenantScope, id: i64) -> StoreResult<()> {
+        let done = sqlx::query("DELETE FROM saved_queries WHERE id = $1 AND (CAST($2 AS BIGINT) IS NULL OR tenant_id = $2)")
+            .bind(id)
+            .bind(scope.filter())
+            .execute(self.pool())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}
+
+fn saved_from_row(
+    (id, tenant, name, query, created_at): (i64, i64, String, String, i64),
+) -> SavedQuery {
+    SavedQuery {
+        id,
+        tenant_id: TenantId(tenant),
+        name,
+        query,
+        created_at: to_time(created_at),
+    }
+}

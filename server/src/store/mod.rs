@@ -1,0 +1,204 @@
+//! Storage, written once for SQLite and PostgreSQL.
+//!
+//! Every query goes through `sqlx::Any` with `$N` placeholders, which both backends accept, so
+//! there is one copy of each query. Values are limited to what `Any` carries on both sides:
+//! `i64`, `f64`, `String` (JSON documents are stored as text) — times are UTC milliseconds.
+//!
+//! Tenant-owned data is only reachable through functions that take a [`TenantScope`] or a
+//! [`TenantId`]: a handler cannot forget the tenant filter because it cannot call without one.
+
+pub mod agents;
+pub mod alerts;
+pub mod assignment_groups;
+pub mod ci_admin;
+pub mod ci_query;
+pub mod cis;
+pub mod incidents;
+pub mod outbox;
+pub mod reports;
+pub mod rules;
+pub mod support_plans;
+pub mod tenants;
+pub mod tickets;
+pub mod tokens;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+pub type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+/// Which database engine sits behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::Invalid(
+                "database URL must start with sqlite:// or postgres://".into(),
+            ))
+        }
+    }
+}
+
+/// A tenant's primary key. Only the store and the authentication extractors create these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct TenantId(pub i64);
+
+/// What a caller may see: every tenant (the MSP administrator) or exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TenantScope {
+    All,
+    Tenant(TenantId),
+}
+
+impl TenantScope {
+    /// The tenant id to bind for `(CAST($n AS BIGINT) IS NULL OR tenant_id = $n)` filters.
+    pub fn filter(self) -> Option<i64> {
+        match self {
+            TenantScope::All => None,
+            TenantScope::Tenant(t) => Some(t.0),
+        }
+    }
+
+    /// Whether a row owned by `tenant` is visible in this scope.
+    pub fn allows(self, tenant: TenantId) -> bool {
+        match self {
+            TenantScope::All => true,
+            TenantScope::Tenant(t) => t == tenant,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("invalid: {0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl StoreError {
+    /// Turn a unique-constraint violation into [`StoreError::Conflict`] with `what` as message.
+    pub fn conflict_on_unique(err: sqlx::Error, what: &str) -> Self {
+        match &err {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Conflict(what.to_string())
+            }
+            _ => StoreError::Database(err),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The handle every part of the server uses to reach the database.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connect, configure the connection (WAL, foreign keys and a busy timeout on SQLite) and
+    /// apply the backend's migrations.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let options = AnyConnectOptions::from_str(url)?;
+        let max_connections = match backend {
+            // SQLite has one writer; a few readers beside it is all that helps.
+            Backend::Sqlite => 4,
+            Backend::Postgres => 16,
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        let store = Store { pool, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        match self.backend {
+            Backend::Sqlite => {
+                sqlx::migrate!("../migrations/sqlite")
+                    .run(&self.pool)
+                    .await?
+            }
+            Backend::Postgres => {
+                sqlx::migrate!("../migrations/postgres")
+                    .run(&self.pool)
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub async fn begin(&self) -> StoreResult<Tx<'static>> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// A cheap round trip for `/readyz`.
+    pub async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Now, in the stored representation (UTC milliseconds).
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Stored milliseconds back to a UTC time for the API.
+pub fn to_time(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+pub fn to_time_opt(ms: Option<i64>) -> Option<chrono::DateTime<chrono::Utc>> {
+    ms.map(to_time)
+}

@@ -1,0 +1,421 @@
+//! The notification outbox: recipients per tenant, messages decided inside the transaction of
+//! the change that calls for them, and the delivery bookkeeping (leases, attempts, backoff).
+//!
+//! Delivery is at least once: a message is marked sent only after the channel accepted it, and
+//! a worker that dies holding a lease leaves it to be retried when the lease expires. Every
+//! message carries its idempotency key (an `Idempotency-Key` header, an email `Message-ID`), so
+//! a receiver can drop the rare duplicate; a message is never enqueued twice because the key is
+//! unique.
+
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::AnyConnection;
+
+use super::{to_time, to_time_opt, Store, StoreError, StoreResult, TenantId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelKind {
+    Email,
+    Webhook,
+}
+
+impl ChannelKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Email => "email",
+            ChannelKind::Webhook => "webhook",
+        }
+    }
+
+    fn parse(text: &str) -> ChannelKind {
+        if text == "email" {
+            ChannelKind::Email
+        } else {
+            ChannelKind::Webhook
+        }
+    }
+}
+
+/// The events a channel can ask for.
+pub const EVENTS: &[&str] = &[
+    "opened",
+    "escalated",
+    "resolved",
+    "sla_warning",
+    "sla_breach",
+];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Channel {
+    pub id: i64,
+    pub tenant_id: TenantId,
+    pub kind: ChannelKind,
+    pub target: String,
+    /// Whether webhooks are signed; the secret itself is never shown again.
+    pub signed: bool,
+    pub events: Vec<String>,
+}
+
+/// A message claimed for delivery.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub id: i64,
+    pub kind: ChannelKind,
+    pub target: String,
+    pub secret: Option<String>,
+    pub event: String,
+    pub payload: Value,
+    pub idempotency_key: String,
+    pub attempts: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxEntry {
+    pub id: i64,
+    pub channel_id: i64,
+    pub idempotency_key: String,
+    pub event: String,
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_at: chrono::DateTime<chrono::Utc>,
+    pub sent_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// Give up after this many attempts (about a day of backoff).
+pub const MAX_ATTEMPTS: i64 = 12;
+
+/// Wait before attempt `n + 1` after `n` failures: 30 s, 1 min, 2 min … capped at 2 h.
+pub fn backoff_ms(failures: i64) -> i64 {
+    let exponent = u32::try_from(failures.clamp(1, 20) - 1).unwrap_or(0);
+    30_000i64
+        .saturating_mul(2i64.saturating_pow(exponent))
+        .min(2 * 3_600_000)
+}
+
+/// Queue `payload` for every channel of `tenant` that wants `event`. `key` names the occurrence
+/// (for example `incidents:12:resolved:1795000000000`); with the channel it makes the unique
+/// idempotency key, so enqueueing the same occurrence again is a no-op. Returns how many
+/// messages were queued.
+pub async fn enqueue(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    event: &str,
+    key: &str,
+    payload: &Value,
+    now: i64,
+) -> StoreResult<u64> {
+    let channels: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, events FROM notification_channels WHERE tenant_id = $1")
+            .bind(tenant.0)
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut queued = 0;
+    for (channel, events) in channels {
+        let wanted: Vec<String> = serde_json::from_str(&events).unwrap_or_default();
+        if !wanted.iter().any(|e| e == "*" || e == event) {
+            continue;
+        }
+        let done = sqlx::query(
+            "INSERT INTO notification_outbox (tenant_id, channel_id, idempotency_key, event,
+                                              payload, next_attempt_at, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(tenant.0)
+        .bind(channel)
+        .bind(format!("{key}:channel-{channel}"))
+        .bind(event)
+        .bind(payload.to_string())
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        queued += done.rows_affected();
+    }
+    Ok(queued)
+}
+
+type PendingRow = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    i64,
+);
+
+impl Store {
+    pub async fn create_channel(
+        &self,
+        tenant: TenantId,
+        kind: ChannelKind,
+        target: &str,
+        secret: Option<&str>,
+        events: &[String],
+        now: i64,
+    ) -> StoreResult<Channel> {
+        let target = target.trim();
+        let valid_target = match kind {
+            ChannelKind::Email => target.contains('@') && !target.contains(char::is_whitespace),
+            ChannelKind::Webhook => target.starts_with("https://") || target.starts_with("http://"),
+        };
+        if !valid_target {
+            return Err(StoreError::Invalid(match kind {
+                ChannelKind::Email => "target must be an email address".into(),
+                ChannelKind::Webhook => "target must be an http:// or https:// URL".into(),
+            }));
+        }
+        if let Some(unknown) = events
+            .iter()
+            .find(|e| *e != "*" && !EVENTS.contains(&e.as_str()))
+        {
+            return Err(StoreError::Invalid(format!(
+                "unknown event {unknown:?}; events are {} or \"*\"",
+                EVENTS.join(", ")
+            )));
+        }
+        let events = if events.is_empty() {
+            vec!["*".to_string()]
+        } else {
+            events.to_vec()
+        };
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO notification_channels (tenant_id, kind, target, secret, events, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(tenant.0)
+        .bind(kind.as_str())
+        .bind(target)
+        .bind(secret)
+        .bind(serde_json::to_string(&events).unwrap_or_else(|_| "[\"*\"]".into()))
+        .bind(now)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(Channel {
+            id,
+            tenant_id: tenant,
+            kind,
+            target: target.to_string(),
+            signed: secret.is_some(),
+            events,
+        })
+    }
+
+    pub async fn list_channels(&self, tenant: TenantId) -> StoreResult<Vec<Channel>> {
+        let rows: Vec<(i64, String, String, Option<String>, String)> = sqlx::query_as(
+            "SELECT id, kind, target, secret, events FROM notification_channels
+              WHERE tenant_id = $1 ORDER BY id",
+        )
+        .bind(tenant.0)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, kind, target, secret, events)| Channel {
+                id,
+                tenant_id: tenant,
+                kind: ChannelKind::parse(&kind),
+                target,
+                signed: secret.is_some(),
+                events: serde_json::from_str(&events).unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// Claim up to `limit` due messages for `lease_ms`. Each claim is a conditional update, so
+    /// two workers (or replicas) never hold the same message at once.
+    pub async fn claim_due(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<Pending>> {
+        let candidates: Vec<(i64,)> = sqlx::query_as(
+            "SELECT id FROM notification_outbox
+              WHERE state = 'pending' AND next_attempt_at <= $1
+                AND (lease_until IS NULL OR lease_until < $1)
+              ORDER BY next_attempt_at, id LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        let mut claimed = Vec::new();
+        for (id,) in candidates {
+            let won = sqlx::query(
+                "UPDATE notification_outbox SET lease_until = $1
+                  WHERE id = $2 AND state = 'pending' AND (lease_until IS NULL OR lease_until < $3)",
+            )
+            .bind(now + lease_ms)
+            .bind(id)
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+            if won.rows_affected() != 1 {
+                continue;
+            }
+            let row: PendingRow = sqlx::query_as(
+                "SELECT o.id, c.kind, c.target, c.secret, o.event, o.payload, o.idempotency_key,
+                        o.attempts
+                   FROM notification_outbox o JOIN notification_channels c ON c.id = o.channel_id
+                  WHERE o.id = $1",
+            )
+            .bind(id)
+            .fetch_one(self.pool())
+            .await?;
+            let (id, kind, target, secret, event, payload, idempotency_key, attempts) = row;
+            claimed.push(Pending {
+                id,
+                kind: ChannelKind::parse(&kind),
+                target,
+                secret,
+                event,
+                payload: serde_json::from_str(&payload).unwrap_or(Value::Null),
+                idempotency_key,
+                attempts,
+            });
+        }
+        Ok(claimed)
+    }
+
+    /// Record one delivery attempt: sent, or failed and retried after a backoff (or given up
+    /// after [`MAX_ATTEMPTS`]).
+    pub async fn finish_attempt(
+        &self,
+        id: i64,
+        now: i64,
+        outcome: Result<String, String>,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let (ok, detail) = match &outcome {
+            Ok(detail) => (1i64, detail.clone()),
+            Err(error) => (0i64, error.clone()),
+        };
+        sqlx::query(
+            "INSERT INTO notification_attempts (outbox_id, at, ok, detail) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(ok)
+        .bind(&detail)
+        .execute(&mut *tx)
+        .await?;
+        match outcome {
+            Ok(_) => {
+                sqlx::query(
+                    "UPDATE notification_outbox SET state = 'sent', sent_at = $1,
+                            attempts = attempts + 1, lease_until = NULL, last_error = NULL
+                      WHERE id = $2",
+                )
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Err(error) => {
+                let (attempts,): (i64,) =
+                    sqlx::query_as("SELECT attempts FROM notification_outbox WHERE id = $1")
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                let failures = attempts + 1;
+                let state = if failures >= MAX_ATTEMPTS {
+                    "failed"
+                } else {
+                    "pending"
+                };
+                sqlx::query(
+                    "UPDATE notification_outbox SET state = $1, attempts = $2,
+                            next_attempt_at = $3, lease_until = NULL, last_error = $4
+                      WHERE id = $5",
+                )
+                .bind(state)
+                .bind(failures)
+                .bind(now + backoff_ms(failures))
+                .bind(error)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn outbox(&self, tenant: TenantId) -> StoreResult<Vec<OutboxEntry>> {
+        type Row = (
+            i64,
+            i64,
+            String,
+            String,
+            String,
+            i64,
+            i64,
+            Option<i64>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT id, channel_id, idempotency_key, event, state, attempts, next_attempt_at,
+                    sent_at, last_error
+               FROM notification_outbox WHERE tenant_id = $1 ORDER BY id",
+        )
+        .bind(tenant.0)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, channel_id, key, event, state, attempts, next, sent, error)| OutboxEntry {
+                    id,
+                    channel_id,
+                    idempotency_key: key,
+                    event,
+                    state,
+                    attempts,
+                    next_attempt_at: to_time(next),
+                    sent_at: to_time_opt(sent),
+                    last_error: error,
+                },
+            )
+            .collect())
+    }
+
+    pub async fn outbox_attempts(&self, outbox_id: i64) -> StoreResult<Vec<Attempt>> {
+        let rows: Vec<(i64, i64, String)> = sqlx::query_as(
+            "SELECT at, ok, detail FROM notification_attempts WHERE outbox_id = $1 ORDER BY id",
+        )
+        .bind(outbox_id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(at, ok, detail)| Attempt {
+                at: to_time(at),
+                ok: ok == 1,
+                detail,
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff_ms(1), 30_000);
+        assert_eq!(backoff_ms(2), 60_000);
+        assert_eq!(backoff_ms(4), 240_000);
+        assert_eq!(backoff_ms(50), 2 * 3_600_000);
+    }
+}

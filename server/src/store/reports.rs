@@ -1,0 +1,68 @@
+//! The ledger of stored reports: one row per (agent, sequence number).
+
+use super::{StoreResult, TenantId, Tx};
+
+/// Record a report inside the ingest transaction. Returns `false` when this sequence number
+/// was already stored — the caller then changes nothing else (a replay is a no-op).
+///
+/// This is the transaction's first statement and a write, so on SQLite the write lock is taken
+/// up front instead of being upgraded later (which could fail with `SQLITE_BUSY`).
+pub async fn record(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    agent_id: &str,
+    seq: i64,
+    collected_at: i64,
+    received_at: i64,
+    dropped: i64,
+) -> StoreResult<bool> {
+    let result = sqlx::query(
+        "INSERT INTO reports (tenant_id, agent_id, seq, collected_at, received_at, dropped)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (agent_id, seq) DO NOTHING",
+    )
+    .bind(tenant.0)
+    .bind(agent_id)
+    .bind(seq)
+    .bind(collected_at)
+    .bind(received_at)
+    .bind(dropped)
+    .execute(&mut **tx)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Move the agent's bookkeeping forward; `last_seen_at` and `last_seq` never go backwards.
+pub async fn touch_agent(
+    tx: &mut Tx<'_>,
+    agent_id: &str,
+    computer_id: i64,
+    hostname: &str,
+    agent_version: &str,
+    seq: i64,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE agents SET computer_id = $1, hostname = $2, agent_version = $3,
+                last_seen_at = CASE WHEN last_seen_at IS NULL OR last_seen_at < $4 THEN $4 ELSE last_seen_at END,
+                last_seq = CASE WHEN last_seq IS NULL OR last_seq < $5 THEN $5 ELSE last_seq END
+         WHERE id = $6",
+    )
+    .bind(computer_id)
+    .bind(hostname)
+    .bind(agent_version)
+    .bind(now)
+    .bind(seq)
+    .bind(agent_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// How many reports an agent has stored (for tests and the agent list).
+pub async fn count_for_agent(store: &super::Store, agent_id: &str) -> StoreResult<i64> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM reports WHERE agent_id = $1")
+        .bind(agent_id)
+        .fetch_one(store.pool())
+        .await?;
+    Ok(n)
+}

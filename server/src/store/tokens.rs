@@ -1,0 +1,217 @@
+//! Admin API tokens and tenant enrollment tokens, stored only as hashes.
+
+use serde::Serialize;
+
+use super::{now_ms, to_time, to_time_opt, Store, StoreError, StoreResult, TenantId, TenantScope};
+use crate::secrets;
+
+/// Who an admin API token belongs to.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiPrincipal {
+    pub token_id: i64,
+    pub scope: TenantScope,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EnrollmentToken {
+    pub id: i64,
+    pub tenant_id: TenantId,
+    pub site_id: Option<i64>,
+    pub name: String,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub max_uses: Option<i64>,
+    pub uses: i64,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+type EnrollmentRow = (
+    i64,
+    i64,
+    Option<i64>,
+    String,
+    Option<i64>,
+    Option<i64>,
+    i64,
+    i64,
+    Option<i64>,
+);
+
+const ENROLLMENT_COLUMNS: &str =
+    "id, tenant_id, site_id, name, expires_at, max_uses, uses, created_at, revoked_at";
+
+fn enrollment_from_row(r: EnrollmentRow) -> EnrollmentToken {
+    EnrollmentToken {
+        id: r.0,
+        tenant_id: TenantId(r.1),
+        site_id: r.2,
+        name: r.3,
+        expires_at: to_time_opt(r.4),
+        max_uses: r.5,
+        uses: r.6,
+        created_at: to_time(r.7),
+        revoked_at: to_time_opt(r.8),
+    }
+}
+
+/// What a new enrollment token may be used for.
+#[derive(Debug, Clone, Default)]
+pub struct NewEnrollmentToken {
+    pub name: String,
+    pub site_id: Option<i64>,
+    pub expires_at_ms: Option<i64>,
+    pub max_uses: Option<i64>,
+}
+
+/// Why an enrollment token was refused. Each maps to its own error code for the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnrollmentRefusal {
+    Unknown,
+    Revoked,
+    Expired,
+    UsedUp,
+}
+
+impl Store {
+    /// Create an admin token; returns the secret, which is never retrievable again.
+    pub async fn create_api_token(
+        &self,
+        tenant: Option<TenantId>,
+        name: &str,
+    ) -> StoreResult<String> {
+        let secret = secrets::generate(secrets::ADMIN_TOKEN_PREFIX);
+        sqlx::query(
+            "INSERT INTO api_tokens (tenant_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(tenant.map(|t| t.0))
+        .bind(name)
+        .bind(secrets::hash(&secret))
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
+        Ok(secret)
+    }
+
+    /// Resolve a presented admin token to its principal; `None` if unknown or revoked.
+    pub async fn authenticate_api_token(&self, secret: &str) -> StoreResult<Option<ApiPrincipal>> {
+        let row: Option<(i64, Option<i64>)> = sqlx::query_as(
+            "SELECT id, tenant_id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(secrets::hash(secret))
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|(token_id, tenant)| ApiPrincipal {
+            token_id,
+            scope: match tenant {
+                Some(t) => TenantScope::Tenant(TenantId(t)),
+                None => TenantScope::All,
+            },
+        }))
+    }
+
+    /// Create an enrollment token for a tenant; returns its record and the secret.
+    pub async fn create_enrollment_token(
+        &self,
+        tenant: TenantId,
+        new: &NewEnrollmentToken,
+    ) -> StoreResult<(EnrollmentToken, String)> {
+        if new.name.trim().is_empty() {
+            return Err(StoreError::Invalid("name must not be empty".into()));
+        }
+        if matches!(new.max_uses, Some(n) if n < 1) {
+            return Err(StoreError::Invalid("max_uses must be at least 1".into()));
+        }
+        if matches!(new.expires_at_ms, Some(t) if t <= now_ms()) {
+            return Err(StoreError::Invalid(
+                "expires_at must be in the future".into(),
+            ));
+        }
+        let secret = secrets::generate(secrets::ENROLLMENT_TOKEN_PREFIX);
+        let row: EnrollmentRow = sqlx::query_as(&format!(
+            "INSERT INTO enrollment_tokens (tenant_id, site_id, name, token_hash, expires_at, max_uses, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {ENROLLMENT_COLUMNS}"
+        ))
+        .bind(tenant.0)
+        .bind(new.site_id)
+        .bind(new.name.trim())
+        .bind(secrets::hash(&secret))
+        .bind(new.expires_at_ms)
+        .bind(new.max_uses)
+        .bind(now_ms())
+        .fetch_one(self.pool())
+        .await?;
+        Ok((enrollment_from_row(row), secret))
+    }
+
+    pub async fn list_enrollment_tokens(
+        &self,
+        scope: TenantScope,
+    ) -> StoreResult<Vec<EnrollmentToken>> {
+        let rows: Vec<EnrollmentRow> = sqlx::query_as(&format!(
+            "SELECT {ENROLLMENT_COLUMNS} FROM enrollment_tokens
+             WHERE (CAST($1 AS BIGINT) IS NULL OR tenant_id = $1) ORDER BY id"
+        ))
+        .bind(scope.filter())
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(enrollment_from_row).collect())
+    }
+
+    /// Revoke an enrollment token; agents already enrolled with it keep working.
+    pub async fn revoke_enrollment_token(
+        &self,
+        scope: TenantScope,
+        id: i64,
+    ) -> StoreResult<EnrollmentToken> {
+        let row: Option<EnrollmentRow> = sqlx::query_as(&format!(
+            "UPDATE enrollment_tokens SET revoked_at = COALESCE(revoked_at, $1)
+             WHERE id = $2 AND (CAST($3 AS BIGINT) IS NULL OR tenant_id = $3)
+             RETURNING {ENROLLMENT_COLUMNS}"
+        ))
+        .bind(now_ms())
+        .bind(id)
+        .bind(scope.filter())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(enrollment_from_row).ok_or(StoreError::NotFound)
+    }
+
+    /// Count one use of an enrollment token inside `tx`, atomically against its limits.
+    pub async fn consume_enrollment_token(
+        tx: &mut super::Tx<'_>,
+        secret: &str,
+    ) -> StoreResult<Result<EnrollmentToken, EnrollmentRefusal>> {
+        let now = now_ms();
+        let hash = secrets::hash(secret);
+        // The guarded UPDATE makes the use limit hold under concurrent enrollments.
+        let used: Option<EnrollmentRow> = sqlx::query_as(&format!(
+            "UPDATE enrollment_tokens SET uses = uses + 1
+             WHERE token_hash = $1 AND revoked_at IS NULL
+               AND (expires_at IS NULL OR expires_at > $2)
+               AND (max_uses IS NULL OR uses < max_uses)
+             RETURNING {ENROLLMENT_COLUMNS}"
+        ))
+        .bind(&hash)
+        .bind(now)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(row) = used {
+            return Ok(Ok(enrollment_from_row(row)));
+        }
+        let existing: Option<EnrollmentRow> = sqlx::query_as(&format!(
+            "SELECT {ENROLLMENT_COLUMNS} FROM enrollment_tokens WHERE token_hash = $1"
+        ))
+        .bind(&hash)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let refusal = match existing.map(enrollment_from_row) {
+            None => EnrollmentRefusal::Unknown,
+            Some(t) if t.revoked_at.is_some() => EnrollmentRefusal::Revoked,
+            Some(t) if t.expires_at.is_some_and(|e| e.timestamp_millis() <= now) => {
+                EnrollmentRefusal::Expired
+            }
+            Some(_) => EnrollmentRefusal::UsedUp,
+        };
+        Ok(Err(refusal))
+    }
+}

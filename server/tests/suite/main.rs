@@ -1,0 +1,12 @@
+//! The server's test suite: every store operation on SQLite, and on PostgreSQL when
+//! `ATALAYA_TEST_DATABASE_URL` is set; and the HTTP API driven through `app()` without a socket.
+//! One binary with modules, because each test binary links slowly.
+
+mod api;
+mod cmdb;
+mod db;
+mod desk;
+mod ingest;
+mod notify;
+mod rules;
+mod store;

@@ -1,0 +1,453 @@
+//! The rule engine on every backend: directions and absolute units, scopes, flapping,
+//! maintenance windows and silences, offline agents, business-service links, alert history.
+
+use atalaya_server::ingest::{ingest, offline_sweep};
+use atalaya_server::rules::Direction;
+use atalaya_server::store::alerts::NewSuppression;
+use atalaya_server::store::incidents::IncidentFilter;
+use atalaya_server::store::rules::RuleSpec;
+use atalaya_server::store::{Store, TenantId, TenantScope};
+use atalaya_shared::{Report, Volume};
+use chrono::{Duration, Utc};
+use serde_json::Map;
+
+use crate::ingest::{enroll, host, report};
+use crate::on_every_backend;
+
+const GIB: u64 = 1 << 30;
+
+fn all() -> IncidentFilter {
+    IncidentFilter {
+        limit: 100,
+        ..Default::default()
+    }
+}
+
+async fn count(store: &Store) -> usize {
+    store
+        .list_incidents(TenantScope::All, &all())
+        .await
+        .expect("list")
+        .len()
+}
+
+async fn tenant(store: &Store) -> TenantId {
+    store
+        .create_tenant("acme", "Acme")
+        .await
+        .expect("create")
+        .expect("new")
+        .id
+}
+
+fn with_volumes(mut r: Report, volumes: &[(&str, u64, u64)]) -> Report {
+    r.volumes = volumes
+        .iter()
+        .map(|(mount, total, free)| Volume {
+            mount_point: (*mount).into(),
+            device: None,
+            filesystem: Some("ext4".into()),
+            total_bytes: *total,
+            available_bytes: *free,
+            read_only: false,
+        })
+        .collect();
+    r
+}
+
+on_every_backend!(absolute_free_space_rule_with_a_scope, |store| {
+    let t = tenant(&store).await;
+    let mut spec = RuleSpec::new(
+        "Low free space",
+        "volume.free_bytes",
+        Direction::Below,
+        10.0 * GIB as f64,
+    );
+    spec.scope_query = Some("mount_point = /data".into());
+    store.create_rule(Some(t), &spec).await.expect("rule");
+    let agent = enroll(&store, t, "nas").await;
+    // Both volumes have 5 GiB free; only /data is in the rule's scope.
+    let r = with_volumes(
+        report(&agent, 1, host("nas", "m", None), 0.0),
+        &[("/", 20 * GIB, 5 * GIB), ("/data", 4000 * GIB, 5 * GIB)],
+    );
+    ingest(&store, &agent, &r).await.expect("ingest");
+    let incidents = store
+        .list_incidents(TenantScope::All, &all())
+        .await
+        .expect("list");
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    assert!(
+        incidents[0].title.contains("/data"),
+        "{}",
+        incidents[0].title
+    );
+    assert!(
+        incidents[0].title.contains("5.0 GiB"),
+        "{}",
+        incidents[0].title
+    );
+    // Below-direction validation: warning must not be lower (worse) than critical.
+    let mut bad = RuleSpec::new("Bad", "volume.free_bytes", Direction::Below, 10.0);
+    bad.warning_level = Some(5.0);
+    assert!(store.create_rule(Some(t), &bad).await.is_err());
+    let mut bad = RuleSpec::new("Bad scope", "volume.free_bytes", Direction::Below, 10.0);
+    bad.scope_query = Some("mount_point = ".into());
+    assert!(
+        store.create_rule(Some(t), &bad).await.is_err(),
+        "scope queries are parsed when saved"
+    );
+});
+
+on_every_backend!(flapping_holds_one_incident_open_and_marks_it, |store| {
+    let t = tenant(&store).await;
+    store
+        .create_rule(
+            Some(t),
+            &RuleSpec::new("Full", "volume.used_percent", Direction::Above, 90.0),
+        )
+        .await
+        .expect("rule");
+    let agent = enroll(&store, t, "web").await;
+    for seq in 1..=16u64 {
+        let used = if seq % 2 == 0 { 95.0 } else { 50.0 };
+        ingest(
+            &store,
+            &agent,
+            &report(&agent, seq, host("web", "m", None), used),
+        )
+        .await
+        .expect("ingest");
+    }
+    let incidents = store
+        .list_incidents(TenantScope::All, &all())
+        .await
+        .expect("list");
+    assert_eq!(
+        incidents.len(),
+        1,
+        "one incident for the whole flapping episode"
+    );
+    let incident = &incidents[0];
+    let kinds: Vec<String> = store
+        .incident_timeline(incident)
+        .await
+        .expect("timeline")
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert!(kinds.contains(&"flapping_started".to_string()), "{kinds:?}");
+    assert_eq!(
+        incident.state, "new",
+        "held open while flapping, not resolved on every dip"
+    );
+    let (flapping,): (i64,) = sqlx::query_as("SELECT flapping FROM incidents WHERE id = $1")
+        .bind(incident.id)
+        .fetch_one(store.pool())
+        .await
+        .expect("flag");
+    assert_eq!(flapping, 1);
+
+    // It settles: a long healthy run stops the flapping and resolves the incident.
+    for seq in 17..=40u64 {
+        ingest(
+            &store,
+            &agent,
+            &report(&agent, seq, host("web", "m", None), 40.0),
+        )
+        .await
+        .expect("ingest");
+    }
+    let incident = store
+        .get_incident(TenantScope::All, incident.id)
+        .await
+        .expect("get");
+    assert_eq!(incident.state, "resolved");
+    let volume = store
+        .query_cis(
+            TenantScope::All,
+            &atalaya_server::store::ci_query::CiQuery {
+                filter: Some(atalaya_server::cmdb::query::parse("class = volume").expect("q")),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("volume");
+    let history = store
+        .alert_history(TenantScope::All, volume[0].id)
+        .await
+        .expect("history");
+    assert!(history.iter().any(|h| h
+        .note
+        .as_deref()
+        .is_some_and(|n| n.contains("flapping stopped"))));
+    assert!(history
+        .iter()
+        .any(|h| h.to == "firing" && h.value == Some(95.0)));
+});
+
+on_every_backend!(maintenance_windows_and_silences_hold_alerts, |store| {
+    let t = tenant(&store).await;
+    store
+        .create_rule(
+            Some(t),
+            &RuleSpec::new("Full", "volume.used_percent", Direction::Above, 90.0),
+        )
+        .await
+        .expect("rule");
+    let agent = enroll(&store, t, "db").await;
+    // The reports' sample times are in January 2027; a window covering them:
+    let window = NewSuppression {
+        tenant: None,
+        kind: "maintenance".into(),
+        reason: "disk migration".into(),
+        scope_query: Some("class = computer and name = db".into()),
+        rule_id: None,
+        starts_at: Some(Utc::now()),
+        ends_at: Some(Utc::now() + Duration::days(3650)),
+        cron: None,
+        duration_secs: None,
+    };
+    let w = store
+        .create_suppression(t, &window, "api_token:1")
+        .await
+        .expect("window");
+    ingest(
+        &store,
+        &agent,
+        &report(&agent, 1, host("db", "m", None), 97.0),
+    )
+    .await
+    .expect("ingest");
+    assert_eq!(
+        count(&store).await,
+        0,
+        "suppressed by the window on its computer"
+    );
+    // Recovering during maintenance: nobody was told, nobody is told now.
+    ingest(
+        &store,
+        &agent,
+        &report(&agent, 2, host("db", "m", None), 20.0),
+    )
+    .await
+    .expect("ingest");
+    assert_eq!(count(&store).await, 0);
+    // Breach again, then the window ends while it is still firing: the next sample opens it.
+    ingest(
+        &store,
+        &agent,
+        &report(&agent, 3, host("db", "m", None), 97.0),
+    )
+    .await
+    .expect("ingest");
+    assert_eq!(count(&store).await, 0);
+    store
+        .cancel_suppression(TenantScope::All, w.id)
+        .await
+        .expect("cancel");
+    ingest(
+        &store,
+        &agent,
+        &report(&agent, 4, host("db", "m", None), 97.0),
+    )
+    .await
+    .expect("ingest");
+    assert_eq!(count(&store).await, 1);
+    assert!(store
+        .list_suppressions(TenantScope::All)
+        .await
+        .expect("list")[0]
+        .cancelled_at
+        .is_some());
+
+    // Bad suppressions are refused with a reason.
+    let mut bad = window.clone();
+    bad.reason = " ".into();
+    assert!(
+        store.create_suppression(t, &bad, "x").await.is_err(),
+        "reason required"
+    );
+    let mut bad = window.clone();
+    bad.kind = "silence".into();
+    bad.ends_at = None;
+    assert!(
+        store.create_suppression(t, &bad, "x").await.is_err(),
+        "silences expire"
+    );
+    let mut bad = window.clone();
+    bad.ends_at = None;
+    bad.starts_at = None;
+    bad.cron = Some("every saturday".into());
+    bad.duration_secs = Some(3600);
+    assert!(
+        store.create_suppression(t, &bad, "x").await.is_err(),
+        "bad cron"
+    );
+});
+
+on_every_backend!(
+    offline_agents_open_an_incident_that_their_next_report_resolves,
+    |store| {
+        let t = tenant(&store).await;
+        store
+            .create_rule(
+                Some(t),
+                &RuleSpec::new(
+                    "Agent offline",
+                    "computer.offline_seconds",
+                    Direction::Above,
+                    180.0,
+                ),
+            )
+            .await
+            .expect("rule");
+        let agent = enroll(&store, t, "laptop").await;
+        let mut r = report(&agent, 1, host("laptop", "m", None), 10.0);
+        r.collected_at = Utc::now() - Duration::hours(1);
+        ingest(&store, &agent, &r).await.expect("ingest");
+        assert_eq!(offline_sweep(&store).await.expect("sweep"), 1);
+        assert_eq!(
+            offline_sweep(&store).await.expect("sweep"),
+            0,
+            "still one incident"
+        );
+        let incidents = store
+            .list_incidents(TenantScope::All, &all())
+            .await
+            .expect("list");
+        assert_eq!(incidents.len(), 1);
+        assert!(
+            incidents[0].title.contains("laptop"),
+            "{}",
+            incidents[0].title
+        );
+        let mut r = report(&agent, 2, host("laptop", "m", None), 10.0);
+        r.collected_at = Utc::now();
+        ingest(&store, &agent, &r).await.expect("ingest");
+        let incident = store
+            .get_incident(TenantScope::All, incidents[0].id)
+            .await
+            .expect("get");
+        assert_eq!(incident.state, "resolved", "the report is proof of life");
+    }
+);
+
+on_every_backend!(
+    incidents_link_the_business_services_that_depend_on_the_ci,
+    |store| {
+        let t = tenant(&store).await;
+        store
+            .create_rule(
+                Some(t),
+                &RuleSpec::new("Full", "volume.used_percent", Direction::Above, 90.0),
+            )
+            .await
+            .expect("rule");
+        let agent = enroll(&store, t, "erp").await;
+        ingest(
+            &store,
+            &agent,
+            &report(&agent, 1, host("erp", "m", None), 10.0),
+        )
+        .await
+        .expect("ingest");
+        let computer = store
+            .query_cis(
+                TenantScope::All,
+                &atalaya_server::store::ci_query::CiQuery {
+                    filter: Some(
+                        atalaya_server::cmdb::query::parse("class = computer").expect("q"),
+                    ),
+                    limit: 10,
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("computer")
+            .remove(0);
+        let payroll = store
+            .create_business_service(t, "Payroll", &Map::new(), "api_token:1")
+            .await
+            .expect("bs");
+        store
+            .add_relation(
+                TenantScope::All,
+                payroll.id,
+                "depends_on",
+                computer.id,
+                "api_token:1",
+            )
+            .await
+            .expect("relate");
+        ingest(
+            &store,
+            &agent,
+            &report(&agent, 2, host("erp", "m", None), 99.0),
+        )
+        .await
+        .expect("ingest");
+        let incident = store
+            .list_incidents(TenantScope::All, &all())
+            .await
+            .expect("list")
+            .remove(0);
+        let linked = store.incident_cis(&incident).await.expect("cis");
+        let roles: Vec<(&str, i64)> = linked.iter().map(|l| (l.role.as_str(), l.ci_id)).collect();
+        assert!(
+            roles.contains(&("business_service", payroll.id)),
+            "{roles:?}"
+        );
+        assert!(roles.contains(&("computer", computer.id)), "{roles:?}");
+    }
+);
+
+on_every_backend!(
+    a_volume_filling_fast_is_forecast_full_within_a_day,
+    |store| {
+        let t = tenant(&store).await;
+        let mut spec = RuleSpec::new(
+            "Full within 24 h",
+            "volume.hours_to_full",
+            Direction::Below,
+            24.0,
+        );
+        spec.recovery_level = Some(48.0);
+        store.create_rule(Some(t), &spec).await.expect("rule");
+        let agent = enroll(&store, t, "logs").await;
+        // One point per minute, growing a point per minute from 60 %: full in about half an hour.
+        for seq in 1..=12u64 {
+            let used = 59.0 + seq as f64;
+            ingest(
+                &store,
+                &agent,
+                &report(&agent, seq, host("logs", "m", None), used),
+            )
+            .await
+            .expect("ingest");
+        }
+        let incidents = store
+            .list_incidents(TenantScope::All, &all())
+            .await
+            .expect("list");
+        assert_eq!(incidents.len(), 1, "{incidents:?}");
+        assert!(
+            incidents[0].title.contains("Full within 24 h"),
+            "{}",
+            incidents[0].title
+        );
+        // A steady volume is never forecast full.
+        let other = enroll(&store, t, "steady").await;
+        for seq in 1..=12u64 {
+            ingest(
+                &store,
+                &other,
+                &report(&other, seq, host("steady", "m2", None), 70.0),
+            )
+            .await
+            .expect("ingest");
+        }
+        assert_eq!(count(&store).await, 1);
+    }
+);

@@ -1,0 +1,10 @@
+//! Atalaya's wire protocol and the pure logic both the agent and the server use.
+//!
+//! No I/O lives here: no sockets, no files, no database. Everything is plain serde types
+//! so both sides agree on one definition of every message.
+
+pub mod error;
+pub mod protocol;
+
+pub use error::{ErrorBody, ErrorDetail};
+pub use protocol::*;

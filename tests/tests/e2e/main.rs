@@ -1,0 +1,9 @@
+//! End-to-end: the real `atalaya-server` and `atalaya-agent` binaries, loopback only, this
+//! machine's real data. One test binary with modules (each binary links slowly).
+
+mod enrollment_loop;
+mod fleet_smoke;
+mod outage;
+mod quickstart;
+mod replicas;
+mod tls;
