@@ -52,7 +52,10 @@ fn a_zero_or_negative_interval_is_refused() {
 fn an_unreadable_data_dir_names_the_token_file() {
     let dir = std::env::temp_dir().join(format!("fleet-sim-cli-{}", std::process::id()));
     refused_with(
-        &["--data-dir", dir.to_str().unwrap()],
+        &[
+            "--data-dir",
+            dir.to_str().expect("the temporary directory is UTF-8"),
+        ],
         "initial-admin-token",
     );
 }
