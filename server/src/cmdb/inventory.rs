@@ -184,6 +184,7 @@ pub async fn apply(
     tenant: TenantId,
     computer_id: i64,
     inventory: &Inventory,
+    catalogue: &software::Catalogue,
     stored_hash: Option<&str>,
     seen_at: i64,
 ) -> StoreResult<Option<Applied>> {
@@ -299,7 +300,15 @@ pub async fn apply(
         .await?;
     }
     if available("software") {
-        software::sync(tx, tenant, computer_id, &inventory.software, seen_at).await?;
+        software::sync(
+            tx,
+            tenant,
+            computer_id,
+            &inventory.software,
+            catalogue,
+            seen_at,
+        )
+        .await?;
     }
     if !inventory.hash.is_empty() {
         ci_tx::set_inventory_hash(tx, computer_id, &inventory.hash).await?;

@@ -7,7 +7,7 @@ mod offline;
 use atalaya_shared::{Inventory, Report, Volume};
 use serde::Deserialize;
 
-use crate::cmdb::inventory;
+use crate::cmdb::{inventory, software};
 use crate::store::agents::AgentIdentity;
 use crate::store::cis::tx as ci_tx;
 use crate::store::{now_ms, reports, Store, StoreError, StoreResult};
@@ -93,6 +93,42 @@ pub async fn ingest_with_inventory(
     report: &Report,
     inventory: Option<&Inventory>,
 ) -> StoreResult<IngestOutcome> {
+    let catalogue = match inventory {
+        Some(inventory) => software::Catalogue::register(store, &inventory.software).await?,
+        None => software::Catalogue::default(),
+    };
+    let mut attempt = 1;
+    loop {
+        match ingest_once(store, agent, report, inventory, &catalogue).await {
+            Err(err) if attempt < MAX_ATTEMPTS && is_transient(&err) => {
+                tracing::debug!(attempt, error = %err, "report transaction failed; retrying");
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// Tries of one report's transaction before its error reaches the agent (which retries later).
+const MAX_ATTEMPTS: u32 = 3;
+
+/// A failure that says nothing about the report, only about its timing: a PostgreSQL deadlock or
+/// serialization failure, or SQLite's stale-snapshot busy error. Retrying is safe: a report that
+/// did commit is recognised by its sequence number.
+fn is_transient(err: &StoreError) -> bool {
+    let StoreError::Database(sqlx::Error::Database(db)) = err else {
+        return false;
+    };
+    matches!(db.code().as_deref(), Some("40P01" | "40001" | "517"))
+}
+
+async fn ingest_once(
+    store: &Store,
+    agent: &AgentIdentity,
+    report: &Report,
+    inventory: Option<&Inventory>,
+    catalogue: &software::Catalogue,
+) -> StoreResult<IngestOutcome> {
     let now = now_ms();
     let collected_at = report.collected_at.timestamp_millis();
     let tenant = agent.tenant;
@@ -158,7 +194,16 @@ pub async fn ingest_with_inventory(
         Some(inventory) => {
             let stored = crate::store::cis::tx::load(&mut tx, computer_id).await?;
             let hash = stored.inventory_hash.as_deref();
-            inventory::apply(&mut tx, tenant, computer_id, inventory, hash, collected_at).await?
+            inventory::apply(
+                &mut tx,
+                tenant,
+                computer_id,
+                inventory,
+                catalogue,
+                hash,
+                collected_at,
+            )
+            .await?
         }
         None => None,
     };

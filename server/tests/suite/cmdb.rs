@@ -771,3 +771,50 @@ mod property {
         }
     });
 }
+
+on_every_backend!(concurrent_first_inventories_share_the_catalogue, |store| {
+    // Twelve machines report their first inventory at once, naming the same new packages in
+    // different orders: the shared catalogue row of each package is raced for by every report.
+    // Every report must commit (no deadlock reaches the agent), and each package is catalogued
+    // once.
+    let t = store
+        .create_tenant("racers", "Racers")
+        .await
+        .expect("create")
+        .expect("new")
+        .id;
+    let mut agents = Vec::new();
+    for i in 0..12 {
+        agents.push(enroll(&store, t, &format!("racer{i}")).await);
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, agent) in agents.into_iter().enumerate() {
+        let store = store.clone();
+        tasks.spawn(async move {
+            let mut software: Vec<SoftwarePackage> = (0..300)
+                .map(|n| package(&format!("lib{n}"), &format!("1.{}", n % 7)))
+                .collect();
+            software.rotate_left(i * 25);
+            if i % 2 == 1 {
+                software.reverse();
+            }
+            let inv = inventory(&format!("race{i}"), vec![], software, vec![]);
+            let name = format!("racer{i}");
+            let r = report(&agent, 1, host(&name, &format!("mid-{name}"), None), 10.0);
+            ingest_with_inventory(&store, &agent, &r, Some(&inv)).await
+        });
+    }
+    while let Some(outcome) = tasks.join_next().await {
+        outcome.expect("task").expect("every report commits");
+    }
+    let (packages,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM software_packages")
+        .fetch_one(store.pool())
+        .await
+        .expect("count");
+    assert_eq!(packages, 300);
+    for i in 0..12 {
+        let computer = computer_of(&store, &format!("racer{i}")).await;
+        let software = store.installed_software(&computer).await.expect("software");
+        assert_eq!(software.len(), 300, "racer{i}");
+    }
+});
