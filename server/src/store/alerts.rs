@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    now_ms, to_time, to_time_opt, Backend, Store, StoreError, StoreResult, TenantId, TenantScope,
-    Tx,
+    now_ms, to_time, to_time_opt, Backend, NullableFloat, Store, StoreError, StoreResult, TenantId,
+    TenantScope, Tx,
 };
 use crate::cmdb::query;
 use crate::rules::suppression::{parse_cron, Window};
@@ -61,7 +61,7 @@ pub async fn record_event(tx: &mut Tx<'_>, e: &AlertEvent<'_>) -> StoreResult<()
     .bind(e.from)
     .bind(e.to)
     .bind(e.severity)
-    .bind(e.value)
+    .bind(NullableFloat(e.value))
     .bind(e.incident_id)
     .bind(e.note)
     .execute(&mut **tx)

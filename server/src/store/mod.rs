@@ -30,6 +30,34 @@ use sqlx::{AnyPool, Executor};
 
 pub type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
+/// An optional `f64` to bind: use it for every nullable floating-point column.
+///
+/// sqlx 0.8's `Any` driver declares a NULL `Option<f64>` to PostgreSQL as `float4` (its NULL
+/// mapping swaps `Real` and `Double`). A statement PostgreSQL prepared with that NULL then
+/// rejects the next non-NULL value bound on the same connection ("incorrect binary data format
+/// in bind parameter N"), so a rule without a warning level could break the next rule saved.
+/// A NULL declared as `f32` reaches PostgreSQL as `float8`, matching the non-NULL case.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NullableFloat(pub Option<f64>);
+
+impl sqlx::Type<sqlx::Any> for NullableFloat {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <f64 as sqlx::Type<sqlx::Any>>::type_info()
+    }
+}
+
+impl<'q> sqlx::Encode<'q, sqlx::Any> for NullableFloat {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <sqlx::Any as sqlx::Database>::ArgumentBuffer<'q>,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        match self.0 {
+            Some(value) => <f64 as sqlx::Encode<'q, sqlx::Any>>::encode_by_ref(&value, buf),
+            None => <Option<f32> as sqlx::Encode<'q, sqlx::Any>>::encode_by_ref(&None, buf),
+        }
+    }
+}
+
 /// Which database engine sits behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{now_ms, to_time, Store, StoreError, StoreResult, TenantId, TenantScope, Tx};
+use super::{
+    now_ms, to_time, NullableFloat, Store, StoreError, StoreResult, TenantId, TenantScope, Tx,
+};
 use crate::rules::{metrics, AlertState, Direction, Levels, Phase, Severity};
 
 #[derive(Debug, Clone, Serialize)]
@@ -239,9 +241,9 @@ impl Store {
         .bind(tenant.map(|t| t.0))
         .bind(spec.name.trim())
         .bind(&spec.metric)
-        .bind(spec.warning_level)
+        .bind(NullableFloat(spec.warning_level))
         .bind(spec.critical_level)
-        .bind(spec.recovery_level)
+        .bind(NullableFloat(spec.recovery_level))
         .bind(spec.for_secs)
         .bind(spec.impact)
         .bind(spec.urgency)
@@ -276,9 +278,9 @@ impl Store {
         ))
         .bind(spec.name.trim())
         .bind(&spec.metric)
-        .bind(spec.warning_level)
+        .bind(NullableFloat(spec.warning_level))
         .bind(spec.critical_level)
-        .bind(spec.recovery_level)
+        .bind(NullableFloat(spec.recovery_level))
         .bind(spec.for_secs)
         .bind(spec.impact)
         .bind(spec.urgency)
@@ -466,7 +468,7 @@ pub async fn save_alert_state(
     .bind(state.phase.as_str())
     .bind(state.severity.map(Severity::as_str))
     .bind(state.since_at)
-    .bind(state.last_value)
+    .bind(NullableFloat(state.last_value))
     .bind(state.last_sample_at)
     .bind(state.incident_id)
     .bind(&alert.recent)

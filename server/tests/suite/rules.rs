@@ -451,3 +451,30 @@ on_every_backend!(
         assert_eq!(count(&store).await, 1);
     }
 );
+
+on_every_backend!(optional_levels_can_be_saved_in_any_order, |store| {
+    // A rule without a warning level, then one with it, on the same pooled connection: the NULL
+    // must not fix the parameter's type for the next save (PostgreSQL refused the second with
+    // "incorrect binary data format in bind parameter 4").
+    let t = tenant(&store).await;
+    for i in 0..6 {
+        let mut spec = RuleSpec::new(
+            &format!("Used {i}"),
+            "volume.used_percent",
+            Direction::Above,
+            95.0,
+        );
+        if i % 2 == 1 {
+            spec.warning_level = Some(85.0);
+            spec.recovery_level = Some(80.0);
+        }
+        let rule = store.create_rule(Some(t), &spec).await.expect("create");
+        assert_eq!(rule.warning_level, spec.warning_level);
+        spec.warning_level = if i % 2 == 1 { None } else { Some(90.0) };
+        let rule = store
+            .update_rule(TenantScope::Tenant(t), rule.id, &spec)
+            .await
+            .expect("update");
+        assert_eq!(rule.warning_level, spec.warning_level);
+    }
+});
