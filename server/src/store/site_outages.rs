@@ -247,6 +247,7 @@ pub async fn attach(
 
 /// The outage goes on: attach computers that went offline since, keep the title's count
 /// current and push the suppression's expiry forward (it lapses by itself if sweeps stop).
+#[allow(clippy::too_many_arguments)]
 pub async fn extend(
     tx: &mut Tx<'_>,
     tenant: TenantId,
