@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::rules::site_outage::SiteOutagePolicy;
+
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "./atalaya-data";
 pub const DEFAULT_REPORT_INTERVAL_SECS: u64 = 60;
@@ -31,6 +33,8 @@ pub struct FileConfig {
     pub report_interval_secs: Option<u64>,
     pub max_request_bytes: Option<usize>,
     pub stale_after_hours: Option<u64>,
+    /// `[site_outage]`: when many computers of one site offline make one site incident.
+    pub site_outage: Option<SiteOutagePolicy>,
 }
 
 /// Values from flags or environment (already merged by clap); `None` means "not given".
@@ -61,6 +65,7 @@ pub struct Config {
     pub max_request_bytes: usize,
     /// A CI not reported for this long becomes `stale`.
     pub stale_after_hours: u64,
+    pub site_outage: SiteOutagePolicy,
 }
 
 impl fmt::Debug for Config {
@@ -73,6 +78,7 @@ impl fmt::Debug for Config {
             .field("report_interval_secs", &self.report_interval_secs)
             .field("max_request_bytes", &self.max_request_bytes)
             .field("stale_after_hours", &self.stale_after_hours)
+            .field("site_outage", &self.site_outage)
             .finish()
     }
 }
@@ -109,6 +115,8 @@ pub enum ConfigError {
     TlsIncomplete,
     #[error("report_interval_secs must be between 5 and 86400")]
     Interval,
+    #[error("{0}")]
+    SiteOutage(String),
 }
 
 impl Config {
@@ -150,7 +158,10 @@ impl Config {
         if !(5..=86_400).contains(&report_interval_secs) {
             return Err(ConfigError::Interval);
         }
+        let site_outage = file.site_outage.unwrap_or_default();
+        site_outage.validate().map_err(ConfigError::SiteOutage)?;
         Ok(Config {
+            site_outage,
             listen,
             data_dir,
             database_url,
@@ -191,7 +202,7 @@ mod tests {
         let file = dir.path().join("atalaya.toml");
         std::fs::write(
             &file,
-            "listen = \"0.0.0.0:9000\"\nreport_interval_secs = 30\n",
+            "listen = \"0.0.0.0:9000\"\nreport_interval_secs = 30\n\n[site_outage]\nmin_computers = 5\n",
         )
         .expect("write");
         let from_file = Config::load(&Overrides {
@@ -201,6 +212,11 @@ mod tests {
         .expect("loads");
         assert_eq!(from_file.listen.port(), 9000);
         assert_eq!(from_file.report_interval_secs, 30);
+        assert_eq!(from_file.site_outage.min_computers, 5);
+        assert_eq!(
+            from_file.site_outage.window_secs, 300,
+            "unset keys keep defaults"
+        );
         assert!(from_file.database_url.starts_with("sqlite://"));
 
         let flagged = Config::load(&Overrides {

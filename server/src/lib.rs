@@ -68,9 +68,14 @@ pub async fn run(
     println!("atalaya-server listening on {scheme}://{address}");
     let tls = config.tls.clone();
     let lifecycle = tokio::spawn(lifecycle_sweeps(store.clone(), config.stale_after_hours));
+    let offline = tokio::spawn(ingest::run_offline_sweeps(
+        store.clone(),
+        config.site_outage,
+    ));
     let state = AppState::new(store.clone(), config);
     serve::serve_with_listener(state, listener, tls.as_ref(), shutdown).await?;
     lifecycle.abort();
+    offline.abort();
     store.close().await;
     Ok(())
 }

@@ -281,11 +281,8 @@ impl Engine {
             }
             next.suppressed_by = reason;
         }
-        if next.state.phase == Phase::Ok && !next.flapping {
-            if let Some(id) = next.state.incident_id.take() {
-                self.recover(tx, rule, subject, id, value, at).await?;
-            }
-        }
+        // Settle the flapping mark first: a resolution that ends the flapping is then notified
+        // at once instead of being held (and the incident does not stay marked).
         if was_flapping != next.flapping {
             if let Some(id) = next.state.incident_id {
                 alerts::set_flapping(tx, id, next.flapping, self.now).await?;
@@ -298,6 +295,11 @@ impl Engine {
                                     "state_change_percent": flapping::percent_change(&next.recent)});
                 incidents::add_event(tx, subject.tenant, id, self.now, kind, "rule", &detail)
                     .await?;
+            }
+        }
+        if next.state.phase == Phase::Ok && !next.flapping {
+            if let Some(id) = next.state.incident_id.take() {
+                self.recover(tx, rule, subject, id, value, at).await?;
             }
         }
         Ok(())

@@ -1,13 +1,43 @@
 //! The offline sweep: computers that stopped reporting are evaluated against the
-//! `computer.offline_seconds` rules even though no report arrives to trigger it.
+//! `computer.offline_seconds` rules even though no report arrives to trigger it. Sites are
+//! looked at first: when many computers of one site went silent together, one site incident
+//! stands for them (see [`crate::rules::site_outage`]) and their own offline alerts are
+//! suppressed with the reason "site outage".
+
+use std::collections::HashSet;
+use std::time::Duration;
 
 use crate::rules::metrics::OFFLINE_SECONDS;
-use crate::store::{alerts, now_ms, rules as rule_store, Store, StoreResult, TenantScope};
+use crate::rules::site_outage::SiteOutagePolicy;
+use crate::store::site_outages::{self, Site};
+use crate::store::{
+    alerts, now_ms, rules as rule_store, Store, StoreResult, TenantId, TenantScope, Tx,
+};
 
 use super::alerts::{Engine, Subject};
 
-/// Evaluate every tenant's possibly-offline computers once; returns incidents opened.
+/// Every 30 seconds, until the task is dropped. Safe on several replicas: incidents and site
+/// outages are unique by database constraint.
+pub async fn run_offline_sweeps(store: Store, policy: SiteOutagePolicy) {
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    loop {
+        tick.tick().await;
+        match offline_sweep_with(&store, &policy).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(incidents = n, "offline sweep opened incidents"),
+            Err(e) => tracing::warn!(error = %e, "offline sweep failed"),
+        }
+    }
+}
+
+/// [`offline_sweep_with`] the default site-outage policy.
 pub async fn offline_sweep(store: &Store) -> StoreResult<usize> {
+    offline_sweep_with(store, &SiteOutagePolicy::default()).await
+}
+
+/// Evaluate every tenant's possibly-offline computers once; returns incidents opened (site
+/// incidents included).
+pub async fn offline_sweep_with(store: &Store, policy: &SiteOutagePolicy) -> StoreResult<usize> {
     let now = now_ms();
     let mut opened = 0;
     for tenant in store.list_tenants(TenantScope::All).await? {
@@ -27,8 +57,26 @@ pub async fn offline_sweep(store: &Store) -> StoreResult<usize> {
             continue;
         };
         let seen_before = now - (lowest * 1000.0) as i64;
+        let mut deferred = HashSet::new();
+        for site in site_outages::sites_of(&mut tx, tenant.id).await? {
+            let (out, site_opened) =
+                correlate(&mut tx, tenant.id, &site, seen_before, now, policy).await?;
+            opened += site_opened;
+            if !out {
+                deferred.extend(
+                    site.computers
+                        .iter()
+                        .filter(|(_, seen)| *seen < seen_before)
+                        .filter(|(_, seen)| policy.defer(*seen, &site.computers, seen_before))
+                        .map(|(id, _)| *id),
+                );
+            }
+        }
         let candidates = alerts::offline_candidates(&mut tx, tenant.id, seen_before).await?;
         for (computer_id, last_seen) in candidates {
+            if deferred.contains(&computer_id) {
+                continue; // peers of its site are going silent too: the site check decides first
+            }
             let (name,): (String,) =
                 sqlx::query_as("SELECT name FROM configuration_items WHERE id = $1")
                     .bind(computer_id)
@@ -51,4 +99,71 @@ pub async fn offline_sweep(store: &Store) -> StoreResult<usize> {
         tx.commit().await?;
     }
     Ok(opened)
+}
+
+/// Open, extend or end one site's outage. Returns whether an outage is in force afterwards and
+/// how many incidents were opened.
+async fn correlate(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    site: &Site,
+    seen_before: i64,
+    now: i64,
+    policy: &SiteOutagePolicy,
+) -> StoreResult<(bool, usize)> {
+    // The suppression lapses by itself if the sweeps stop renewing it.
+    let expires_at = now + 2 * policy.window_ms().max(60_000);
+    let offline: HashSet<i64> = site
+        .computers
+        .iter()
+        .filter(|(_, seen)| *seen < seen_before)
+        .map(|(id, _)| *id)
+        .collect();
+    match site_outages::outage_in_force(tx, site.id).await? {
+        None => match policy.outage(&site.computers, seen_before) {
+            Some(cluster) => {
+                let id = site_outages::open(tx, tenant, site, &cluster, now, expires_at).await?;
+                // Lost the race to another replica: its outage is in force all the same.
+                Ok((true, usize::from(id.is_some())))
+            }
+            None => Ok((false, 0)),
+        },
+        Some(outage) => {
+            let attached = site_outages::attached(tx, outage.incident_id).await?;
+            let still: Vec<i64> = attached
+                .iter()
+                .copied()
+                .filter(|id| offline.contains(id))
+                .collect();
+            if policy.is_outage(still.len(), site.computers.len()) {
+                // Computers going silent during the outage belong to it; ones that died long
+                // before it keep their own incidents.
+                let newly: Vec<i64> = site
+                    .computers
+                    .iter()
+                    .filter(|(id, seen)| {
+                        offline.contains(id)
+                            && !attached.contains(id)
+                            && *seen >= outage.started_at - policy.window_ms()
+                    })
+                    .map(|(id, _)| *id)
+                    .collect();
+                site_outages::extend(
+                    tx,
+                    tenant,
+                    site,
+                    &outage,
+                    &newly,
+                    still.len(),
+                    now,
+                    expires_at,
+                )
+                .await?;
+                Ok((true, 0))
+            } else {
+                site_outages::end(tx, tenant, &outage, &still, now).await?;
+                Ok((false, 0))
+            }
+        }
+    }
 }

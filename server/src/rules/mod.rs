@@ -8,6 +8,7 @@ pub mod evaluate;
 pub mod flapping;
 pub mod forecast;
 pub mod metrics;
+pub mod site_outage;
 pub mod suppression;
 
 pub use evaluate::{evaluate, Action, AlertState, Direction, Levels, Phase, Severity};

@@ -93,9 +93,18 @@ pub async fn suppression(
             return Ok(Some("parent_down".into()));
         }
     }
+    if ci_id == computer_id {
+        // Site outage: one site incident speaks for the computers that went offline with it.
+        if let Some(id) =
+            super::site_outages::suppressing(tx, tenant, rule_id, computer_id, at).await?
+        {
+            return Ok(Some(format!("site_outage:{id}")));
+        }
+    }
     let rows: Vec<SuppressionRow> = sqlx::query_as(&format!(
         "SELECT {SUPPRESSION_COLUMNS} FROM suppressions
-         WHERE tenant_id = $1 AND cancelled_at IS NULL AND (rule_id IS NULL OR rule_id = $2)"
+         WHERE tenant_id = $1 AND cancelled_at IS NULL AND kind <> 'site_outage'
+           AND (rule_id IS NULL OR rule_id = $2)"
     ))
     .bind(tenant.0)
     .bind(rule_id)
@@ -161,7 +170,22 @@ pub async fn reopen(
     .bind(now)
     .execute(&mut **tx)
     .await?;
-    Ok(done.rows_affected() == 1)
+    let reopened = done.rows_affected() == 1;
+    if reopened {
+        // Whoever was told "resolved" must hear that it is back (held if it is flapping).
+        let detail = serde_json::json!({"source": "rule", "reopened": true});
+        super::tickets::notify(
+            tx,
+            super::tickets::TicketKind::Incident,
+            incident_id,
+            "opened",
+            now,
+            "reopened",
+            detail,
+        )
+        .await?;
+    }
+    Ok(reopened)
 }
 
 pub async fn set_previous(tx: &mut Tx<'_>, incident_id: i64, previous: i64) -> StoreResult<()> {
@@ -173,6 +197,9 @@ pub async fn set_previous(tx: &mut Tx<'_>, incident_id: i64, previous: i64) -> S
     Ok(())
 }
 
+/// Mark an incident flapping or settled. While it flaps its notifications are held (outbox
+/// state `held`): the ones not yet sent when it starts, and every one queued meanwhile (see
+/// [`hold_if_flapping`]). When it settles they are released, due at once, in their order.
 pub async fn set_flapping(
     tx: &mut Tx<'_>,
     incident_id: i64,
@@ -185,6 +212,42 @@ pub async fn set_flapping(
         .bind(now)
         .execute(&mut **tx)
         .await?;
+    let prefix = format!("incidents:{incident_id}:");
+    let (from, to) = if flapping {
+        ("pending", "held")
+    } else {
+        ("held", "pending")
+    };
+    // Only messages never attempted are held: a retry in progress is left to finish.
+    sqlx::query(
+        "UPDATE notification_outbox SET state = $1, next_attempt_at = $2
+          WHERE state = $3 AND attempts = 0 AND substr(idempotency_key, 1, length($4)) = $4",
+    )
+    .bind(to)
+    .bind(now)
+    .bind(from)
+    .bind(&prefix)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Called by the notification enqueue step for an incident's occurrence `key`: if the incident
+/// is flapping, the messages just queued for it are held until it settles.
+pub(crate) async fn hold_if_flapping(
+    conn: &mut sqlx::AnyConnection,
+    incident_id: i64,
+    key: &str,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE notification_outbox SET state = 'held'
+          WHERE state = 'pending' AND substr(idempotency_key, 1, length($1)) = $1
+            AND EXISTS (SELECT 1 FROM incidents WHERE id = $2 AND flapping = 1)",
+    )
+    .bind(format!("{key}:channel-"))
+    .bind(incident_id)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -218,7 +281,8 @@ pub async fn offline_candidates(
          WHERE c.tenant_id = $1 AND c.class = 'computer' AND c.status <> 'retired'
            AND (c.last_seen_at < $2 OR EXISTS (
                 SELECT 1 FROM alert_states s JOIN rules r ON r.id = s.rule_id
-                WHERE s.ci_id = c.id AND r.metric = $3 AND (s.state <> 'ok' OR s.flapping = 1)))",
+                WHERE s.ci_id = c.id AND r.metric = $3 AND (s.state <> 'ok' OR s.flapping = 1)))
+         ORDER BY c.id",
     )
     .bind(tenant.0)
     .bind(seen_before)
@@ -231,7 +295,7 @@ pub async fn offline_candidates(
 pub struct Suppression {
     pub id: i64,
     pub tenant_id: TenantId,
-    /// `maintenance` or `silence`.
+    /// `maintenance`, `silence` or `site_outage` (opened and ended by the offline sweep).
     pub kind: String,
     pub reason: String,
     pub author: String,
@@ -243,6 +307,9 @@ pub struct Suppression {
     pub duration_secs: Option<i64>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub cancelled_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// For a `site_outage`: the site, and the site incident that explains the suppression.
+    pub site_id: Option<i64>,
+    pub incident_id: Option<i64>,
 }
 
 impl Suppression {
@@ -278,11 +345,13 @@ struct SuppressionRow {
     duration_secs: Option<i64>,
     created_at: i64,
     cancelled_at: Option<i64>,
+    site_id: Option<i64>,
+    incident_id: Option<i64>,
 }
 
 const SUPPRESSION_COLUMNS: &str =
     "id, tenant_id, kind, reason, author, scope_query, rule_id, starts_at, ends_at, \
-     cron, duration_secs, created_at, cancelled_at";
+     cron, duration_secs, created_at, cancelled_at, site_id, incident_id";
 
 fn suppression_from_row(r: SuppressionRow) -> Suppression {
     Suppression {
@@ -299,6 +368,8 @@ fn suppression_from_row(r: SuppressionRow) -> Suppression {
         duration_secs: r.duration_secs,
         created_at: to_time(r.created_at),
         cancelled_at: to_time_opt(r.cancelled_at),
+        site_id: r.site_id,
+        incident_id: r.incident_id,
     }
 }
 

@@ -17,6 +17,7 @@ pub mod incidents;
 pub mod outbox;
 pub mod reports;
 pub mod rules;
+pub mod site_outages;
 pub mod support_plans;
 pub mod tenants;
 pub mod tickets;

@@ -403,6 +403,10 @@ pub(crate) async fn notify(
     });
     let key = format!("{}:{ticket_id}:{event}:{at}:{discriminator}", kind.table());
     outbox::enqueue(conn, TenantId(row.tenant_id), event, &key, &payload, at).await?;
+    if kind == TicketKind::Incident {
+        // A flapping incident's notifications wait until it settles (issue 5).
+        super::alerts::hold_if_flapping(conn, ticket_id, &key).await?;
+    }
     Ok(())
 }
 
