@@ -8,6 +8,7 @@ pub mod desk;
 pub mod enrollment;
 pub mod http;
 pub mod ingest;
+pub mod jobs;
 pub mod notify;
 pub mod quickstart;
 pub mod rules;
@@ -67,35 +68,73 @@ pub async fn run(
     // One stable line on stdout, so scripts and tests can find the port when --listen used port 0.
     println!("atalaya-server listening on {scheme}://{address}");
     let tls = config.tls.clone();
-    let lifecycle = tokio::spawn(lifecycle_sweeps(store.clone(), config.stale_after_hours));
-    let offline = tokio::spawn(ingest::run_offline_sweeps(
-        store.clone(),
-        config.site_outage,
-    ));
+    let holder = jobs::holder_name();
+    let background = spawn_background_jobs(&store, &config, &holder);
     let state = AppState::new(store.clone(), config);
     serve::serve_with_listener(state, listener, tls.as_ref(), shutdown).await?;
-    lifecycle.abort();
-    offline.abort();
+    for (name, task) in background {
+        task.abort();
+        if let Err(e) = store.release_lease(name, &holder).await {
+            tracing::warn!(job = name, error = %e, "could not release the job's lease");
+        }
+    }
     store.close().await;
     Ok(())
 }
 
-/// Every 30 seconds, evaluate computers that stopped reporting against the offline rules and
-/// mark CIs not reported for `stale_after_hours` as stale. The update is idempotent, so several
-/// replicas running it at once do no harm.
-pub async fn lifecycle_sweeps(store: Store, stale_after_hours: u64) {
+/// Start the periodic jobs; each runs on one replica at a time (see [`jobs`]).
+fn spawn_background_jobs(
+    store: &Store,
+    config: &Config,
+    holder: &str,
+) -> Vec<(&'static str, tokio::task::JoinHandle<()>)> {
+    let mut tasks = Vec::new();
+    let policy = config.site_outage;
+    let sweep_store = store.clone();
+    tasks.push((
+        OFFLINE_SWEEP,
+        tokio::spawn(jobs::run_leased(
+            store.clone(),
+            holder.to_string(),
+            OFFLINE_SWEEP,
+            std::time::Duration::from_secs(30),
+            move || {
+                let store = sweep_store.clone();
+                async move { ingest::offline_sweep_job(&store, &policy).await }
+            },
+        )),
+    ));
     let stale_after_ms =
-        i64::try_from(stale_after_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX);
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-    loop {
-        tick.tick().await;
-        match store
-            .mark_stale(store::now_ms().saturating_sub(stale_after_ms))
-            .await
-        {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(count = n, "configuration items marked stale"),
-            Err(e) => tracing::warn!(error = %e, "stale sweep failed"),
-        }
+        i64::try_from(config.stale_after_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX);
+    let stale_store = store.clone();
+    tasks.push((
+        STALE_SWEEP,
+        tokio::spawn(jobs::run_leased(
+            store.clone(),
+            holder.to_string(),
+            STALE_SWEEP,
+            std::time::Duration::from_secs(60),
+            move || {
+                let store = stale_store.clone();
+                async move { stale_sweep(&store, stale_after_ms).await }
+            },
+        )),
+    ));
+    tasks
+}
+
+/// Job names, as stored in `job_leases`.
+pub const OFFLINE_SWEEP: &str = "offline-sweep";
+pub const STALE_SWEEP: &str = "stale-sweep";
+
+/// Mark CIs not reported for `stale_after_ms` as stale.
+async fn stale_sweep(store: &Store, stale_after_ms: i64) {
+    match store
+        .mark_stale(store::now_ms().saturating_sub(stale_after_ms))
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(count = n, "configuration items marked stale"),
+        Err(e) => tracing::warn!(error = %e, "stale sweep failed"),
     }
 }

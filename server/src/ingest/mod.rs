@@ -12,7 +12,7 @@ use crate::store::agents::AgentIdentity;
 use crate::store::cis::tx as ci_tx;
 use crate::store::{now_ms, reports, Store, StoreError, StoreResult};
 
-pub use offline::{offline_sweep, offline_sweep_with, run_offline_sweeps};
+pub use offline::{offline_sweep, offline_sweep_job, offline_sweep_with};
 
 use crate::rules::metrics;
 use alerts::{Engine, Subject};

@@ -5,7 +5,6 @@
 //! suppressed with the reason "site outage".
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use crate::rules::metrics::OFFLINE_SECONDS;
 use crate::rules::site_outage::SiteOutagePolicy;
@@ -16,17 +15,12 @@ use crate::store::{
 
 use super::alerts::{Engine, Subject};
 
-/// Every 30 seconds, until the task is dropped. Safe on several replicas: incidents and site
-/// outages are unique by database constraint.
-pub async fn run_offline_sweeps(store: Store, policy: SiteOutagePolicy) {
-    let mut tick = tokio::time::interval(Duration::from_secs(30));
-    loop {
-        tick.tick().await;
-        match offline_sweep_with(&store, &policy).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(incidents = n, "offline sweep opened incidents"),
-            Err(e) => tracing::warn!(error = %e, "offline sweep failed"),
-        }
+/// One offline sweep, logged: the background job (see `crate::jobs`).
+pub async fn offline_sweep_job(store: &Store, policy: &SiteOutagePolicy) {
+    match offline_sweep_with(store, policy).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(incidents = n, "offline sweep opened incidents"),
+        Err(e) => tracing::warn!(error = %e, "offline sweep failed"),
     }
 }
 

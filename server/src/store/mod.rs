@@ -14,6 +14,7 @@ pub mod ci_admin;
 pub mod ci_query;
 pub mod cis;
 pub mod incidents;
+pub mod leases;
 pub mod outbox;
 pub mod reports;
 pub mod rules;

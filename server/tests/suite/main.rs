@@ -7,6 +7,7 @@ mod cmdb;
 mod db;
 mod desk;
 mod ingest;
+mod jobs;
 mod noise;
 mod notify;
 mod rules;
