@@ -62,14 +62,26 @@ impl Store {
             .split(',')
             .map(|c| format!("c.{}", c.trim()))
             .collect();
-        // $1 tenant, $2 class, $3 computer, then the filter's and the sort's parameters.
+        // Only the conditions that apply: `(CAST($n AS …) IS NULL OR …)` forms keep SQLite from
+        // using an index and PostgreSQL too once it switches to a generic plan.
         let mut sql = format!(
-            "SELECT {} FROM configuration_items c
-             WHERE (CAST($1 AS BIGINT) IS NULL OR c.tenant_id = $1)
-               AND (CAST($2 AS TEXT) IS NULL OR c.class = $2)
-               AND (CAST($3 AS BIGINT) IS NULL OR c.computer_id = $3)",
+            "SELECT {} FROM configuration_items c WHERE TRUE",
             columns.join(", ")
         );
+        let mut binds = Vec::new();
+        let condition = |sql: &mut String, binds: &mut Vec<Bind>, text: &str, value: Bind| {
+            binds.push(value);
+            sql.push_str(&format!(" AND {text} ${}", binds.len()));
+        };
+        if let Some(tenant) = scope.filter() {
+            condition(&mut sql, &mut binds, "c.tenant_id =", Bind::Int(tenant));
+        }
+        if let Some(class) = &request.class {
+            condition(&mut sql, &mut binds, "c.class =", Bind::Text(class.clone()));
+        }
+        if let Some(computer) = request.computer_id {
+            condition(&mut sql, &mut binds, "c.computer_id =", Bind::Int(computer));
+        }
         let mentions_status = request
             .filter
             .as_ref()
@@ -77,15 +89,14 @@ impl Store {
         if !request.include_retired && !mentions_status {
             sql.push_str(" AND c.status <> 'retired'");
         }
-        let mut binds = Vec::new();
         if let Some(filter) = &request.filter {
-            let compiled = query::compile(filter, self.backend(), 4)?;
+            let compiled = query::compile(filter, self.backend(), binds.len() + 1)?;
             sql.push_str(&format!(" AND ({})", compiled.sql));
             binds.extend(compiled.binds);
         }
-        let (order, order_binds) = order_by(request.sort.as_ref(), self.backend(), 4 + binds.len());
+        let (order, order_binds) = order_by(request.sort.as_ref(), self.backend(), binds.len() + 1);
         binds.extend(order_binds);
-        let limit_at = 4 + binds.len();
+        let limit_at = binds.len() + 1;
         sql.push_str(&format!(
             " ORDER BY {order} LIMIT ${limit_at} OFFSET ${}",
             limit_at + 1
@@ -93,11 +104,7 @@ impl Store {
         binds.push(Bind::Int(request.limit));
         binds.push(Bind::Int(request.offset));
 
-        let q = sqlx::query_as::<_, CiRow>(&sql)
-            .bind(scope.filter())
-            .bind(request.class.clone())
-            .bind(request.computer_id);
-        let rows = bind_all(q, binds)
+        let rows = bind_all(sqlx::query_as::<_, CiRow>(&sql), binds)
             .fetch_all(self.pool())
             .await
             .map_err(StoreError::from)?;

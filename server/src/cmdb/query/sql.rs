@@ -73,6 +73,12 @@ fn alias(field: &str) -> &str {
     }
 }
 
+/// Numeric fields kept in a generated, indexed column of `configuration_items` (migration
+/// 0010) with exactly the meaning of [`Compiler::json_number`]: the attribute, else the
+/// measurement, when it is a number. Relation filters such as `volume(used_percent > 90)` then
+/// read an index instead of every volume's JSON.
+const PROMOTED_NUMBERS: &[&str] = &["used_percent"];
+
 enum Column {
     Int(&'static str),
     Text(&'static str),
@@ -210,13 +216,16 @@ impl Compiler {
                 "COALESCE(json_extract({ci}.attributes, {p}), json_extract({ci}.metrics, {p}))"
             ),
             Backend::Postgres => {
-                format!("COALESCE({ci}.attributes::jsonb ->> {p}, {ci}.metrics::jsonb ->> {p})")
+                format!("COALESCE({ci}.attributes_jsonb ->> {p}, {ci}.metrics_jsonb ->> {p})")
             }
         }
     }
 
     /// The value of an attribute (or measurement) as a number; NULL when it is not a number.
     fn json_number(&mut self, ci: &str, key: &str) -> String {
+        if PROMOTED_NUMBERS.contains(&key) {
+            return format!("{ci}.{key}");
+        }
         let p = self.json_param(key);
         let one = |doc: &str| {
             match self.backend {
@@ -224,7 +233,7 @@ impl Compiler {
                 "CASE WHEN json_type({ci}.{doc}, {p}) IN ('integer', 'real') THEN json_extract({ci}.{doc}, {p}) END"
             ),
             Backend::Postgres => format!(
-                "CASE WHEN jsonb_typeof({ci}.{doc}::jsonb -> {p}) = 'number' THEN ({ci}.{doc}::jsonb ->> {p})::double precision END"
+                "CASE WHEN jsonb_typeof({ci}.{doc}_jsonb -> {p}) = 'number' THEN ({ci}.{doc}_jsonb ->> {p})::double precision END"
             ),
         }
         };
@@ -236,7 +245,7 @@ impl Compiler {
         let literal = if value { "true" } else { "false" };
         match self.backend {
             Backend::Sqlite => format!("json_type({ci}.attributes, {p}) = '{literal}'"),
-            Backend::Postgres => format!("({ci}.attributes::jsonb -> {p}) = '{literal}'::jsonb"),
+            Backend::Postgres => format!("({ci}.attributes_jsonb -> {p}) = '{literal}'::jsonb"),
         }
     }
 
@@ -288,6 +297,12 @@ impl Compiler {
                 (Column::Int(name), Value::Number(n)) if n.fract() == 0.0 => {
                     let p = self.bind(Bind::Int(*n as i64));
                     Ok(format!("{ci}.{name} {} {p}", c.op.sql()))
+                }
+                (Column::Text("class"), Value::Text(t)) if matches!(c.op, Op::Eq | Op::Ne) => {
+                    // Classes are stored as the lower-case constants of `cmdb::class`: compare
+                    // the column itself, which `(class, id)` indexes.
+                    let p = self.bind(Bind::Text(t.to_lowercase()));
+                    Ok(format!("{ci}.class {} {p}", c.op.sql()))
                 }
                 (Column::Text(name), Value::Text(t)) => {
                     self.text_compare(&format!("{ci}.{name}"), c.op, t, c)
@@ -394,7 +409,9 @@ impl Compiler {
                 ),
             });
         }
-        // Related in either direction: two indexed semi-joins rather than one OR-join.
+        // Related in either direction, as one semi-join over a UNION ALL of both directions: each
+        // branch finds the related CIs through `(class, id)` and follows their relations by
+        // index. (`id IN (…) OR id IN (…)` made PostgreSQL walk every CI testing both.)
         let branch = |this: &mut Compiler, here: &str, there: &str| -> Result<String, QueryError> {
             let r = this.next_alias("r");
             let k = this.bind(Bind::Text(target.to_string()));
@@ -403,13 +420,13 @@ impl Compiler {
                 None => String::new(),
             };
             Ok(format!(
-                "{ci}.id IN (SELECT rel.{here} FROM ci_relations rel JOIN configuration_items {r} ON {r}.id = rel.{there} \
-                 WHERE {r}.class = {k} AND {r}.status <> 'retired'{inner})"
+                "SELECT rel.{here} FROM configuration_items {r} JOIN ci_relations rel ON rel.{there} = {r}.id \
+                 WHERE {r}.class = {k} AND {r}.status <> 'retired'{inner}"
             ))
         };
         let outgoing = branch(self, "source_id", "target_id")?;
         let incoming = branch(self, "target_id", "source_id")?;
-        Ok(format!("({outgoing} OR {incoming})"))
+        Ok(format!("{ci}.id IN ({outgoing} UNION ALL {incoming})"))
     }
 
     fn software(&mut self, expr: &Expr, p: &str) -> Result<String, QueryError> {
