@@ -71,10 +71,11 @@ pub struct IncidentBrief {
 }
 
 impl IncidentBrief {
-    /// The host name in a rule incident's title: `Volume / on HOST is 97.0% full (critical)`.
+    /// The host name in a rule incident's title, whose subject comes before the first `: `:
+    /// `Volume / on HOST: Volume nearly full is 97.0% (critical)`.
     pub fn hostname(&self) -> Option<&str> {
-        let (_, rest) = self.title.split_once(" on ")?;
-        rest.split_once(" is ").map(|(host, _)| host)
+        let (subject, _) = self.title.split_once(": ")?;
+        subject.rsplit_once(" on ").map(|(_, host)| host)
     }
 }
 
@@ -186,7 +187,7 @@ mod tests {
     fn hostname_from_rule_incident_title() {
         let i = IncidentBrief {
             id: 1,
-            title: "Volume /home on acme-ws-000042 is 97.1% full (critical)".into(),
+            title: "Volume /home on acme-ws-000042: Volume nearly full is 97.1% (critical)".into(),
         };
         assert_eq!(i.hostname(), Some("acme-ws-000042"));
         let other = IncidentBrief {
