@@ -93,6 +93,17 @@ pub async fn ingest_with_inventory(
     report: &Report,
     inventory: Option<&Inventory>,
 ) -> StoreResult<IngestOutcome> {
+    // A report with an inventory writes hundreds of rows; a few at a time is plenty, and the
+    // small reports keep the rest of the connection pool (and SQLite's write lock between them).
+    let _inventory_slot = match inventory {
+        Some(_) => Some(
+            INVENTORY_SLOTS
+                .acquire()
+                .await
+                .map_err(|_| StoreError::Invalid("the server is shutting down".into()))?,
+        ),
+        None => None,
+    };
     let catalogue = match inventory {
         Some(inventory) => software::Catalogue::register(store, &inventory.software).await?,
         None => software::Catalogue::default(),
@@ -108,6 +119,9 @@ pub async fn ingest_with_inventory(
         }
     }
 }
+
+/// Reports with an inventory being stored at once, per server process.
+static INVENTORY_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// Tries of one report's transaction before its error reaches the agent (which retries later).
 const MAX_ATTEMPTS: u32 = 3;
