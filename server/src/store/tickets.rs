@@ -27,7 +27,7 @@ pub enum TicketKind {
 }
 
 impl TicketKind {
-    fn table(self) -> &'static str {
+    pub(crate) fn table(self) -> &'static str {
         match self {
             TicketKind::Incident => "incidents",
             TicketKind::ServiceRequest => "service_requests",

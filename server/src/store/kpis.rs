@@ -1,0 +1,1 @@
+//! Desk KPIs: service levels, volume, backlog, incidents per CI class and rule, satisfaction.
