@@ -26,7 +26,7 @@ INSERT INTO rules (tenant_id, name, metric, warning_level, critical_level, recov
                    for_secs, impact, urgency, auto_resolve, enabled, runbook, created_at,
                    updated_at, direction, scope_query, reopen_window_secs)
 SELECT NULL, 'Volume out of inodes', 'volume.inodes_used_percent', 90, 95, 85, 0, 2, 2, 1, 1,
-       'Many small files: find the directory with `du --inodes -x / | sort -n | tail`; clear caches, mail queues or session files.',
+       'Many small files: find the directory with `du --inodes -x / | sort -n | tail`, then clear caches, mail queues or session files.',
        CAST(strftime('%s', 'now') AS BIGINT) * 1000, CAST(strftime('%s', 'now') AS BIGINT) * 1000, 'above', NULL, 3600
  WHERE EXISTS (SELECT 1 FROM rules WHERE tenant_id IS NULL)
    AND NOT EXISTS (SELECT 1 FROM rules WHERE tenant_id IS NULL AND name = 'Volume out of inodes');

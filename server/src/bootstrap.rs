@@ -75,7 +75,7 @@ pub fn default_rules(report_interval_secs: u64) -> Vec<RuleSpec> {
     r.warning_level = Some(90.0);
     r.recovery_level = Some(85.0);
     r.runbook = Some(
-        "Many small files: find the directory with `du --inodes -x / | sort -n | tail`; clear caches, mail queues or session files."
+        "Many small files: find the directory with `du --inodes -x / | sort -n | tail`, then clear caches, mail queues or session files."
             .into(),
     );
     rules.push(r);
