@@ -324,8 +324,8 @@ on_every_backend!(
     }
 );
 
-/// Migration 0012 on an installation made before it: the service rule's scope widens and the
-/// inode rule appears, once. (Run here by replaying its statements on a pre-0012 rule pack.)
+// Migration 0012 on an installation made before it: the service rule's scope widens and the
+// inode rule appears, once. (Run here by replaying its statements on a pre-0012 rule pack.)
 on_every_backend!(migration_0012_updates_an_existing_rule_pack, |store| {
     let _api = Api::new(&store).await;
     sqlx::query("DELETE FROM rules WHERE name = 'Volume out of inodes'")
