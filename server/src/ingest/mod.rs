@@ -3,8 +3,9 @@
 
 pub mod alerts;
 mod offline;
+mod services;
 
-use atalaya_shared::{Inventory, Report, Volume};
+use atalaya_shared::{Inventory, Report, ServiceState, Volume, VolumeInodes};
 use serde::Deserialize;
 
 use crate::cmdb::{inventory, software};
@@ -20,14 +21,52 @@ use alerts::{Engine, Subject};
 /// The sample name volume usage is stored under.
 pub const VOLUME_USED_PERCENT: &str = metrics::VOLUME_USED_PERCENT;
 
-/// A report as it arrives: the protocol's [`Report`] plus the inventory the agent attaches when
-/// it changed (or on its daily schedule).
+/// A report as it arrives: the protocol's [`Report`] plus the top-level fields beside it — the
+/// inventory the agent attaches when it changed (or on its daily schedule), the state of every
+/// service at this collection (absent when the agent could not ask its service manager) and
+/// the volumes' inode use.
 #[derive(Debug, Clone, Deserialize)]
 pub struct IncomingReport {
     #[serde(flatten)]
     pub report: Report,
     #[serde(default)]
     pub inventory: Option<Inventory>,
+    #[serde(default)]
+    pub service_states: Option<Vec<ServiceState>>,
+    #[serde(default)]
+    pub volume_inodes: Vec<VolumeInodes>,
+}
+
+impl IncomingReport {
+    /// Check what [`validate`] checks, and the top-level fields.
+    pub fn validate(&self) -> Result<(), String> {
+        validate(&self.report)?;
+        if self
+            .service_states
+            .as_ref()
+            .is_some_and(|s| s.len() > 20_000)
+        {
+            return Err("too many service states in one report (at most 20000)".into());
+        }
+        if self.volume_inodes.len() > 4096 {
+            return Err("too many volume_inodes in one report (at most 4096)".into());
+        }
+        if self
+            .volume_inodes
+            .iter()
+            .any(|v| v.inodes_free > v.inodes_total || v.inodes_total > i64::MAX as u64)
+        {
+            return Err("a volume_inodes entry has more free than total inodes".into());
+        }
+        Ok(())
+    }
+}
+
+/// The per-collection extras of a report, beside the [`Report`] and its inventory.
+#[derive(Debug, Clone, Copy, Default)]
+struct Extras<'a> {
+    service_states: Option<&'a [ServiceState]>,
+    volume_inodes: &'a [VolumeInodes],
 }
 
 /// What happened to a report.
@@ -86,12 +125,42 @@ pub async fn ingest(
     ingest_with_inventory(store, agent, report, None).await
 }
 
+/// Store one report as it arrived, with its inventory, service states and inode use.
+pub async fn ingest_incoming(
+    store: &Store,
+    agent: &AgentIdentity,
+    incoming: &IncomingReport,
+) -> StoreResult<IngestOutcome> {
+    let extras = Extras {
+        service_states: incoming.service_states.as_deref(),
+        volume_inodes: &incoming.volume_inodes,
+    };
+    ingest_full(
+        store,
+        agent,
+        &incoming.report,
+        incoming.inventory.as_ref(),
+        extras,
+    )
+    .await
+}
+
 /// Store one report and, when present, the inventory that came with it.
 pub async fn ingest_with_inventory(
     store: &Store,
     agent: &AgentIdentity,
     report: &Report,
     inventory: Option<&Inventory>,
+) -> StoreResult<IngestOutcome> {
+    ingest_full(store, agent, report, inventory, Extras::default()).await
+}
+
+async fn ingest_full(
+    store: &Store,
+    agent: &AgentIdentity,
+    report: &Report,
+    inventory: Option<&Inventory>,
+    extras: Extras<'_>,
 ) -> StoreResult<IngestOutcome> {
     // The daily full send mostly repeats the inventory the computer already has: that costs one
     // read here, and neither an inventory slot nor the catalogue, which cost as much as a change.
@@ -123,7 +192,7 @@ pub async fn ingest_with_inventory(
             }
             _ => None,
         };
-        match ingest_once(store, agent, report, inventory, catalogue.as_ref()).await {
+        match ingest_once(store, agent, report, inventory, catalogue.as_ref(), extras).await {
             // The computer's inventory changed since the look-up above (a concurrent report of
             // the same machine): store it again, this time with its catalogue.
             Ok(Attempt::NeedsCatalogue) if !needs_catalogue => needs_catalogue = true,
@@ -172,6 +241,7 @@ async fn ingest_once(
     report: &Report,
     inventory: Option<&Inventory>,
     catalogue: Option<&software::Catalogue>,
+    extras: Extras<'_>,
 ) -> StoreResult<Attempt> {
     let now = now_ms();
     let collected_at = report.collected_at.timestamp_millis();
@@ -274,6 +344,26 @@ async fn ingest_once(
         )
         .await?;
     }
+    let inodes_of = |mount: &str| {
+        extras
+            .volume_inodes
+            .iter()
+            .find(|i| i.mount_point == mount && i.inodes_total > 0)
+            .map(VolumeInodes::used_percent)
+    };
+    for (volume, volume_id) in report.volumes.iter().zip(&volume_ids) {
+        if let Some(used) = inodes_of(&volume.mount_point) {
+            ci_tx::record_sample(
+                &mut tx,
+                tenant,
+                *volume_id,
+                metrics::VOLUME_INODES_USED_PERCENT,
+                collected_at,
+                used,
+            )
+            .await?;
+        }
+    }
 
     let mut engine = Engine::load(&mut tx, store.backend(), tenant, computer_id, now).await?;
     let host = &report.host.hostname;
@@ -309,6 +399,17 @@ async fn ingest_once(
                 collected_at,
             )
             .await?;
+        if let Some(inodes_used) = inodes_of(&volume.mount_point) {
+            engine
+                .observe(
+                    &mut tx,
+                    &subject,
+                    metrics::VOLUME_INODES_USED_PERCENT,
+                    inodes_used,
+                    collected_at,
+                )
+                .await?;
+        }
         let free = volume.available_bytes as f64;
         engine
             .observe(
@@ -334,6 +435,23 @@ async fn ingest_once(
                     .await?;
             }
         }
+    }
+    // Services: from the inventory when one was applied (it has just set every service CI),
+    // else from this collection's service states.
+    let services_from_inventory = applied
+        .as_ref()
+        .is_some_and(|_| inventory.is_some_and(|i| !i.unavailable.contains_key("services")));
+    if let (false, Some(states)) = (services_from_inventory, extras.service_states) {
+        services::observe_states(
+            &mut tx,
+            &mut engine,
+            tenant,
+            computer_id,
+            host,
+            states,
+            collected_at,
+        )
+        .await?;
     }
     if let (Some(applied), Some(inventory)) = (applied, inventory) {
         for (disk, id) in inventory.disks.iter().zip(applied.disk_ids) {
