@@ -367,6 +367,44 @@ on_every_backend!(
     }
 );
 
+on_every_backend!(a_requester_channel_mails_each_tickets_requester, |store| {
+    let acme = tenant(&store, "acme").await;
+    let events = vec!["resolved".to_string(), "digest".to_string()];
+    store
+        .create_channel(acme, ChannelKind::Email, "requester", None, &events, T0)
+        .await
+        .expect("requester channel");
+    let with = open(&store, acme, "Has a requester", T0).await;
+    let mut anonymous = ticket("Nobody asked");
+    anonymous.requester = None;
+    let without = store
+        .create_ticket(TicketKind::Incident, acme, &anonymous, "tech", T0)
+        .await
+        .expect("create")
+        .id;
+    for id in [with, without] {
+        move_to(&store, id, TicketState::Resolved, None, T0 + HOUR).await;
+    }
+    let schedule = cron::Schedule::from_str("0 0 7 * * *").expect("cron");
+    assert_eq!(
+        store.enqueue_digests(&schedule, T0).await.expect("digest"),
+        0,
+        "no digest for requesters"
+    );
+    let claimed = store.claim_due(T0 + HOUR, MINUTE, 10).await.expect("claim");
+    let targets: Vec<(&str, &str)> = claimed
+        .iter()
+        .map(|m| (m.event.as_str(), m.target.as_str()))
+        .collect();
+    assert_eq!(targets, [("resolved", "ana@customer.example")]);
+    assert!(matches!(
+        store
+            .create_channel(acme, ChannelKind::Webhook, "requester", None, &[], T0)
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+});
+
 on_every_backend!(
     resolved_tickets_close_after_the_plans_auto_close_days,
     |store| {
