@@ -75,16 +75,19 @@ pub struct RunArgs {
     /// Make one collection, try to upload the whole spool, then exit
     #[arg(long)]
     pub once: bool,
-    /// Seconds between collections (default: the interval the server asked for)
+    /// Seconds between collections; a local override of the server's agent config
+    /// [default: the server's config, else the interval given at enrollment]
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub interval: Option<u64>,
-    /// Largest size of the on-disk spool; the oldest, least important reports are dropped beyond it
-    #[arg(long, env = "ATALAYA_AGENT_SPOOL_MAX_BYTES", value_name = "BYTES", default_value_t = crate::spool::DEFAULT_CAP_BYTES)]
-    pub spool_max_bytes: u64,
+    /// Largest size of the on-disk spool; the oldest, least important reports are dropped beyond
+    /// it. A local override of the server's agent config [default: the server's, else 64 MiB]
+    #[arg(long, env = "ATALAYA_AGENT_SPOOL_MAX_BYTES", value_name = "BYTES")]
+    pub spool_max_bytes: Option<u64>,
     /// When to re-send the full inventory even if unchanged: cron with seconds, local time
-    /// (each agent adds its own delay of up to an hour)
-    #[arg(long, env = "ATALAYA_AGENT_INVENTORY_SCHEDULE", value_name = "CRON", default_value = crate::inventory::DEFAULT_FULL_SEND)]
-    pub inventory_schedule: String,
+    /// (each agent adds its own delay of up to an hour). A local override of the server's agent
+    /// config [default: the server's, else "0 0 3 * * *"]
+    #[arg(long, env = "ATALAYA_AGENT_INVENTORY_SCHEDULE", value_name = "CRON")]
+    pub inventory_schedule: Option<String>,
     /// Seconds between inventory checks; an inventory is sent only when it changed
     #[arg(long, value_name = "SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
     pub inventory_check_secs: u64,

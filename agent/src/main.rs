@@ -4,6 +4,7 @@
 //! current-thread tokio runtime (an agent on thousands of machines should not start a thread per
 //! core), and turn the outcome into an exit code (see [`error::AgentError::exit_code`]).
 
+mod agent_config;
 mod cli;
 mod client;
 mod collect;

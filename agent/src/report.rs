@@ -2,19 +2,24 @@
 
 use std::collections::BTreeMap;
 
-use atalaya_shared::protocol::{Inventory, Report, Volume};
+use atalaya_shared::protocol::{Inventory, Report, ServiceState, Volume, VolumeInodes};
 use serde::{Deserialize, Serialize};
 
 use crate::spool::Priority;
 
-/// The report as sent: the shared [`Report`] plus the optional `inventory` field (a top-level
-/// field beside the others, which servers that do not know it ignore).
+/// The report as sent: the shared [`Report`] plus optional top-level fields beside the others
+/// (servers that do not know one ignore it): the `inventory` when due, the `service_states` of
+/// every collection (absent when the service manager could not be asked) and `volume_inodes`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WireReport {
     #[serde(flatten)]
     pub report: Report,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inventory: Option<Inventory>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_states: Option<Vec<ServiceState>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volume_inodes: Vec<VolumeInodes>,
 }
 
 impl From<Report> for WireReport {
@@ -22,6 +27,8 @@ impl From<Report> for WireReport {
         WireReport {
             report,
             inventory: None,
+            service_states: None,
+            volume_inodes: Vec::new(),
         }
     }
 }
@@ -29,13 +36,31 @@ impl From<Report> for WireReport {
 /// Used-space levels (percent) whose crossing is a state change worth keeping over metrics.
 const VOLUME_LEVELS: &[f64] = &[80.0, 90.0, 95.0, 98.0];
 
-/// Remembers the last level of every volume to notice a crossing.
+/// Remembers the last level of every volume and the last state of every service to notice a
+/// change worth keeping over plain metrics.
 #[derive(Debug, Default)]
 pub struct StateTracker {
     volume_levels: Option<BTreeMap<String, usize>>,
+    service_states: Option<BTreeMap<String, Option<String>>>,
 }
 
 impl StateTracker {
+    /// `true` when a service's active state changed (a service stopped or came back), or one
+    /// appeared or disappeared, since the last call with states. The first call sets the baseline;
+    /// `None` (states unreadable this time) changes nothing.
+    pub fn services_changed(&mut self, states: Option<&[ServiceState]>) -> bool {
+        let Some(states) = states else {
+            return false;
+        };
+        let now: BTreeMap<String, Option<String>> = states
+            .iter()
+            .map(|s| (s.name.clone(), s.active_state.clone()))
+            .collect();
+        let changed = self.service_states.as_ref().is_some_and(|old| *old != now);
+        self.service_states = Some(now);
+        changed
+    }
+
     /// `true` when a volume crossed a level, appeared or disappeared since the last call. The
     /// first call only sets the baseline.
     pub fn volumes_changed(&mut self, volumes: &[Volume]) -> bool {
@@ -108,15 +133,38 @@ mod tests {
         );
     }
 
+    fn state(name: &str, active: &str) -> ServiceState {
+        ServiceState {
+            name: name.into(),
+            active_state: Some(active.into()),
+            ..ServiceState::default()
+        }
+    }
+
+    #[test]
+    fn a_service_stopping_is_a_change_an_unreadable_manager_is_not() {
+        let mut t = StateTracker::default();
+        assert!(!t.services_changed(Some(&[state("ssh.service", "active")])));
+        assert!(!t.services_changed(Some(&[state("ssh.service", "active")])));
+        assert!(!t.services_changed(None));
+        assert!(t.services_changed(Some(&[state("ssh.service", "failed")])));
+        assert!(t.services_changed(Some(&[
+            state("ssh.service", "failed"),
+            state("cron.service", "active")
+        ])));
+    }
+
     #[test]
     fn wire_report_carries_inventory_beside_the_report_fields() {
         let json = r#"{"protocol":1,"agent_id":"a","seq":3,"agent_version":"x","collected_at":"2026-01-01T00:00:00Z",
                        "host":{"hostname":"h"},"inventory":{"hash":"abc","reboot_required":true}}"#;
-        let w: WireReport = serde_json::from_str(json).unwrap();
+        let w: WireReport = serde_json::from_str(json).expect("parses");
         assert_eq!(w.report.seq, 3);
-        assert_eq!(w.inventory.as_ref().unwrap().hash, "abc");
+        assert_eq!(w.inventory.as_ref().expect("inventory").hash, "abc");
+        assert_eq!(w.service_states, None);
         // A server that only knows `Report` still reads it.
-        let r: Report = serde_json::from_str(&serde_json::to_string(&w).unwrap()).unwrap();
+        let r: Report =
+            serde_json::from_str(&serde_json::to_string(&w).expect("serialises")).expect("parses");
         assert_eq!(r.seq, 3);
         assert_eq!(priority(false, false, true), Priority::RepeatedInventory);
         assert_eq!(priority(true, false, false), Priority::Change);

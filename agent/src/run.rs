@@ -10,6 +10,7 @@ use rand::Rng;
 use tokio::sync::{watch, Notify};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
+use crate::agent_config::{self, LocalOverrides, Settings};
 use crate::cli::RunArgs;
 use crate::collect::{Collection, Collector};
 use crate::error::AgentError;
@@ -30,33 +31,50 @@ pub async fn command(dir: &StateDir, args: RunArgs) -> Result<()> {
     let credential = Credential::load(dir)?;
     dir.ensure()?;
     let _lock = dir.lock_exclusive()?;
-    let spool = Spool::open(&dir.spool_dir(), args.spool_max_bytes)?;
+    let mut config_sync = ConfigSync {
+        dir: dir.clone(),
+        overrides: LocalOverrides {
+            interval_secs: args.interval,
+            spool_max_bytes: args.spool_max_bytes,
+            inventory_schedule: args.inventory_schedule.clone(),
+        },
+        default_interval: match credential.report_interval_secs {
+            0 => DEFAULT_INTERVAL_SECS,
+            secs => secs,
+        },
+        applied: None,
+        failed: None,
+    };
+    let remote = agent_config::load(&dir.agent_config_path());
+    let settings = config_sync
+        .overrides
+        .resolve(remote.as_ref(), config_sync.default_interval)?;
+    config_sync.applied = settings.version;
+    let spool = Spool::open(&dir.spool_dir(), settings.spool_max_bytes)?;
     let seq = SeqCounter::open(dir, spool.max_seq())?;
     let uploader = Uploader::new(&credential)?;
     let plan = InventoryPlan::load(
         dir.inventory_state_path(),
-        inventory::parse_schedule(&args.inventory_schedule)?,
+        settings.schedule.clone(),
         Duration::from_secs(args.inventory_check_secs),
         &credential.agent_id,
     );
+    let mut collector = Collector::new();
+    collector.set_watched(settings.watched_services.clone());
     let producer = Producer {
         spool: Arc::new(Mutex::new(spool)),
         seq,
         agent_id: credential.agent_id.clone(),
-        collector: Collector::new(),
+        collector,
         tracker: StateTracker::default(),
         plan,
+        watched: settings.watched_services.clone(),
     };
 
     if args.once {
-        return once(producer, &uploader).await;
+        return once(producer, &uploader, config_sync).await;
     }
 
-    let interval = match args.interval {
-        Some(secs) => secs,
-        None if credential.report_interval_secs > 0 => credential.report_interval_secs,
-        None => DEFAULT_INTERVAL_SECS,
-    };
     let (spooled, spooled_bytes) = {
         let spool = lock(&producer.spool);
         (spool.len(), spool.total_bytes())
@@ -64,23 +82,25 @@ pub async fn command(dir: &StateDir, args: RunArgs) -> Result<()> {
     tracing::info!(
         agent_id = %credential.agent_id,
         server = %credential.server_url,
-        interval_secs = interval,
+        interval_secs = settings.interval_secs,
+        config_version = ?settings.version,
         spooled,
         spooled_bytes,
         "agent running"
     );
-    let (interval_tx, interval_rx) = watch::channel(interval);
+    let (settings_tx, settings_rx) = watch::channel(settings);
     let wake_sender = Arc::new(Notify::new());
     let sender = Sender {
         dir: dir.clone(),
         spool: producer.spool.clone(),
         uploader,
         wake: wake_sender.clone(),
-        interval_tx: args.interval.is_none().then_some(interval_tx),
+        config_sync,
+        settings_tx,
     };
 
     tokio::select! {
-        () = producer.collect_loop(interval_rx, wake_sender) => Ok(()),
+        () = producer.collect_loop(settings_rx, wake_sender) => Ok(()),
         () = sender.send_loop() => Ok(()),
         () = shutdown_signal() => {
             // Every file write is synchronous between two awaits, so stopping here never
@@ -99,6 +119,8 @@ struct Producer {
     collector: Collector,
     tracker: StateTracker,
     plan: InventoryPlan,
+    /// Services the agent config asks to watch (marked in the inventory and service states).
+    watched: Vec<String>,
 }
 
 impl Producer {
@@ -109,11 +131,16 @@ impl Producer {
     async fn collect_into_spool(&mut self) -> Result<Vec<u64>> {
         let collection = self.collector.collect().await;
         let now = collection.collected_at;
-        let state_changed = self.tracker.volumes_changed(&collection.volumes);
+        let volumes_changed = self.tracker.volumes_changed(&collection.volumes);
+        let services_changed = self
+            .tracker
+            .services_changed(collection.service_states.as_deref());
+        let state_changed = volumes_changed || services_changed;
         let mut decision = InventoryDecision::Skip;
         let mut inventory = None;
         if self.plan.check_due(now) {
-            match tokio::task::spawn_blocking(inventory::collect).await {
+            let watched = self.watched.clone();
+            match tokio::task::spawn_blocking(move || inventory::collect(&watched)).await {
                 Ok(inv) => {
                     decision = self.plan.decide(now, &inv.hash);
                     inventory = Some(inv);
@@ -126,31 +153,27 @@ impl Producer {
         let changed = decision == InventoryDecision::Changed;
 
         let n = self.next_seq()?;
-        let report = collection.into_report(&self.agent_id, n, lock(&self.spool).dropped());
-        let wire = WireReport {
-            report,
-            inventory: if changed { inventory.clone() } else { None },
-        };
+        let mut wire = collection.into_wire(&self.agent_id, n, lock(&self.spool).dropped());
+        if changed {
+            wire.inventory = inventory.clone();
+        }
         self.push(&wire, report::priority(state_changed, changed, false))?;
         let mut seqs = vec![n];
 
         if decision == InventoryDecision::RepeatedDue {
             let n = self.next_seq()?;
             let dropped = lock(&self.spool).dropped();
-            let report = Collection {
+            let mut wire = Collection {
                 collected_at: now,
                 host,
                 metrics: Vec::new(),
                 volumes,
+                volume_inodes: Vec::new(),
+                service_states: None,
             }
-            .into_report(&self.agent_id, n, dropped);
-            self.push(
-                &WireReport {
-                    report,
-                    inventory: inventory.clone(),
-                },
-                Priority::RepeatedInventory,
-            )?;
+            .into_wire(&self.agent_id, n, dropped);
+            wire.inventory = inventory.clone();
+            self.push(&wire, Priority::RepeatedInventory)?;
             seqs.push(n);
         }
         if let (Some(inv), true) = (&inventory, decision != InventoryDecision::Skip) {
@@ -174,12 +197,29 @@ impl Producer {
         })
     }
 
+    /// Applies new settings between two collections: nothing restarts, nothing is lost.
+    fn apply(&mut self, old: &Settings, new: &Settings) {
+        self.plan.set_schedule(new.schedule.clone());
+        if new.spool_max_bytes != old.spool_max_bytes {
+            if let Err(e) = lock(&self.spool).set_cap(new.spool_max_bytes) {
+                tracing::error!(error = %format!("{e:#}"), "could not shrink the spool to its new cap");
+            }
+        }
+        if new.watched_services != old.watched_services {
+            self.watched = new.watched_services.clone();
+            self.collector.set_watched(new.watched_services.clone());
+            // The inventory marks watched services: check it at the next collection.
+            self.plan.check_soon();
+        }
+    }
+
     async fn collect_loop(
         mut self,
-        mut interval_rx: watch::Receiver<u64>,
+        mut settings_rx: watch::Receiver<Settings>,
         wake_sender: Arc<Notify>,
     ) {
-        let every = *interval_rx.borrow_and_update();
+        let mut current = settings_rx.borrow_and_update().clone();
+        let every = current.interval_secs;
         let jitter_cap = Duration::from_secs(every / 4).min(MAX_STARTUP_JITTER);
         let jitter =
             Duration::from_millis(rand::thread_rng().gen_range(0..=jitter_cap.as_millis() as u64));
@@ -190,15 +230,19 @@ impl Producer {
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
-                changed = interval_rx.changed(), if follow => {
+                changed = settings_rx.changed(), if follow => {
                     if changed.is_err() {
-                        // Nobody will change the interval any more (`--interval` was given).
                         follow = false;
                         continue;
                     }
-                    let every = *interval_rx.borrow_and_update();
-                    tracing::info!(interval_secs = every, "report interval changed by the server");
-                    ticker = new_ticker(Instant::now() + Duration::from_secs(every), every);
+                    let new = settings_rx.borrow_and_update().clone();
+                    self.apply(&current, &new);
+                    if new.interval_secs != current.interval_secs {
+                        let every = new.interval_secs;
+                        tracing::info!(interval_secs = every, "report interval changed");
+                        ticker = new_ticker(Instant::now() + Duration::from_secs(every), every);
+                    }
+                    current = new;
                     continue;
                 }
             }
@@ -222,14 +266,77 @@ fn new_ticker(start: Instant, every_secs: u64) -> Interval {
     t
 }
 
-/// Uploads the spool whenever it has something, forever.
+/// Follows the server's agent config: fetches it when an acknowledgement names another
+/// version, checks, saves and resolves it against the local overrides.
+struct ConfigSync {
+    dir: StateDir,
+    overrides: LocalOverrides,
+    default_interval: u64,
+    /// The server's config version now applied (`None`: none fetched yet).
+    applied: Option<u64>,
+    /// The version whose fetch or check failed last, so a failure is logged once per version.
+    failed: Option<u64>,
+}
+
+impl ConfigSync {
+    /// New settings when the server wants a config version other than the applied one and it
+    /// could be fetched; `None` otherwise (the next acknowledgement tries again).
+    async fn sync(&mut self, uploader: &Uploader, wanted: u64) -> Option<Settings> {
+        if self.applied == Some(wanted) {
+            return None;
+        }
+        let first_failure = self.failed != Some(wanted);
+        let fetched = uploader
+            .fetch_config()
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|c| {
+                agent_config::check(&c)
+                    .map_err(|e| format!("the server sent an invalid agent config: {e}"))
+            })
+            .and_then(|c| {
+                self.overrides
+                    .resolve(Some(&c), self.default_interval)
+                    .map(|s| (c, s))
+                    .map_err(|e| format!("{e:#}"))
+            });
+        let (config, settings) = match fetched {
+            Ok(ok) => ok,
+            Err(e) => {
+                if first_failure {
+                    tracing::warn!(wanted, error = %e, "agent config not applied; keeping the current one");
+                } else {
+                    tracing::debug!(wanted, error = %e, "agent config still not applied");
+                }
+                self.failed = Some(wanted);
+                return None;
+            }
+        };
+        if let Err(e) = agent_config::save(&self.dir.agent_config_path(), &config) {
+            tracing::warn!(error = %format!("{e:#}"), "agent config applied but not saved; a restart will fetch it again");
+        }
+        tracing::info!(
+            version = config.version,
+            interval_secs = settings.interval_secs,
+            inventory_schedule = %config.inventory_schedule,
+            spool_max_bytes = settings.spool_max_bytes,
+            watched_services = ?settings.watched_services,
+            "agent config applied"
+        );
+        self.applied = Some(config.version);
+        self.failed = None;
+        Some(settings)
+    }
+}
+
+/// Uploads the spool whenever it has something, forever, and follows the server's config.
 struct Sender {
     dir: StateDir,
     spool: Arc<Mutex<Spool>>,
     uploader: Uploader,
     wake: Arc<Notify>,
-    /// Set when the interval follows the server (no `--interval` on the command line).
-    interval_tx: Option<watch::Sender<u64>>,
+    config_sync: ConfigSync,
+    settings_tx: watch::Sender<Settings>,
 }
 
 impl Sender {
@@ -240,17 +347,24 @@ impl Sender {
             Duration::from_secs(3600),
         );
         loop {
-            let interval_tx = self.interval_tx.clone();
-            let mut on_ack = |ack: &atalaya_shared::protocol::ReportAck| {
-                if let Some(tx) = &interval_tx {
-                    if ack.report_interval_secs > 0 && *tx.borrow() != ack.report_interval_secs {
-                        let _ = tx.send(ack.report_interval_secs);
-                    }
+            let mut wanted = None;
+            let drained = uploader::drain(
+                &self.spool,
+                &self.uploader,
+                &mut backoff,
+                None,
+                &mut |ack| wanted = Some(ack.config_version),
+            )
+            .await;
+            // The config is fetched once the backlog is sent: after an outage the reports
+            // that waited go first.
+            if let Some(wanted) = wanted {
+                if let Some(settings) = self.config_sync.sync(&self.uploader, wanted).await {
+                    // The producer lives as long as this loop: sending cannot fail.
+                    let _ = self.settings_tx.send(settings);
                 }
-            };
-            match uploader::drain(&self.spool, &self.uploader, &mut backoff, None, &mut on_ack)
-                .await
-            {
+            }
+            match drained {
                 Drained::Empty { .. } => self.wake.notified().await,
                 Drained::Unauthorized(e) => {
                     tracing::error!(error = %e, retry_in_secs = UNAUTHORIZED_BACKOFF.as_secs(), "credential refused; reports stay spooled");
@@ -277,7 +391,11 @@ impl Sender {
     }
 }
 
-async fn once(mut producer: Producer, uploader: &Uploader) -> Result<()> {
+async fn once(
+    mut producer: Producer,
+    uploader: &Uploader,
+    mut config_sync: ConfigSync,
+) -> Result<()> {
     let seqs = producer.collect_into_spool().await?;
     tracing::info!(?seqs, "collection spooled");
     // A handful of quick retries: `--once` is for scripts and tests, not for riding out outages.
@@ -286,14 +404,19 @@ async fn once(mut producer: Producer, uploader: &Uploader) -> Result<()> {
         Duration::from_secs(8),
         Duration::from_secs(30),
     );
+    let mut wanted = None;
     let outcome = uploader::drain(
         &producer.spool,
         uploader,
         &mut backoff,
         Some(4),
-        &mut |_| {},
+        &mut |ack| wanted = Some(ack.config_version),
     )
     .await;
+    // Saved for the next run; this one is done.
+    if let Some(wanted) = wanted {
+        config_sync.sync(uploader, wanted).await;
+    }
     let spool = lock(&producer.spool);
     let kept = || {
         format!(

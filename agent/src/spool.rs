@@ -18,7 +18,7 @@ use crate::fsio;
 use crate::report::WireReport;
 
 /// Default cap on the bytes of spooled reports.
-pub const DEFAULT_CAP_BYTES: u64 = 64 << 20;
+pub const DEFAULT_CAP_BYTES: u64 = atalaya_shared::agent_config::DEFAULT_SPOOL_MAX_BYTES;
 /// Rejected reports are kept for a person to look at, but only this many.
 const REJECTED_KEEP: usize = 100;
 const DROPPED_FILE: &str = "dropped";
@@ -202,6 +202,19 @@ impl Spool {
             self.set_dropped(self.dropped.saturating_sub(report.dropped_since_last))?;
         }
         self.enforce_cap(report.seq)
+    }
+
+    /// A new cap (from the server's agent config), applied at once: a smaller cap drops the
+    /// lowest-priority, oldest reports now rather than at the next push.
+    pub fn set_cap(&mut self, cap_bytes: u64) -> Result<PushOutcome> {
+        self.cap_bytes = cap_bytes;
+        let newest = self.entries.keys().next_back().copied().unwrap_or(0);
+        self.enforce_cap(newest)
+    }
+
+    #[cfg(test)]
+    pub fn cap_bytes(&self) -> u64 {
+        self.cap_bytes
     }
 
     /// Counts collections that were lost before reaching the spool (e.g. a full disk).
@@ -521,6 +534,34 @@ pub(crate) mod tests {
         let mut reopened = Spool::open(dir.path(), one * 6 + one / 2).unwrap();
         let out = reopened.push(&report(19, 1000), Metrics).unwrap();
         assert_eq!(out.dropped, vec![13]);
+    }
+
+    #[test]
+    fn lowering_the_cap_drops_at_once_by_priority() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut spool = Spool::open(dir.path(), 1 << 20).expect("open");
+        let one = serde_json::to_vec(&report(1, 1000)).expect("json").len() as u64;
+        spool
+            .push(&report(1, 1000), Priority::Change)
+            .expect("push");
+        spool
+            .push(&report(2, 1000), Priority::Metrics)
+            .expect("push");
+        spool
+            .push(&report(3, 1000), Priority::RepeatedInventory)
+            .expect("push");
+        spool
+            .push(&report(4, 1000), Priority::Metrics)
+            .expect("push");
+        let out = spool.set_cap(2 * one + one / 2).expect("set cap");
+        assert_eq!(
+            out.dropped,
+            vec![3, 2],
+            "inventory first, then the oldest metrics"
+        );
+        assert_eq!(spool.seqs(), vec![1, 4]);
+        assert_eq!(spool.cap_bytes(), 2 * one + one / 2);
+        assert_eq!(spool.dropped(), 2);
     }
 
     #[test]

@@ -58,6 +58,11 @@ impl StateDir {
         self.root.join("inventory.json")
     }
 
+    /// The last agent config fetched from the server.
+    pub fn agent_config_path(&self) -> PathBuf {
+        self.root.join(crate::agent_config::FILE_NAME)
+    }
+
     pub fn seq_path(&self) -> PathBuf {
         self.root.join("seq")
     }

@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use anyhow::Result;
-use atalaya_shared::protocol::ReportAck;
+use atalaya_shared::protocol::{AgentConfig, ReportAck};
 use rand::Rng;
 use reqwest::{header, StatusCode};
 
@@ -18,6 +18,7 @@ use crate::state::Credential;
 pub struct Uploader {
     http: reqwest::Client,
     report_url: String,
+    config_url: String,
     agent_id: String,
     bearer: String,
 }
@@ -55,6 +56,7 @@ impl Uploader {
         Ok(Uploader {
             http: client::build(credential.ca_cert.as_deref())?,
             report_url: format!("{}/api/v1/agent/report", credential.server_url),
+            config_url: format!("{}/api/v1/agent/config", credential.server_url),
             agent_id: credential.agent_id.clone(),
             bearer: credential.credential.clone(),
         })
@@ -117,6 +119,50 @@ impl Uploader {
                 detail: format!("server failed ({status}): {}", detail()),
                 retry_after,
             }),
+        }
+    }
+}
+
+impl Uploader {
+    /// `GET /api/v1/agent/config`: the config the server wants this agent to run.
+    pub async fn fetch_config(&self) -> Result<AgentConfig, SendError> {
+        let transient = |detail: String| SendError::Transient {
+            detail,
+            retry_after: None,
+        };
+        let response = self
+            .http
+            .get(&self.config_url)
+            .bearer_auth(&self.bearer)
+            .send()
+            .await
+            .map_err(|e| {
+                transient(format!(
+                    "cannot reach {}: {}",
+                    self.config_url,
+                    client::error_chain(&e)
+                ))
+            })?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| transient(format!("reading the agent config ({status}): {e}")))?;
+        match status {
+            s if s.is_success() => serde_json::from_slice(&body).map_err(|e| {
+                transient(format!(
+                    "the agent config from the server is not valid ({e}): {}",
+                    client::describe_error_body(&body)
+                ))
+            }),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(SendError::Unauthorized {
+                status: status.as_u16(),
+                detail: client::describe_error_body(&body),
+            }),
+            s => Err(transient(format!(
+                "the server did not return the agent config ({s}): {}",
+                client::describe_error_body(&body)
+            ))),
         }
     }
 }

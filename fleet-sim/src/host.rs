@@ -470,6 +470,7 @@ impl VirtualHost {
                     active_state: Some(if failed { "failed" } else { "active" }.into()),
                     sub_state: Some(if failed { "failed" } else { "running" }.into()),
                     enabled_state: Some("enabled".into()),
+                    watched: false,
                 })
             })
             .collect();
@@ -571,6 +572,7 @@ impl VirtualHost {
             services,
             software,
             logged_in_users,
+            memory_modules: Vec::new(),
             reboot_required: Some(revision > 0),
             unavailable: Default::default(),
         };

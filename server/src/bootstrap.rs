@@ -66,6 +66,20 @@ pub fn default_rules(report_interval_secs: u64) -> Vec<RuleSpec> {
     r.runbook = Some("Something is writing fast: check growing logs, dumps and backups.".into());
     rules.push(r);
 
+    let mut r = rule(
+        "Volume out of inodes",
+        m::VOLUME_INODES_USED_PERCENT,
+        Above,
+        95.0,
+    );
+    r.warning_level = Some(90.0);
+    r.recovery_level = Some(85.0);
+    r.runbook = Some(
+        "Many small files: find the directory with `du --inodes -x / | sort -n | tail`, then clear caches, mail queues or session files."
+            .into(),
+    );
+    rules.push(r);
+
     let mut r = rule("Memory pressure", m::MEMORY_USED_PERCENT, Above, 95.0);
     r.warning_level = Some(90.0);
     r.recovery_level = Some(85.0);
@@ -104,8 +118,9 @@ pub fn default_rules(report_interval_secs: u64) -> Vec<RuleSpec> {
     r.auto_resolve = false;
     rules.push(r);
 
+    // Enabled services, and those the agent config asks to watch (enabled or not).
     let mut r = rule("Enabled service stopped", m::SERVICE_STOPPED, Above, 0.5);
-    r.scope_query = Some("enabled_state = enabled".into());
+    r.scope_query = Some("enabled_state = enabled or watched = true".into());
     r.for_secs = 120;
     rules.push(r);
 

@@ -3,6 +3,7 @@
 //! No I/O lives here: no sockets, no files, no database. Everything is plain serde types
 //! so both sides agree on one definition of every message.
 
+pub mod agent_config;
 pub mod error;
 pub mod protocol;
 

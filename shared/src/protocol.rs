@@ -173,6 +173,9 @@ pub struct Inventory {
     pub software: Vec<SoftwarePackage>,
     #[serde(default)]
     pub logged_in_users: Vec<LoggedInUser>,
+    /// Installed memory modules (SMBIOS, usually root-only: else named in `unavailable`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub memory_modules: Vec<MemoryModule>,
     /// `true` when the OS asks for a reboot (e.g. `/var/run/reboot-required` on Debian).
     #[serde(default)]
     pub reboot_required: Option<bool>,
@@ -302,6 +305,84 @@ pub struct ServiceUnit {
     /// Unit file state: `enabled`, `disabled`, `static`…
     #[serde(default)]
     pub enabled_state: Option<String>,
+    /// Named in the agent config's `watched_services`: a stop is an incident even when the unit
+    /// is not enabled. Absent (false) for services nobody asked to watch.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub watched: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// The state of one service at one collection: the report's top-level `service_states`, sent
+/// every interval (the full [`ServiceUnit`] rides only in the inventory).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceState {
+    pub name: String,
+    #[serde(default)]
+    pub active_state: Option<String>,
+    #[serde(default)]
+    pub sub_state: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub watched: bool,
+}
+
+/// Inode use of one volume: the report's top-level `volume_inodes` (filesystems without inodes,
+/// such as vfat or btrfs, which reports 0 total, are left out).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeInodes {
+    pub mount_point: String,
+    pub inodes_total: u64,
+    pub inodes_free: u64,
+}
+
+impl VolumeInodes {
+    pub fn used_percent(&self) -> f64 {
+        if self.inodes_total == 0 {
+            return 0.0;
+        }
+        self.inodes_total.saturating_sub(self.inodes_free) as f64 * 100.0 / self.inodes_total as f64
+    }
+}
+
+/// One installed memory module (SMBIOS type 17, "Memory Device"); empty slots are left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryModule {
+    /// The slot, e.g. `DIMM_A1` or `ChannelA-DIMM0`.
+    pub locator: String,
+    #[serde(default)]
+    pub bank_locator: Option<String>,
+    pub size_bytes: u64,
+    /// `DDR4`, `LPDDR5`…
+    #[serde(default)]
+    pub memory_type: Option<String>,
+    /// Rated speed in MT/s.
+    #[serde(default)]
+    pub speed_mts: Option<u32>,
+    #[serde(default)]
+    pub manufacturer: Option<String>,
+    #[serde(default)]
+    pub serial_number: Option<String>,
+    #[serde(default)]
+    pub part_number: Option<String>,
+}
+
+/// `GET /api/v1/agent/config`: what the server wants this agent to run. `version` is the value
+/// the server also puts in every [`ReportAck::config_version`]; an agent whose applied version
+/// differs fetches this document and applies it without a restart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentConfig {
+    pub protocol: u32,
+    pub version: u64,
+    pub report_interval_secs: u64,
+    /// When to re-send the full inventory (cron with seconds, agent's local time).
+    pub inventory_schedule: String,
+    /// Largest size of the agent's on-disk spool.
+    pub spool_max_bytes: u64,
+    /// Service units (`nginx.service`) whose stop is an incident even when they are not enabled.
+    #[serde(default)]
+    pub watched_services: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

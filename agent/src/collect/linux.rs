@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use atalaya_shared::protocol::Volume;
+use atalaya_shared::protocol::{Volume, VolumeInodes};
 
 use super::volumes::{self, MountEntry, NETWORK_FILESYSTEMS};
 use super::IoCounters;
@@ -150,16 +150,18 @@ pub fn process_count() -> Option<usize> {
 }
 
 /// The real mounted filesystems with `df`'s numbers: total = f_blocks × f_frsize,
-/// available = f_bavail × f_frsize (what an unprivileged user can still write).
-pub fn volumes() -> Vec<Volume> {
+/// available = f_bavail × f_frsize (what an unprivileged user can still write); and their inode
+/// use as `df -i` shows it (total = f_files, free = f_ffree), for those that have inodes.
+pub fn volumes() -> (Vec<Volume>, Vec<VolumeInodes>) {
     let table = match fs::read_to_string("/proc/self/mountinfo") {
         Ok(t) => t,
         Err(e) => {
             tracing::warn!(error = %e, "cannot read /proc/self/mountinfo; no volumes reported");
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         }
     };
-    volumes::select(parse_mountinfo(&table))
+    let mut inodes = Vec::new();
+    let volumes = volumes::select(parse_mountinfo(&table))
         .into_iter()
         .filter_map(|m| {
             let stat = if NETWORK_FILESYSTEMS.contains(&m.filesystem.as_str()) {
@@ -169,7 +171,18 @@ pub fn volumes() -> Vec<Volume> {
             }?;
             let total = stat.f_blocks.saturating_mul(stat.f_frsize);
             // Like `df`, leave out dummy filesystems that report no size at all.
-            (total > 0).then(|| Volume {
+            if total == 0 {
+                return None;
+            }
+            // btrfs, vfat and some network filesystems have no fixed inode table (0 total).
+            if stat.f_files > 0 {
+                inodes.push(VolumeInodes {
+                    mount_point: m.mount_point.clone(),
+                    inodes_total: stat.f_files,
+                    inodes_free: stat.f_ffree.min(stat.f_files),
+                });
+            }
+            Some(Volume {
                 total_bytes: total,
                 available_bytes: stat.f_bavail.saturating_mul(stat.f_frsize),
                 read_only: m.read_only
@@ -179,7 +192,8 @@ pub fn volumes() -> Vec<Volume> {
                 mount_point: m.mount_point,
             })
         })
-        .collect()
+        .collect();
+    (volumes, inodes)
 }
 
 /// A hung NFS server must not hang the agent: stat in a helper thread and give up after a

@@ -19,7 +19,9 @@ pub use platform::{dmi_value, is_physical_disk};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use atalaya_shared::protocol::{metric, HostFacts, Report, Sample, Volume, PROTOCOL_VERSION};
+use atalaya_shared::protocol::{
+    metric, HostFacts, Report, Sample, ServiceState, Volume, VolumeInodes, PROTOCOL_VERSION,
+};
 use chrono::{DateTime, Utc};
 use sysinfo::{CpuRefreshKind, MemoryRefreshKind, System};
 
@@ -38,9 +40,29 @@ pub struct Collection {
     pub host: HostFacts,
     pub metrics: Vec<Sample>,
     pub volumes: Vec<Volume>,
+    pub volume_inodes: Vec<VolumeInodes>,
+    /// `None` when the service manager could not be asked (not "every service stopped").
+    pub service_states: Option<Vec<ServiceState>>,
 }
 
 impl Collection {
+    /// The report as sent, with the top-level fields beside the shared [`Report`].
+    pub fn into_wire(
+        mut self,
+        agent_id: &str,
+        seq: u64,
+        dropped_since_last: u64,
+    ) -> crate::report::WireReport {
+        let volume_inodes = std::mem::take(&mut self.volume_inodes);
+        let service_states = self.service_states.take();
+        crate::report::WireReport {
+            report: self.into_report(agent_id, seq, dropped_since_last),
+            inventory: None,
+            service_states,
+            volume_inodes,
+        }
+    }
+
     pub fn into_report(self, agent_id: &str, seq: u64, dropped_since_last: u64) -> Report {
         Report {
             protocol: PROTOCOL_VERSION,
@@ -75,6 +97,10 @@ pub struct Collector {
     cpu_cores: Option<u32>,
     /// Counters at the previous collection (or at priming), for rates.
     last_io: Option<(std::time::Instant, IoCounters)>,
+    /// Services the server's agent config asks to watch.
+    watched: Vec<String>,
+    /// Why the service states could not be read last time, to log a change once.
+    services_unavailable: Option<String>,
 }
 
 impl Collector {
@@ -93,7 +119,13 @@ impl Collector {
             cpu_model,
             cpu_cores: cores.and_then(|n| u32::try_from(n).ok()),
             last_io: None,
+            watched: Vec::new(),
+            services_unavailable: None,
         }
+    }
+
+    pub fn set_watched(&mut self, watched: Vec<String>) {
+        self.watched = watched;
     }
 
     /// Makes one collection. The first call waits [`FIRST_CPU_WINDOW`] to measure the CPU.
@@ -104,7 +136,28 @@ impl Collector {
             tokio::time::sleep(FIRST_CPU_WINDOW.max(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL)).await;
             self.cpu_primed = true;
         }
-        self.collect_now()
+        let mut collection = self.collect_now();
+        // `systemctl` is time-limited but may take a moment: keep it off the async thread.
+        let watched = self.watched.clone();
+        let states =
+            tokio::task::spawn_blocking(move || crate::inventory::service_states(&watched))
+                .await
+                .unwrap_or_else(|e| Err(format!("service state reader failed: {e}")));
+        match states {
+            Ok(states) => {
+                if self.services_unavailable.take().is_some() {
+                    tracing::info!("service states readable again");
+                }
+                collection.service_states = Some(states);
+            }
+            Err(why) => {
+                if self.services_unavailable.as_deref() != Some(why.as_str()) {
+                    tracing::warn!(reason = %why, "service states unavailable; reports carry none");
+                    self.services_unavailable = Some(why);
+                }
+            }
+        }
+        collection
     }
 
     fn collect_now(&mut self) -> Collection {
@@ -201,11 +254,14 @@ impl Collector {
                 .filter(|t| t.timestamp() > 0),
         };
 
+        let (volumes, volume_inodes) = platform::volumes();
         Collection {
             collected_at: now,
             host,
             metrics,
-            volumes: platform::volumes(),
+            volumes,
+            volume_inodes,
+            service_states: None,
         }
     }
 }
@@ -219,7 +275,7 @@ pub async fn command(args: CollectArgs) -> Result<()> {
     }
     let inventory = if args.inventory {
         Some(
-            tokio::task::spawn_blocking(crate::inventory::collect)
+            tokio::task::spawn_blocking(|| crate::inventory::collect(&[]))
                 .await
                 .context("collecting the inventory")?,
         )
@@ -227,10 +283,8 @@ pub async fn command(args: CollectArgs) -> Result<()> {
         None
     };
     if args.json {
-        let report = crate::report::WireReport {
-            report: collection.into_report("", 0, 0),
-            inventory,
-        };
+        let mut report = collection.into_wire("", 0, 0);
+        report.inventory = inventory;
         let json = serde_json::to_string_pretty(&report).context("serialising the report")?;
         println!("{json}");
         return Ok(());

@@ -1,7 +1,7 @@
 //! Fallback readers for platforms without a dedicated module yet (Windows, macOS, BSDs):
 //! whatever `sysinfo` offers portably. A real `windows.rs`/`macos.rs` replaces this file.
 
-use atalaya_shared::protocol::Volume;
+use atalaya_shared::protocol::{Volume, VolumeInodes};
 use sysinfo::Disks;
 
 use super::volumes;
@@ -42,7 +42,8 @@ pub fn hostname_fallback() -> Option<String> {
     None
 }
 
-pub fn volumes() -> Vec<Volume> {
+/// sysinfo has no inode counts: none are reported here yet.
+pub fn volumes() -> (Vec<Volume>, Vec<VolumeInodes>) {
     let disks = Disks::new_with_refreshed_list();
     let mut out: Vec<Volume> = Vec::new();
     for d in disks.list() {
@@ -60,5 +61,5 @@ pub fn volumes() -> Vec<Volume> {
             read_only: d.is_read_only(),
         });
     }
-    out
+    (out, Vec::new())
 }

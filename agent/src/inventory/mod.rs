@@ -6,6 +6,8 @@
 mod disks;
 #[cfg(target_os = "linux")]
 mod hardware;
+#[cfg(target_os = "linux")]
+mod memory;
 mod network;
 #[cfg(target_os = "linux")]
 mod packages;
@@ -15,24 +17,36 @@ mod services;
 #[cfg(target_os = "linux")]
 mod users;
 
-use atalaya_shared::protocol::Inventory;
+use atalaya_shared::protocol::{Inventory, ServiceState};
 use sha2::{Digest, Sha256};
 
-pub use schedule::{parse_schedule, InventoryDecision, InventoryPlan, DEFAULT_FULL_SEND};
+pub use schedule::{InventoryDecision, InventoryPlan, DEFAULT_FULL_SEND};
 
-/// Collects everything; what cannot be read is named in `unavailable` with the reason.
-pub fn collect() -> Inventory {
+/// Collects everything; what cannot be read is named in `unavailable` with the reason. Services
+/// named in `watched` (from the server's agent config) are marked `watched`.
+pub fn collect(watched: &[String]) -> Inventory {
     let mut inv = Inventory {
         network_interfaces: network::interfaces(),
         ..Inventory::default()
     };
-    collect_platform(&mut inv);
+    collect_platform(&mut inv, watched);
     inv.hash = hash(&inv);
     inv
 }
 
+/// The state of every service, for every collection (not only the inventory's).
 #[cfg(target_os = "linux")]
-fn collect_platform(inv: &mut Inventory) {
+pub fn service_states(watched: &[String]) -> Result<Vec<ServiceState>, String> {
+    services::service_states(watched)
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn service_states(_watched: &[String]) -> Result<Vec<ServiceState>, String> {
+    Err("service states are not implemented on this OS yet".into())
+}
+
+#[cfg(target_os = "linux")]
+fn collect_platform(inv: &mut Inventory, watched: &[String]) {
     let mut missing = |section: &str, why: String| {
         inv.unavailable.insert(section.to_owned(), why);
     };
@@ -43,7 +57,7 @@ fn collect_platform(inv: &mut Inventory) {
             "no DMI information (/sys/class/dmi/id is missing or unreadable)".into(),
         );
     }
-    let services = services::services().unwrap_or_else(|why| {
+    let services = services::services(watched).unwrap_or_else(|why| {
         missing("services", why);
         Vec::new()
     });
@@ -55,10 +69,15 @@ fn collect_platform(inv: &mut Inventory) {
         missing("logged_in_users", why);
         Vec::new()
     });
+    let memory_modules = memory::modules().unwrap_or_else(|why| {
+        missing("memory_modules", why);
+        Vec::new()
+    });
     inv.hardware = hardware;
     inv.services = services;
     inv.software = software;
     inv.logged_in_users = users;
+    inv.memory_modules = memory_modules;
     inv.cpu = hardware::cpu();
     inv.time_zone = hardware::time_zone();
     inv.disks = disks::disks();
@@ -69,7 +88,7 @@ fn collect_platform(inv: &mut Inventory) {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn collect_platform(inv: &mut Inventory) {
+fn collect_platform(inv: &mut Inventory, _watched: &[String]) {
     inv.unavailable.insert(
         "platform".into(),
         "inventory beyond network interfaces is not implemented on this OS yet".into(),
@@ -92,8 +111,8 @@ mod tests {
 
     #[test]
     fn hash_is_stable_and_sensitive_to_content() {
-        let a = collect();
-        let b = collect();
+        let a = collect(&[]);
+        let b = collect(&[]);
         assert_eq!(a.hash.len(), 64);
         assert_eq!(hash(&a), a.hash);
         // Two collections a moment apart on an idle machine agree unless a user logged in.
@@ -107,7 +126,7 @@ mod tests {
 
     #[test]
     fn unavailable_sections_say_why() {
-        let inv = collect();
+        let inv = collect(&[]);
         for (section, why) in &inv.unavailable {
             assert!(!why.trim().is_empty(), "{section} has no reason");
         }

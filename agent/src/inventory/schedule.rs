@@ -3,7 +3,6 @@
 //! schedule (spread over an hour per agent so a fleet does not send at the same second).
 
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -14,8 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::fsio;
 
-/// Daily at 03:00 local time (cron with seconds: `sec min hour day month weekday`).
-pub const DEFAULT_FULL_SEND: &str = "0 0 3 * * *";
+pub use atalaya_shared::agent_config::DEFAULT_INVENTORY_SCHEDULE as DEFAULT_FULL_SEND;
 const SPREAD: Duration = Duration::from_secs(3600);
 
 /// What to do with a fresh inventory.
@@ -45,15 +43,6 @@ pub struct InventoryPlan {
     state: Persisted,
 }
 
-/// Parses a cron expression (6 or 7 fields, seconds first) with a clear error.
-pub fn parse_schedule(expr: &str) -> Result<Schedule> {
-    Schedule::from_str(expr).with_context(|| {
-        format!(
-            "invalid inventory schedule {expr:?} (cron with seconds, e.g. \"{DEFAULT_FULL_SEND}\")"
-        )
-    })
-}
-
 impl InventoryPlan {
     /// Loads the last sent hash from `path` (missing or corrupt: nothing sent yet).
     pub fn load(
@@ -79,6 +68,17 @@ impl InventoryPlan {
             last_check: None,
             state,
         }
+    }
+
+    /// A new full-send schedule (from the server's agent config), effective at once.
+    pub fn set_schedule(&mut self, schedule: Schedule) {
+        self.schedule = schedule;
+    }
+
+    /// Makes the next collection check the inventory (the watched services changed, so the
+    /// inventory's content did too).
+    pub fn check_soon(&mut self) {
+        self.last_check = None;
     }
 
     /// Whether a collection at `now` should include an inventory check.
@@ -131,7 +131,7 @@ mod tests {
     fn plan(dir: &std::path::Path, expr: &str) -> InventoryPlan {
         InventoryPlan::load(
             dir.join("inventory.json"),
-            parse_schedule(expr).unwrap(),
+            atalaya_shared::agent_config::check_schedule(expr).expect("valid cron"),
             Duration::from_secs(900),
             "agent-1",
         )
@@ -160,11 +160,5 @@ mod tests {
         let t3 = t0 + chrono::Duration::days(2);
         assert!(p.check_due(t3));
         assert_eq!(p.decide(t3, "h1"), InventoryDecision::RepeatedDue);
-    }
-
-    #[test]
-    fn bad_cron_expression_is_a_clear_error() {
-        let err = parse_schedule("every day").unwrap_err();
-        assert!(format!("{err:#}").contains("invalid inventory schedule"));
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use atalaya_shared::protocol::ServiceUnit;
+use atalaya_shared::protocol::{ServiceState, ServiceUnit};
 use serde::Deserialize;
 
 use crate::external;
@@ -26,15 +26,18 @@ struct UnitFileRow {
     state: Option<String>,
 }
 
-/// Every service unit systemd knows, sorted by name; `Err` says why none could be read.
-pub fn services() -> Result<Vec<ServiceUnit>, String> {
-    let units: Vec<UnitRow> = systemctl(&[
-        "list-units",
-        "--type=service",
-        "--all",
-        "--output=json",
-        "--no-pager",
-    ])?;
+const LIST_UNITS: &[&str] = &[
+    "list-units",
+    "--type=service",
+    "--all",
+    "--output=json",
+    "--no-pager",
+];
+
+/// Every service unit systemd knows, sorted by name, those in `watched` marked; `Err` says why
+/// none could be read.
+pub fn services(watched: &[String]) -> Result<Vec<ServiceUnit>, String> {
+    let units: Vec<UnitRow> = systemctl(LIST_UNITS)?;
     // The enabled state is a nicety: without it the units are still worth reporting.
     let enabled: HashMap<String, String> = systemctl::<Vec<UnitFileRow>>(&[
         "list-unit-files",
@@ -67,11 +70,39 @@ pub fn services() -> Result<Vec<ServiceUnit>, String> {
                 load_state: u.load,
                 active_state: u.active,
                 sub_state: u.sub,
+                watched: false,
             }
         })
         .collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));
+    for s in &mut out {
+        s.watched = is_watched(&s.name, watched);
+    }
     Ok(out)
+}
+
+/// The state of every service unit, for every collection: one `systemctl list-units` (the
+/// enabled state and descriptions stay in the inventory).
+pub fn service_states(watched: &[String]) -> Result<Vec<ServiceState>, String> {
+    let units: Vec<UnitRow> = systemctl(LIST_UNITS)?;
+    let mut out: Vec<ServiceState> = units
+        .into_iter()
+        .map(|u| ServiceState {
+            watched: is_watched(&u.unit, watched),
+            name: u.unit,
+            active_state: u.active,
+            sub_state: u.sub,
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// `nginx` and `nginx.service` both name `nginx.service`.
+pub fn is_watched(unit: &str, watched: &[String]) -> bool {
+    watched
+        .iter()
+        .any(|w| w == unit || unit.strip_suffix(".service") == Some(w.as_str()))
 }
 
 fn systemctl<T: serde::de::DeserializeOwned>(args: &[&str]) -> Result<T, String> {
@@ -92,6 +123,15 @@ fn systemctl<T: serde::de::DeserializeOwned>(args: &[&str]) -> Result<T, String>
 mod tests {
     use super::*;
 
+    #[test]
+    fn watched_names_match_with_or_without_the_suffix() {
+        let watched = vec!["nginx".to_owned(), "cron.service".to_owned()];
+        assert!(is_watched("nginx.service", &watched));
+        assert!(is_watched("cron.service", &watched));
+        assert!(!is_watched("nginx-debug.service", &watched));
+        assert!(!is_watched("ssh.service", &[]));
+    }
+
     /// Independent source: `systemctl list-units` in its plain-text form.
     #[test]
     fn services_match_systemctl_list_units() {
@@ -105,7 +145,7 @@ mod tests {
                 "--no-pager",
             ])
             .output();
-        let ours = services();
+        let ours = services(&[]);
         match plain {
             Ok(out) if out.status.success() => {
                 let text = String::from_utf8_lossy(&out.stdout);
@@ -118,6 +158,8 @@ mod tests {
                     .collect();
                 let ours = ours.expect("systemctl works here, so must we");
                 assert_eq!(ours.len(), expected.len());
+                let states = service_states(&[]).expect("per-interval states too");
+                assert_eq!(states.len(), expected.len());
                 for (name, active) in expected {
                     let s = ours
                         .iter()
@@ -128,6 +170,8 @@ mod tests {
             }
             _ => {
                 let why = ours.expect_err("systemctl fails here, so we must say unavailable");
+                let states = service_states(&[]).expect_err("per-interval states too");
+                assert_eq!(states, why);
                 eprintln!("SKIPPED comparison: systemd is not running here ({why})");
                 assert!(!why.is_empty());
             }

@@ -331,6 +331,7 @@ impl Machine {
                     active_state: Some("active".into()),
                     sub_state: Some("running".into()),
                     enabled_state: Some("enabled".into()),
+                    watched: false,
                 }
             })
             .collect()

@@ -85,6 +85,11 @@ pub async fn computer(
             "reboot_required": inv.reboot_required,
             "logged_in_users": inv.logged_in_users.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(),
         })));
+        // Modules are listed only where SMBIOS was readable (as root): never erase them with an
+        // empty list from a run that could not read them.
+        if !inv.memory_modules.is_empty() {
+            attributes.insert("memory_modules".into(), json!(inv.memory_modules));
+        }
     }
     let mut metrics = Map::new();
     for sample in samples {
@@ -177,6 +182,11 @@ pub struct Applied {
     pub service_ids: Vec<i64>,
 }
 
+/// Whether `inventory` is the one last applied to the computer whose stored hash is given.
+pub fn already_applied(inventory: &Inventory, stored_hash: Option<&str>) -> bool {
+    !inventory.hash.is_empty() && stored_hash == Some(inventory.hash.as_str())
+}
+
 /// Apply an inventory to a computer, unless it is the one applied last time (same hash): an
 /// unchanged inventory then costs one comparison (`None`).
 pub async fn apply(
@@ -188,7 +198,7 @@ pub async fn apply(
     stored_hash: Option<&str>,
     seen_at: i64,
 ) -> StoreResult<Option<Applied>> {
-    if !inventory.hash.is_empty() && stored_hash == Some(inventory.hash.as_str()) {
+    if already_applied(inventory, stored_hash) {
         return Ok(None);
     }
     let mut applied = Applied::default();
@@ -270,7 +280,7 @@ pub async fn apply(
             .map(|s| {
                 let attributes = object(json!({
                     "unit": s.name, "description": s.description, "enabled_state": s.enabled_state,
-                    "load_state": s.load_state,
+                    "load_state": s.load_state, "watched": s.watched,
                 }));
                 let metrics =
                     object(json!({"active_state": s.active_state, "sub_state": s.sub_state}));

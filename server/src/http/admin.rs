@@ -1,5 +1,6 @@
 //! Admin resources under `/api/v1/…`, authenticated with an admin token.
 
+mod agent_config;
 mod agents;
 mod cis;
 mod enrollment_tokens;
@@ -26,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .merge(tenants::router())
         .merge(enrollment_tokens::router())
         .merge(agents::router())
+        .merge(agent_config::router())
         .merge(cis::router())
         .merge(incidents::router())
         .merge(rules::router())

@@ -1,11 +1,11 @@
-//! Agent endpoints: enrollment and reports.
+//! Agent endpoints: enrollment, reports and the agent's config.
 
 use atalaya_shared::{
-    protocol_supported, EnrollRequest, EnrollResponse, ReportAck, PROTOCOL_VERSION,
+    protocol_supported, AgentConfig, EnrollRequest, EnrollResponse, ReportAck, PROTOCOL_VERSION,
 };
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::error::{ApiError, ApiResult};
@@ -15,13 +15,23 @@ use crate::enrollment::{self, EnrollError};
 use crate::ingest;
 use crate::store::tokens::EnrollmentRefusal;
 
-/// The config version agents are told to run; it moves when server-side agent config lands.
-const CONFIG_VERSION: u64 = 1;
-
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/agent/enroll", post(enroll))
         .route("/api/v1/agent/report", post(report))
+        .route("/api/v1/agent/config", get(config))
+}
+
+/// The config this agent should run: its tenant's default under its own override.
+async fn config(
+    State(state): State<AppState>,
+    AgentAuth(agent): AgentAuth,
+) -> ApiResult<Json<AgentConfig>> {
+    let layers = state
+        .store
+        .agent_config_layers(agent.tenant, &agent.agent_id)
+        .await?;
+    Ok(Json(layers.resolve(state.config.report_interval_secs)))
 }
 
 fn check_protocol(version: u32) -> ApiResult<()> {
@@ -87,14 +97,12 @@ async fn report(
             "the report's agent_id does not match the credential".into(),
         ));
     }
-    if let Err(message) = ingest::validate(report) {
+    if let Err(message) = incoming.validate() {
         Metrics::add(&state.metrics.reports_rejected, 1);
         tracing::warn!(agent_id = %agent.agent_id, seq = report.seq, %message, "report refused");
         return Err(ApiError::invalid(message));
     }
-    let outcome =
-        ingest::ingest_with_inventory(&state.store, &agent, report, incoming.inventory.as_ref())
-            .await?;
+    let outcome = ingest::ingest_incoming(&state.store, &agent, &incoming).await?;
     if outcome.duplicate {
         Metrics::add(&state.metrics.reports_duplicate, 1);
     } else {
@@ -104,11 +112,17 @@ async fn report(
             outcome.incidents_opened as u64,
         );
     }
+    // After the commit: the acknowledgement names the config the agent should run.
+    let config = state
+        .store
+        .agent_config_layers(agent.tenant, &agent.agent_id)
+        .await?
+        .resolve(state.config.report_interval_secs);
     Ok(Json(ReportAck {
         protocol: PROTOCOL_VERSION,
         seq: report.seq,
         duplicate: outcome.duplicate,
-        config_version: CONFIG_VERSION,
-        report_interval_secs: state.config.report_interval_secs,
+        config_version: config.version,
+        report_interval_secs: config.report_interval_secs,
     }))
 }

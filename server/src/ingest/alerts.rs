@@ -58,6 +58,11 @@ impl Engine {
         })
     }
 
+    /// Whether an alert on `ci_id` is pending, firing or held: its samples must keep coming.
+    pub fn has_unsettled(&self, ci_id: i64) -> bool {
+        self.unsettled.keys().any(|(_, ci)| *ci == ci_id)
+    }
+
     /// Whether any rule watches `metric` (to skip computing it otherwise).
     pub fn watches(&self, metric: &str) -> bool {
         self.rules.iter().any(|r| r.metric == metric)

@@ -3,8 +3,9 @@
 
 pub mod alerts;
 mod offline;
+mod services;
 
-use atalaya_shared::{Inventory, Report, Volume};
+use atalaya_shared::{Inventory, Report, ServiceState, Volume, VolumeInodes};
 use serde::Deserialize;
 
 use crate::cmdb::{inventory, software};
@@ -20,14 +21,52 @@ use alerts::{Engine, Subject};
 /// The sample name volume usage is stored under.
 pub const VOLUME_USED_PERCENT: &str = metrics::VOLUME_USED_PERCENT;
 
-/// A report as it arrives: the protocol's [`Report`] plus the inventory the agent attaches when
-/// it changed (or on its daily schedule).
+/// A report as it arrives: the protocol's [`Report`] plus the top-level fields beside it — the
+/// inventory the agent attaches when it changed (or on its daily schedule), the state of every
+/// service at this collection (absent when the agent could not ask its service manager) and
+/// the volumes' inode use.
 #[derive(Debug, Clone, Deserialize)]
 pub struct IncomingReport {
     #[serde(flatten)]
     pub report: Report,
     #[serde(default)]
     pub inventory: Option<Inventory>,
+    #[serde(default)]
+    pub service_states: Option<Vec<ServiceState>>,
+    #[serde(default)]
+    pub volume_inodes: Vec<VolumeInodes>,
+}
+
+impl IncomingReport {
+    /// Check what [`validate`] checks, and the top-level fields.
+    pub fn validate(&self) -> Result<(), String> {
+        validate(&self.report)?;
+        if self
+            .service_states
+            .as_ref()
+            .is_some_and(|s| s.len() > 20_000)
+        {
+            return Err("too many service states in one report (at most 20000)".into());
+        }
+        if self.volume_inodes.len() > 4096 {
+            return Err("too many volume_inodes in one report (at most 4096)".into());
+        }
+        if self
+            .volume_inodes
+            .iter()
+            .any(|v| v.inodes_free > v.inodes_total || v.inodes_total > i64::MAX as u64)
+        {
+            return Err("a volume_inodes entry has more free than total inodes".into());
+        }
+        Ok(())
+    }
+}
+
+/// The per-collection extras of a report, beside the [`Report`] and its inventory.
+#[derive(Debug, Clone, Copy, Default)]
+struct Extras<'a> {
+    service_states: Option<&'a [ServiceState]>,
+    volume_inodes: &'a [VolumeInodes],
 }
 
 /// What happened to a report.
@@ -86,6 +125,26 @@ pub async fn ingest(
     ingest_with_inventory(store, agent, report, None).await
 }
 
+/// Store one report as it arrived, with its inventory, service states and inode use.
+pub async fn ingest_incoming(
+    store: &Store,
+    agent: &AgentIdentity,
+    incoming: &IncomingReport,
+) -> StoreResult<IngestOutcome> {
+    let extras = Extras {
+        service_states: incoming.service_states.as_deref(),
+        volume_inodes: &incoming.volume_inodes,
+    };
+    ingest_full(
+        store,
+        agent,
+        &incoming.report,
+        incoming.inventory.as_ref(),
+        extras,
+    )
+    .await
+}
+
 /// Store one report and, when present, the inventory that came with it.
 pub async fn ingest_with_inventory(
     store: &Store,
@@ -93,31 +152,71 @@ pub async fn ingest_with_inventory(
     report: &Report,
     inventory: Option<&Inventory>,
 ) -> StoreResult<IngestOutcome> {
-    // A report with an inventory writes hundreds of rows; a few at a time is plenty, and the
-    // small reports keep the rest of the connection pool (and SQLite's write lock between them).
-    let _inventory_slot = match inventory {
-        Some(_) => Some(
-            INVENTORY_SLOTS
-                .acquire()
-                .await
-                .map_err(|_| StoreError::Invalid("the server is shutting down".into()))?,
-        ),
-        None => None,
-    };
-    let catalogue = match inventory {
-        Some(inventory) => software::Catalogue::register(store, &inventory.software).await?,
-        None => software::Catalogue::default(),
+    ingest_full(store, agent, report, inventory, Extras::default()).await
+}
+
+async fn ingest_full(
+    store: &Store,
+    agent: &AgentIdentity,
+    report: &Report,
+    inventory: Option<&Inventory>,
+    extras: Extras<'_>,
+) -> StoreResult<IngestOutcome> {
+    // The daily full send mostly repeats the inventory the computer already has: that costs one
+    // read here, and neither an inventory slot nor the catalogue, which cost as much as a change.
+    let mut needs_catalogue = match inventory {
+        Some(inventory) => {
+            !store
+                .has_applied_inventory(&agent.agent_id, &inventory.hash)
+                .await?
+        }
+        None => false,
     };
     let mut attempt = 1;
     loop {
-        match ingest_once(store, agent, report, inventory, &catalogue).await {
+        // A report with an inventory writes hundreds of rows; a few at a time is plenty, and the
+        // small reports keep the rest of the connection pool (and SQLite's write lock between
+        // them).
+        let _inventory_slot = match needs_catalogue {
+            true => Some(
+                INVENTORY_SLOTS
+                    .acquire()
+                    .await
+                    .map_err(|_| StoreError::Invalid("the server is shutting down".into()))?,
+            ),
+            false => None,
+        };
+        let catalogue = match inventory {
+            Some(inventory) if needs_catalogue => {
+                Some(software::Catalogue::register(store, &inventory.software).await?)
+            }
+            _ => None,
+        };
+        match ingest_once(store, agent, report, inventory, catalogue.as_ref(), extras).await {
+            // The computer's inventory changed since the look-up above (a concurrent report of
+            // the same machine): store it again, this time with its catalogue.
+            Ok(Attempt::NeedsCatalogue) if !needs_catalogue => needs_catalogue = true,
+            Ok(Attempt::NeedsCatalogue) => {
+                return Err(StoreError::Invalid(
+                    "the inventory's catalogue was registered but not passed on".into(),
+                ))
+            }
+            Ok(Attempt::Stored(outcome)) => return Ok(outcome),
             Err(err) if attempt < MAX_ATTEMPTS && is_transient(&err) => {
                 tracing::debug!(attempt, error = %err, "report transaction failed; retrying");
                 attempt += 1;
             }
-            outcome => return outcome,
+            Err(err) => return Err(err),
         }
     }
+}
+
+/// How one try of a report's transaction ended.
+enum Attempt {
+    Stored(IngestOutcome),
+    /// The inventory is not the computer's current one, and the try had no catalogue for it:
+    /// rolled back.
+    NeedsCatalogue,
 }
 
 /// Reports with an inventory being stored at once, per server process.
@@ -141,8 +240,9 @@ async fn ingest_once(
     agent: &AgentIdentity,
     report: &Report,
     inventory: Option<&Inventory>,
-    catalogue: &software::Catalogue,
-) -> StoreResult<IngestOutcome> {
+    catalogue: Option<&software::Catalogue>,
+    extras: Extras<'_>,
+) -> StoreResult<Attempt> {
     let now = now_ms();
     let collected_at = report.collected_at.timestamp_millis();
     let tenant = agent.tenant;
@@ -163,11 +263,11 @@ async fn ingest_once(
     .await?
     {
         tx.rollback().await?;
-        return Ok(IngestOutcome {
+        return Ok(Attempt::Stored(IngestOutcome {
             duplicate: true,
             computer_id: None,
             incidents_opened: 0,
-        });
+        }));
     }
 
     let computer_id = inventory::computer(
@@ -208,16 +308,25 @@ async fn ingest_once(
         Some(inventory) => {
             let stored = crate::store::cis::tx::load(&mut tx, computer_id).await?;
             let hash = stored.inventory_hash.as_deref();
-            inventory::apply(
-                &mut tx,
-                tenant,
-                computer_id,
-                inventory,
-                catalogue,
-                hash,
-                collected_at,
-            )
-            .await?
+            match catalogue {
+                Some(catalogue) => {
+                    inventory::apply(
+                        &mut tx,
+                        tenant,
+                        computer_id,
+                        inventory,
+                        catalogue,
+                        hash,
+                        collected_at,
+                    )
+                    .await?
+                }
+                None if inventory::already_applied(inventory, hash) => None,
+                None => {
+                    tx.rollback().await?;
+                    return Ok(Attempt::NeedsCatalogue);
+                }
+            }
         }
         None => None,
     };
@@ -234,6 +343,26 @@ async fn ingest_once(
             used,
         )
         .await?;
+    }
+    let inodes_of = |mount: &str| {
+        extras
+            .volume_inodes
+            .iter()
+            .find(|i| i.mount_point == mount && i.inodes_total > 0)
+            .map(VolumeInodes::used_percent)
+    };
+    for (volume, volume_id) in report.volumes.iter().zip(&volume_ids) {
+        if let Some(used) = inodes_of(&volume.mount_point) {
+            ci_tx::record_sample(
+                &mut tx,
+                tenant,
+                *volume_id,
+                metrics::VOLUME_INODES_USED_PERCENT,
+                collected_at,
+                used,
+            )
+            .await?;
+        }
     }
 
     let mut engine = Engine::load(&mut tx, store.backend(), tenant, computer_id, now).await?;
@@ -270,6 +399,17 @@ async fn ingest_once(
                 collected_at,
             )
             .await?;
+        if let Some(inodes_used) = inodes_of(&volume.mount_point) {
+            engine
+                .observe(
+                    &mut tx,
+                    &subject,
+                    metrics::VOLUME_INODES_USED_PERCENT,
+                    inodes_used,
+                    collected_at,
+                )
+                .await?;
+        }
         let free = volume.available_bytes as f64;
         engine
             .observe(
@@ -295,6 +435,23 @@ async fn ingest_once(
                     .await?;
             }
         }
+    }
+    // Services: from the inventory when one was applied (it has just set every service CI),
+    // else from this collection's service states.
+    let services_from_inventory = applied
+        .as_ref()
+        .is_some_and(|_| inventory.is_some_and(|i| !i.unavailable.contains_key("services")));
+    if let (false, Some(states)) = (services_from_inventory, extras.service_states) {
+        services::observe_states(
+            &mut tx,
+            &mut engine,
+            tenant,
+            computer_id,
+            host,
+            states,
+            collected_at,
+        )
+        .await?;
     }
     if let (Some(applied), Some(inventory)) = (applied, inventory) {
         for (disk, id) in inventory.disks.iter().zip(applied.disk_ids) {
@@ -360,11 +517,11 @@ async fn ingest_once(
     }
     let incidents_opened = engine.incidents_opened;
     tx.commit().await?;
-    Ok(IngestOutcome {
+    Ok(Attempt::Stored(IngestOutcome {
         duplicate: false,
         computer_id: Some(computer_id),
         incidents_opened,
-    })
+    }))
 }
 
 /// Volumes less full than this are not forecast.

@@ -25,6 +25,7 @@ pub struct MetricDef {
 pub const VOLUME_USED_PERCENT: &str = "volume.used_percent";
 pub const VOLUME_FREE_BYTES: &str = "volume.free_bytes";
 pub const VOLUME_HOURS_TO_FULL: &str = "volume.hours_to_full";
+pub const VOLUME_INODES_USED_PERCENT: &str = "volume.inodes_used_percent";
 pub const CPU_PERCENT: &str = "computer.cpu_percent";
 pub const MEMORY_USED_PERCENT: &str = "computer.memory_used_percent";
 pub const SWAP_USED_PERCENT: &str = "computer.swap_used_percent";
@@ -53,6 +54,12 @@ pub const METRICS: &[MetricDef] = &[
         class: "volume",
         unit: Unit::Hours,
         description: "hours until full at the recent growth rate (absent while not growing)",
+    },
+    MetricDef {
+        name: VOLUME_INODES_USED_PERCENT,
+        class: "volume",
+        unit: Unit::Percent,
+        description: "share of the volume's inodes in use (filesystems with an inode table)",
     },
     MetricDef {
         name: CPU_PERCENT,
@@ -106,7 +113,7 @@ pub const METRICS: &[MetricDef] = &[
         name: SERVICE_STOPPED,
         class: "service",
         unit: Unit::Flag,
-        description: "the service is not active (scope the rule to the services to watch)",
+        description: "the service is not active, from every report's service states (scope the rule: enabled_state = enabled or watched = true)",
     },
 ];
 

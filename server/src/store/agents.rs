@@ -116,6 +116,20 @@ impl Store {
         Ok(rows.into_iter().map(agent_from_row).collect())
     }
 
+    /// One agent, if it exists in `scope`.
+    pub async fn agent(&self, scope: TenantScope, agent_id: &str) -> StoreResult<Agent> {
+        let row: Option<AgentRow> = sqlx::query_as(
+            "SELECT id, tenant_id, site_id, computer_id, hostname, agent_version, enrolled_at,
+                    last_seen_at, last_seq, revoked_at
+             FROM agents WHERE id = $1 AND (CAST($2 AS BIGINT) IS NULL OR tenant_id = $2)",
+        )
+        .bind(agent_id)
+        .bind(scope.filter())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(agent_from_row).ok_or(super::StoreError::NotFound)
+    }
+
     /// Revoke an agent's credential: its next report is refused with 401.
     pub async fn revoke_agent(&self, scope: TenantScope, agent_id: &str) -> StoreResult<()> {
         let result = sqlx::query(

@@ -7,6 +7,7 @@
 //! Tenant-owned data is only reachable through functions that take a [`TenantScope`] or a
 //! [`TenantId`]: a handler cannot forget the tenant filter because it cannot call without one.
 
+pub mod agent_configs;
 pub mod agents;
 pub mod alerts;
 pub mod assignment_groups;

@@ -1,0 +1,176 @@
+//! Config from the server: the report interval, inventory schedule, spool cap and watched
+//! services an admin sets per tenant or per agent. The agent fetches it when an acknowledgement
+//! names a version other than the one it runs, checks it with the same rules as the server,
+//! applies it live and keeps it in `agent_config.json` (0600) so a restart starts with it.
+//!
+//! A value given on the command line (`--interval`, `--spool-max-bytes`,
+//! `--inventory-schedule`) is a local override and wins over the server's.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use atalaya_shared::agent_config::{check_schedule, AgentConfigSettings};
+use atalaya_shared::protocol::AgentConfig;
+use cron::Schedule;
+
+use crate::fsio;
+use crate::inventory::DEFAULT_FULL_SEND as DEFAULT_INVENTORY_SCHEDULE;
+use crate::spool::DEFAULT_CAP_BYTES as DEFAULT_SPOOL_MAX_BYTES;
+
+pub const FILE_NAME: &str = "agent_config.json";
+
+/// What `run` applies: the server's config (if any) under the local overrides.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The server's config version these settings come from (`None`: never fetched).
+    pub version: Option<u64>,
+    pub interval_secs: u64,
+    pub schedule: Schedule,
+    pub spool_max_bytes: u64,
+    pub watched_services: Vec<String>,
+}
+
+/// Values from the command line or environment, which the server's config does not replace.
+#[derive(Debug, Clone, Default)]
+pub struct LocalOverrides {
+    pub interval_secs: Option<u64>,
+    pub spool_max_bytes: Option<u64>,
+    pub inventory_schedule: Option<String>,
+}
+
+impl LocalOverrides {
+    /// Combines the server's config with these overrides and the built-in defaults. A local
+    /// schedule that does not parse is an error; the server's has been checked already.
+    pub fn resolve(&self, remote: Option<&AgentConfig>, default_interval: u64) -> Result<Settings> {
+        let schedule_text = self
+            .inventory_schedule
+            .clone()
+            .or_else(|| remote.map(|r| r.inventory_schedule.clone()))
+            .unwrap_or_else(|| DEFAULT_INVENTORY_SCHEDULE.to_owned());
+        let schedule = check_schedule(&schedule_text).map_err(anyhow::Error::msg)?;
+        Ok(Settings {
+            version: remote.map(|r| r.version),
+            interval_secs: self
+                .interval_secs
+                .or(remote.map(|r| r.report_interval_secs))
+                .unwrap_or(default_interval),
+            schedule,
+            spool_max_bytes: self
+                .spool_max_bytes
+                .or(remote.map(|r| r.spool_max_bytes))
+                .unwrap_or(DEFAULT_SPOOL_MAX_BYTES),
+            watched_services: remote
+                .map(|r| r.watched_services.clone())
+                .unwrap_or_default(),
+        })
+    }
+}
+
+/// Checks a config from the server with the server's own rules (a server of another version,
+/// or something in between, may send nonsense), returning it normalised.
+pub fn check(config: &AgentConfig) -> Result<AgentConfig, String> {
+    let mut settings = AgentConfigSettings::from(config);
+    settings.validate()?;
+    Ok(settings.resolve(config.version, config.report_interval_secs))
+}
+
+/// The config saved by the last fetch; `None` when there is none or it is unreadable (then the
+/// agent runs on its defaults until the server's next acknowledgement).
+pub fn load(path: &Path) -> Option<AgentConfig> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "cannot read the saved agent config; using defaults until the server sends it again");
+            return None;
+        }
+    };
+    let parsed = serde_json::from_slice::<AgentConfig>(&bytes)
+        .map_err(|e| e.to_string())
+        .and_then(|c| check(&c));
+    match parsed {
+        Ok(config) => Some(config),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "the saved agent config is not valid; using defaults until the server sends it again");
+            None
+        }
+    }
+}
+
+pub fn save(path: &Path, config: &AgentConfig) -> Result<()> {
+    let json = serde_json::to_vec_pretty(config).context("serialising the agent config")?;
+    fsio::write_atomic(path, &json, 0o600).with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use atalaya_shared::protocol::PROTOCOL_VERSION;
+
+    fn config(version: u64) -> AgentConfig {
+        AgentConfig {
+            protocol: PROTOCOL_VERSION,
+            version,
+            report_interval_secs: 30,
+            inventory_schedule: "0 30 2 * * *".into(),
+            spool_max_bytes: 8 << 20,
+            watched_services: vec!["nginx".into()],
+        }
+    }
+
+    #[test]
+    fn saved_config_survives_a_restart_with_private_permissions() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(FILE_NAME);
+        assert!(load(&path).is_none());
+        save(&path, &check(&config(4)).expect("valid")).expect("saved");
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(dir.path().join(FILE_NAME))
+                .expect("file")
+                .permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600);
+        let back = load(&path).expect("loaded");
+        assert_eq!(back.version, 4);
+        assert_eq!(back.watched_services, ["nginx.service"]);
+
+        std::fs::write(dir.path().join(FILE_NAME), b"{garbage").expect("write");
+        assert!(load(&path).is_none(), "corrupt file: defaults");
+    }
+
+    #[test]
+    fn local_overrides_win_over_the_server_and_defaults_fill_the_rest() {
+        let remote = config(2);
+        let none = LocalOverrides::default();
+        let s = none.resolve(Some(&remote), 60).expect("settings");
+        assert_eq!(
+            (s.version, s.interval_secs, s.spool_max_bytes),
+            (Some(2), 30, 8 << 20)
+        );
+        let local = LocalOverrides {
+            interval_secs: Some(5),
+            spool_max_bytes: Some(2 << 20),
+            inventory_schedule: Some("0 0 4 * * *".into()),
+        };
+        let s = local.resolve(Some(&remote), 60).expect("settings");
+        assert_eq!((s.interval_secs, s.spool_max_bytes), (5, 2 << 20));
+        assert_eq!(s.watched_services, ["nginx"]);
+        let s = none.resolve(None, 60).expect("settings");
+        assert_eq!(
+            (s.version, s.interval_secs, s.spool_max_bytes),
+            (None, 60, DEFAULT_SPOOL_MAX_BYTES)
+        );
+        let bad = LocalOverrides {
+            inventory_schedule: Some("nightly".into()),
+            ..Default::default()
+        };
+        assert!(bad.resolve(None, 60).is_err());
+    }
+
+    #[test]
+    fn nonsense_from_the_server_is_refused() {
+        let mut c = config(3);
+        c.spool_max_bytes = 10;
+        assert!(check(&c).expect_err("refused").contains("too small"));
+    }
+}
