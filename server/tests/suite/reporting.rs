@@ -887,3 +887,40 @@ async fn satisfaction_links_and_reports_through_the_api() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     api.db.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desk_jobs_run_under_their_own_leases() {
+    let db = crate::db::TestDb::sqlite().await;
+    let config = Config::load(&Overrides::default()).expect("defaults");
+    let jobs = atalaya_server::BackgroundJobs::spawn(&db.store, &config)
+        .await
+        .expect("spawn");
+    let desk = [
+        atalaya_server::NOTIFICATIONS,
+        atalaya_server::AUTO_CLOSE,
+        atalaya_server::DAILY_DIGEST,
+    ];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let held: Vec<String> = db
+            .store
+            .list_leases()
+            .await
+            .expect("leases")
+            .into_iter()
+            .map(|(name, ..)| name)
+            .collect();
+        if desk.iter().all(|job| held.iter().any(|h| h == job)) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "desk jobs never took their leases: {held:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    jobs.stop(&db.store).await;
+    let left = db.store.list_leases().await.expect("leases");
+    assert!(left.is_empty(), "released on stop: {left:?}");
+    db.cleanup().await;
+}
