@@ -291,18 +291,17 @@ async fn ingest_once(
         now,
     )
     .await?;
-    for sample in &report.metrics {
-        let at = sample.at.timestamp_millis();
-        ci_tx::record_sample(
-            &mut tx,
-            tenant,
-            computer_id,
-            &sample.metric,
-            at,
-            sample.value,
-        )
-        .await?;
-    }
+    // Every sample of the report, written in one statement before the rules read them.
+    let mut samples: Vec<ci_tx::Sample<'_>> = report
+        .metrics
+        .iter()
+        .map(|sample| ci_tx::Sample {
+            ci_id: computer_id,
+            metric: &sample.metric,
+            at: sample.at.timestamp_millis(),
+            value: sample.value,
+        })
+        .collect();
 
     let applied = match inventory {
         Some(inventory) => {
@@ -333,16 +332,12 @@ async fn ingest_once(
     let volume_ids =
         inventory::volumes(&mut tx, tenant, computer_id, &report.volumes, collected_at).await?;
     for (volume, volume_id) in report.volumes.iter().zip(&volume_ids) {
-        let used = volume.used_percent();
-        ci_tx::record_sample(
-            &mut tx,
-            tenant,
-            *volume_id,
-            VOLUME_USED_PERCENT,
-            collected_at,
-            used,
-        )
-        .await?;
+        samples.push(ci_tx::Sample {
+            ci_id: *volume_id,
+            metric: VOLUME_USED_PERCENT,
+            at: collected_at,
+            value: volume.used_percent(),
+        });
     }
     let inodes_of = |mount: &str| {
         extras
@@ -353,17 +348,15 @@ async fn ingest_once(
     };
     for (volume, volume_id) in report.volumes.iter().zip(&volume_ids) {
         if let Some(used) = inodes_of(&volume.mount_point) {
-            ci_tx::record_sample(
-                &mut tx,
-                tenant,
-                *volume_id,
-                metrics::VOLUME_INODES_USED_PERCENT,
-                collected_at,
-                used,
-            )
-            .await?;
+            samples.push(ci_tx::Sample {
+                ci_id: *volume_id,
+                metric: metrics::VOLUME_INODES_USED_PERCENT,
+                at: collected_at,
+                value: used,
+            });
         }
     }
+    ci_tx::record_samples(&mut tx, tenant, &samples).await?;
 
     let mut engine = Engine::load(&mut tx, store.backend(), tenant, computer_id, now).await?;
     let host = &report.host.hostname;

@@ -505,25 +505,55 @@ pub mod tx {
         Ok(inserted)
     }
 
-    pub async fn record_sample(
+    /// One measurement of one CI.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Sample<'a> {
+        pub ci_id: i64,
+        pub metric: &'a str,
+        pub at: i64,
+        pub value: f64,
+    }
+
+    /// Rows per statement: five values each, well under both backends' limits on binds.
+    const SAMPLES_PER_STATEMENT: usize = 200;
+
+    /// Store measurements, a few hundred per statement; one already stored (same CI, metric
+    /// and time: a replayed report) is kept as it was.
+    pub async fn record_samples(
         tx: &mut Tx<'_>,
         tenant: TenantId,
-        ci_id: i64,
-        metric: &str,
-        at: i64,
-        value: f64,
+        samples: &[Sample<'_>],
     ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO metric_samples (tenant_id, ci_id, metric, at, value) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (ci_id, metric, at) DO NOTHING",
-        )
-        .bind(tenant.0)
-        .bind(ci_id)
-        .bind(metric)
-        .bind(at)
-        .bind(value)
-        .execute(&mut **tx)
-        .await?;
+        for chunk in samples.chunks(SAMPLES_PER_STATEMENT) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let n = i * 5;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${})",
+                        n + 1,
+                        n + 2,
+                        n + 3,
+                        n + 4,
+                        n + 5
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO metric_samples (tenant_id, ci_id, metric, at, value) VALUES {}
+                 ON CONFLICT (ci_id, metric, at) DO NOTHING",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for sample in chunk {
+                query = query
+                    .bind(tenant.0)
+                    .bind(sample.ci_id)
+                    .bind(sample.metric)
+                    .bind(sample.at)
+                    .bind(sample.value);
+            }
+            query.execute(&mut **tx).await?;
+        }
         Ok(())
     }
 }
