@@ -229,7 +229,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 if systemctl list-units --type=service --no-pager >/dev/null 2>&1; then
   services_note="systemd answers here: each collection includes one \`systemctl list-units\` child (counted)."
 else
-  services_note="systemd is not PID 1 here (container): each collection still starts \`systemctl list-units\` (counted: GNU time includes children), but it fails at once; on a systemd host listing the units costs more than shown here."
+  services_note="systemd is not PID 1 here (container): the agent sees no /run/systemd/system and reads no service states, so the one \`systemctl list-units\` child per collection a systemd host adds is not in these figures."
 fi
 section="$work/section.md"
 {
