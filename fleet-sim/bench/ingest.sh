@@ -10,7 +10,9 @@
 # Environment: BIN_DIR (the release binaries; default $CARGO_TARGET_DIR/release or
 # target/release), OUT (results directory; default bench-results), PG_URL (default
 # postgres://postgres@127.0.0.1), PERF_SECS (record a `perf` profile of the server for this many
-# seconds, starting PERF_DELAY seconds after the simulator starts; default none).
+# seconds, starting PERF_DELAY seconds after the simulator starts; default none), REPLICAS
+# (postgres only: this many atalaya-server processes on the one database, agents spread evenly
+# over them; their CPU times are added; default 1).
 # Build first: cargo build --release -p atalaya-server -p atalaya-fleet-sim
 set -euo pipefail
 
@@ -45,12 +47,17 @@ postgres)
     ;;
 esac
 
-server_pid=""
+REPLICAS=${REPLICAS:-1}
+if [ "$REPLICAS" -gt 1 ] && [ "$backend" != postgres ]; then
+    echo "REPLICAS needs the postgres backend (replicas share one database)" >&2
+    exit 2
+fi
+server_pids=()
 cleanup() {
-    if [ -n "$server_pid" ]; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
+    for pid in "${server_pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
     if [ -n "$pg_db" ]; then
         psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" || true
     fi
@@ -58,20 +65,38 @@ cleanup() {
 }
 trap cleanup EXIT
 
-RUST_LOG=warn "$BIN_DIR/atalaya-server" --listen 127.0.0.1:0 --data-dir "$data" "${db_args[@]}" \
-    >"$data/server.out" 2>"$name.server.log" &
-server_pid=$!
-url=""
-for _ in $(seq 1 600); do
-    url=$(sed -n 's/^atalaya-server listening on //p' "$data/server.out")
-    [ -n "$url" ] && break
-    sleep 0.1
+# Start one server (replica number $1, data directory $2); its URL goes to $started_url.
+start_server() {
+    local n=$1 dir=$2 log="$name.server.log"
+    started_url=""
+    [ "$n" -gt 0 ] && log="$name.server$n.log"
+    RUST_LOG=warn "$BIN_DIR/atalaya-server" --listen 127.0.0.1:0 --data-dir "$dir" "${db_args[@]}" \
+        >"$dir/server.out" 2>"$log" &
+    server_pids+=($!)
+    for _ in $(seq 1 600); do
+        started_url=$(sed -n 's/^atalaya-server listening on //p' "$dir/server.out")
+        [ -n "$started_url" ] && break
+        sleep 0.1
+    done
+    [ -n "$started_url" ] || { echo "server $n did not start" >&2; cat "$log" >&2; exit 1; }
+}
+start_server 0 "$data"
+url=$started_url
+server_pid=${server_pids[0]}
+replica_args=()
+for n in $(seq 1 $((REPLICAS - 1))); do
+    # The other replicas join the initialised database; the operator copies the tokens along.
+    mkdir -p "$data/replica$n"
+    cp "$data"/initial-*-token "$data/replica$n/"
+    start_server "$n" "$data/replica$n"
+    replica_args+=(--replica "$started_url")
 done
-[ -n "$url" ] || { echo "server did not start" >&2; cat "$name.server.log" >&2; exit 1; }
+pid_args=()
+for pid in "${server_pids[@]}"; do pid_args+=(--server-pid "$pid"); done
 
 {
     echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-    echo "command: $0 $backend $agents $interval $duration $*"
+    echo "command: REPLICAS=$REPLICAS $0 $backend $agents $interval $duration $*"
     echo "load before: $(uptime)"
 } >"$name.txt"
 
@@ -83,7 +108,7 @@ if [ -n "${PERF_SECS:-}" ]; then
 fi
 
 "$BIN_DIR/atalaya-fleet-sim" --server "$url" --data-dir "$data" --agents "$agents" \
-    --interval "$interval" --duration "$duration" --server-pid "$server_pid" \
+    --interval "$interval" --duration "$duration" "${replica_args[@]}" "${pid_args[@]}" \
     --database-size-command "$size_cmd" --json-out "$name.json" "$@" | tee -a "$name.txt"
 echo "load after: $(uptime)" | tee -a "$name.txt"
 if [ -n "$perf_pid" ]; then

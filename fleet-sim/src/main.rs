@@ -20,6 +20,10 @@ struct Cli {
     /// Server base URL.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     server: String,
+    /// Another replica of the same server (same database); repeat for more. Agents are spread
+    /// evenly over --server and the replicas.
+    #[arg(long = "replica")]
+    replicas: Vec<String>,
     /// Admin API token (MSP-wide); or use --data-dir.
     #[arg(long, env = "ATALAYA_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
@@ -77,9 +81,10 @@ struct Cli {
     /// Write each agent's acknowledged sequence numbers to this JSON file.
     #[arg(long)]
     ledger: Option<PathBuf>,
-    /// The server's process id: measure its CPU time (user + system) per report.
-    #[arg(long)]
-    server_pid: Option<u32>,
+    /// The server's process id: measure its CPU time (user + system) per report. Repeat it for
+    /// replicas: their CPU times are added.
+    #[arg(long = "server-pid")]
+    server_pids: Vec<u32>,
     /// A shell command printing the database size in bytes, run when reporting starts and ends,
     /// e.g. `sqlite3 DATA/atalaya.db 'select (page_count-freelist_count)*page_size from
     /// pragma_page_count, pragma_freelist_count, pragma_page_size'` (see bench/ingest.sh).
@@ -122,6 +127,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let options = Options {
         server: cli.server,
+        replicas: cli.replicas,
         admin_token,
         tenant: cli.tenant,
         agents: cli.agents,
@@ -142,7 +148,7 @@ async fn main() -> anyhow::Result<()> {
             .transpose()?,
         ledger: cli.ledger,
         probe: ServerProbe {
-            pid: cli.server_pid,
+            pids: cli.server_pids,
             size_command: cli.database_size_command,
         },
     };

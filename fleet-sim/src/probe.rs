@@ -7,7 +7,8 @@ use serde::Serialize;
 /// What to read, and how.
 #[derive(Debug, Clone, Default)]
 pub struct ServerProbe {
-    pub pid: Option<u32>,
+    /// Server processes (one per replica); their CPU times are added.
+    pub pids: Vec<u32>,
     /// A shell command that prints the database size in bytes (its last number is taken).
     pub size_command: Option<String>,
 }
@@ -35,14 +36,17 @@ pub struct ServerCost {
 
 impl ServerProbe {
     pub fn is_empty(&self) -> bool {
-        self.pid.is_none() && self.size_command.is_none()
+        self.pids.is_empty() && self.size_command.is_none()
     }
 
     pub async fn read(&self) -> Reading {
-        let cpu_seconds = match self.pid {
-            Some(pid) => cpu_seconds(pid).await,
-            None => None,
-        };
+        let mut cpu_seconds = (!self.pids.is_empty()).then_some(0.0);
+        for &pid in &self.pids {
+            cpu_seconds = match (cpu_seconds, self::cpu_seconds(pid).await) {
+                (Some(total), Some(one)) => Some(total + one),
+                _ => None,
+            };
+        }
         let database_bytes = match &self.size_command {
             Some(command) => database_bytes(command).await,
             None => None,

@@ -22,8 +22,11 @@ use crate::stats::{EnrollStats, IncidentStats, Percentiles, Recorder, Summary};
 /// How a run is shaped; the command line fills it in.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Base URL, e.g. `http://127.0.0.1:8080`.
+    /// Base URL, e.g. `http://127.0.0.1:8080`: enrollment tokens and incident polls go here.
     pub server: String,
+    /// More replicas of the same server (same database): agents are spread over `server` and
+    /// these, agent `i` enrolling and reporting through replica `i % (1 + replicas.len())`.
+    pub replicas: Vec<String>,
     pub admin_token: String,
     /// The tenant the fleet enrolls into.
     pub tenant: String,
@@ -75,7 +78,8 @@ pub struct Outcome {
 /// What the agent tasks share.
 struct Fleet {
     client: reqwest::Client,
-    server: String,
+    /// `options.server` followed by `options.replicas`, without trailing slashes.
+    servers: Vec<String>,
     scenario: Scenario,
     options: Options,
     permits: Semaphore,
@@ -88,6 +92,13 @@ struct Fleet {
 struct IncidentWatch {
     sent: Mutex<HashMap<String, Instant>>,
     seen: Mutex<HashMap<String, Duration>>,
+}
+
+impl Fleet {
+    /// The replica this agent talks to.
+    fn server_of(&self, host: &VirtualHost) -> &str {
+        &self.servers[host.index % self.servers.len()]
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -133,7 +144,10 @@ pub async fn run(options: Options) -> anyhow::Result<Outcome> {
         .await?;
     let fleet = Arc::new(Fleet {
         client,
-        server: server.clone(),
+        servers: std::iter::once(&server)
+            .chain(&options.replicas)
+            .map(|url| url.trim_end_matches('/').to_string())
+            .collect(),
         scenario,
         options: options.clone(),
         permits: Semaphore::new(concurrency),
@@ -215,7 +229,7 @@ pub async fn run(options: Options) -> anyhow::Result<Outcome> {
         )
     });
     let summary = Summary {
-        server,
+        server: fleet.servers.join(" "),
         agents: n,
         interval_secs: options.interval.as_secs_f64(),
         duration_secs: options.duration.as_secs_f64(),
@@ -259,7 +273,8 @@ async fn enroll_all(
                     break;
                 };
                 let t = Instant::now();
-                match api::enroll(&fleet.client, &fleet.server, &token, &host.facts).await {
+                match api::enroll(&fleet.client, fleet.server_of(&host), &token, &host.facts).await
+                {
                     Ok(answer) => {
                         host.agent_id = answer.agent_id;
                         host.credential = answer.credential;
@@ -376,7 +391,7 @@ async fn drive(
             }
             let result = api::report(
                 &fleet.client,
-                &fleet.server,
+                fleet.server_of(&host),
                 &host.credential,
                 pending.body.clone(),
             )

@@ -3,12 +3,15 @@
 //! clap reads flags and environment together (a flag wins over its variable); whatever neither
 //! sets falls back to the file, then to the defaults here.
 
+pub mod smtp;
+
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::notify::email::SmtpSettings;
 use crate::rules::site_outage::SiteOutagePolicy;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -20,6 +23,10 @@ pub const DEFAULT_MAX_REQUEST_BYTES: usize = 8 * 1024 * 1024;
 
 /// Three days without a report: long enough for a weekend, short enough to notice a dead agent.
 pub const DEFAULT_STALE_AFTER_HOURS: u64 = 72;
+
+/// When the daily digest goes out (seconds, minutes, hours, day, month, weekday), in each
+/// tenant's time zone: 07:00 every day.
+pub const DEFAULT_DIGEST_SCHEDULE: &str = "0 0 7 * * *";
 
 /// The TOML file's shape. Unknown keys are an error, so a typo never silently does nothing.
 #[derive(Debug, Default, Deserialize)]
@@ -35,6 +42,12 @@ pub struct FileConfig {
     pub stale_after_hours: Option<u64>,
     /// `[site_outage]`: when many computers of one site offline make one site incident.
     pub site_outage: Option<SiteOutagePolicy>,
+    /// The server's address as people reach it, for links in emails.
+    pub public_url: Option<String>,
+    /// Cron expression of the daily digest.
+    pub digest_schedule: Option<String>,
+    /// `[smtp]`: the server email goes out through.
+    pub smtp: Option<smtp::SmtpFile>,
 }
 
 /// Values from flags or environment (already merged by clap); `None` means "not given".
@@ -47,6 +60,9 @@ pub struct Overrides {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub report_interval_secs: Option<u64>,
+    pub public_url: Option<String>,
+    pub digest_schedule: Option<String>,
+    pub smtp: smtp::SmtpOverrides,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -66,6 +82,11 @@ pub struct Config {
     /// A CI not reported for this long becomes `stale`.
     pub stale_after_hours: u64,
     pub site_outage: SiteOutagePolicy,
+    /// Base URL of links in emails (satisfaction), without a trailing slash.
+    pub public_url: String,
+    pub digest_schedule: cron::Schedule,
+    /// `None`: no SMTP server, so email channels fail (and are retried) until one is set.
+    pub smtp: Option<SmtpSettings>,
 }
 
 impl fmt::Debug for Config {
@@ -79,6 +100,9 @@ impl fmt::Debug for Config {
             .field("max_request_bytes", &self.max_request_bytes)
             .field("stale_after_hours", &self.stale_after_hours)
             .field("site_outage", &self.site_outage)
+            .field("public_url", &self.public_url)
+            .field("digest_schedule", &self.digest_schedule.to_string())
+            .field("smtp", &self.smtp)
             .finish()
     }
 }
@@ -117,6 +141,14 @@ pub enum ConfigError {
     Interval,
     #[error("{0}")]
     SiteOutage(String),
+    #[error("{0}")]
+    Smtp(String),
+    #[error(
+        "digest_schedule {0:?} is not a cron expression (sec min hour day month weekday): {1}"
+    )]
+    DigestSchedule(String, String),
+    #[error("public_url {0:?} must start with http:// or https://")]
+    PublicUrl(String),
 }
 
 impl Config {
@@ -160,7 +192,29 @@ impl Config {
         }
         let site_outage = file.site_outage.unwrap_or_default();
         site_outage.validate().map_err(ConfigError::SiteOutage)?;
+        let public_url = match overrides.public_url.clone().or(file.public_url) {
+            Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+                url.trim_end_matches('/').to_string()
+            }
+            Some(url) => return Err(ConfigError::PublicUrl(url)),
+            None => {
+                let scheme = if tls.is_some() { "https" } else { "http" };
+                format!("{scheme}://{listen}")
+            }
+        };
+        let digest_text = overrides
+            .digest_schedule
+            .clone()
+            .or(file.digest_schedule)
+            .unwrap_or_else(|| DEFAULT_DIGEST_SCHEDULE.to_string());
+        let digest_schedule = digest_text
+            .parse::<cron::Schedule>()
+            .map_err(|e| ConfigError::DigestSchedule(digest_text.clone(), e.to_string()))?;
+        let smtp = smtp::resolve(file.smtp, &overrides.smtp)?;
         Ok(Config {
+            public_url,
+            digest_schedule,
+            smtp,
             site_outage,
             listen,
             data_dir,
@@ -195,6 +249,7 @@ pub fn default_database_url(data_dir: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::notify::email::SmtpTls;
 
     #[test]
     fn flags_beat_file_beats_defaults() {
@@ -246,6 +301,94 @@ mod tests {
         })
         .expect_err("cert without key");
         assert!(matches!(err, ConfigError::TlsIncomplete));
+    }
+
+    #[test]
+    fn smtp_layers_and_validates() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("atalaya.toml");
+        std::fs::write(
+            &file,
+            "public_url = \"https://desk.msp.example/\"\ndigest_schedule = \"0 30 6 * * Mon-Fri\"\n\n\
+             [smtp]\nhost = \"mail.msp.example\"\ntls = \"tls\"\nusername = \"desk\"\n\
+             password = \"s3cret\"\nfrom = \"Atalaya <desk@msp.example>\"\n",
+        )
+        .expect("write");
+        let config = Config::load(&Overrides {
+            config_file: Some(file.clone()),
+            ..Overrides::default()
+        })
+        .expect("loads");
+        let mail = config.smtp.clone().expect("smtp configured");
+        assert_eq!((mail.host.as_str(), mail.port), ("mail.msp.example", 465));
+        assert_eq!(mail.tls, SmtpTls::Tls);
+        assert_eq!(config.public_url, "https://desk.msp.example");
+        assert!(!format!("{config:?}").contains("s3cret"), "password hidden");
+
+        let flagged = Config::load(&Overrides {
+            config_file: Some(file),
+            smtp: smtp::SmtpOverrides {
+                host: Some("127.0.0.1".into()),
+                port: Some(2525),
+                tls: Some("none".into()),
+                ..smtp::SmtpOverrides::default()
+            },
+            ..Overrides::default()
+        })
+        .expect("loads");
+        let mail = flagged.smtp.expect("smtp");
+        assert_eq!((mail.host.as_str(), mail.port), ("127.0.0.1", 2525));
+        assert_eq!(mail.tls, SmtpTls::None);
+        assert_eq!(
+            mail.username.as_deref(),
+            Some("desk"),
+            "file fills the rest"
+        );
+
+        let defaults = Config::load(&Overrides::default()).expect("defaults");
+        assert!(defaults.smtp.is_none());
+        assert_eq!(defaults.public_url, "http://127.0.0.1:8080");
+        assert_eq!(
+            defaults.digest_schedule.to_string(),
+            DEFAULT_DIGEST_SCHEDULE
+        );
+
+        let refused = |overrides: Overrides| Config::load(&overrides).expect_err("refused");
+        let no_from = refused(Overrides {
+            smtp: smtp::SmtpOverrides {
+                host: Some("mail".into()),
+                ..smtp::SmtpOverrides::default()
+            },
+            ..Overrides::default()
+        });
+        assert!(no_from.to_string().contains("smtp.from"), "{no_from}");
+        let bad_tls = refused(Overrides {
+            smtp: smtp::SmtpOverrides {
+                host: Some("mail".into()),
+                from: Some("a@b.example".into()),
+                tls: Some("ssl3".into()),
+                ..smtp::SmtpOverrides::default()
+            },
+            ..Overrides::default()
+        });
+        assert!(bad_tls.to_string().contains("starttls"), "{bad_tls}");
+        let bad_cron = refused(Overrides {
+            digest_schedule: Some("every morning".into()),
+            ..Overrides::default()
+        });
+        assert!(
+            bad_cron.to_string().contains("digest_schedule"),
+            "{bad_cron}"
+        );
+
+        let typo = dir.path().join("typo.toml");
+        std::fs::write(&typo, "[smtp]\nhots = \"mail\"\n").expect("write");
+        let err = Config::load(&Overrides {
+            config_file: Some(typo),
+            ..Overrides::default()
+        })
+        .expect_err("unknown smtp key");
+        assert!(err.to_string().contains("hots"), "{err}");
     }
 
     #[test]

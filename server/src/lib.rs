@@ -68,22 +68,42 @@ pub async fn run(
     // One stable line on stdout, so scripts and tests can find the port when --listen used port 0.
     println!("atalaya-server listening on {scheme}://{address}");
     let tls = config.tls.clone();
-    let holder = jobs::holder_name();
-    let background = spawn_background_jobs(&store, &config, &holder);
+    let background = BackgroundJobs::spawn(&store, &config).await?;
     let state = AppState::new(store.clone(), config);
     serve::serve_with_listener(state, listener, tls.as_ref(), shutdown).await?;
-    for (name, task) in background {
-        task.abort();
-        if let Err(e) = store.release_lease(name, &holder).await {
-            tracing::warn!(job = name, error = %e, "could not release the job's lease");
-        }
-    }
+    background.stop(&store).await;
     store.close().await;
     Ok(())
 }
 
-/// Start the periodic jobs; each runs on one replica at a time (see [`jobs`]).
-fn spawn_background_jobs(
+/// The periodic jobs of one server process, each running on one replica at a time (see
+/// [`jobs`]).
+pub struct BackgroundJobs {
+    holder: String,
+    tasks: Vec<(&'static str, tokio::task::JoinHandle<()>)>,
+}
+
+impl BackgroundJobs {
+    pub async fn spawn(store: &Store, config: &Config) -> anyhow::Result<BackgroundJobs> {
+        let holder = jobs::holder_name();
+        let mut tasks = spawn_sweeps(store, config, &holder);
+        tasks.extend(spawn_desk_jobs(store, config, &holder).await?);
+        Ok(BackgroundJobs { holder, tasks })
+    }
+
+    /// Stop every job and give its lease up, so another replica takes over at once.
+    pub async fn stop(self, store: &Store) {
+        for (name, task) in self.tasks {
+            task.abort();
+            if let Err(e) = store.release_lease(name, &self.holder).await {
+                tracing::warn!(job = name, error = %e, "could not release the job's lease");
+            }
+        }
+    }
+}
+
+/// The CMDB's sweeps: computers gone offline, CIs gone stale.
+fn spawn_sweeps(
     store: &Store,
     config: &Config,
     holder: &str,
@@ -123,9 +143,88 @@ fn spawn_background_jobs(
     tasks
 }
 
+/// The desk's jobs: SLA sweep and outbox delivery, auto-close, the daily digest.
+async fn spawn_desk_jobs(
+    store: &Store,
+    config: &Config,
+    holder: &str,
+) -> anyhow::Result<Vec<(&'static str, tokio::task::JoinHandle<()>)>> {
+    let links = notify::Links {
+        public_url: config.public_url.clone(),
+        satisfaction_key: store
+            .server_secret(desk::satisfaction::KEY_NAME)
+            .await
+            .context("reading the satisfaction link key")?,
+    };
+    let deliverer =
+        std::sync::Arc::new(notify::Deliverer::new(config.smtp.clone())?.with_links(links));
+    let mut tasks = Vec::new();
+    let notify_store = store.clone();
+    tasks.push((
+        NOTIFICATIONS,
+        tokio::spawn(jobs::run_leased(
+            store.clone(),
+            holder.to_string(),
+            NOTIFICATIONS,
+            std::time::Duration::from_secs(5),
+            move || {
+                let store = notify_store.clone();
+                let deliverer = deliverer.clone();
+                async move { notify::sla_and_delivery_pass(&store, &deliverer).await }
+            },
+        )),
+    ));
+    let close_store = store.clone();
+    tasks.push((
+        AUTO_CLOSE,
+        tokio::spawn(jobs::run_leased(
+            store.clone(),
+            holder.to_string(),
+            AUTO_CLOSE,
+            std::time::Duration::from_secs(300),
+            move || {
+                let store = close_store.clone();
+                async move { auto_close(&store).await }
+            },
+        )),
+    ));
+    let digest_store = store.clone();
+    let schedule = config.digest_schedule.clone();
+    tasks.push((
+        DAILY_DIGEST,
+        tokio::spawn(jobs::run_leased(
+            store.clone(),
+            holder.to_string(),
+            DAILY_DIGEST,
+            std::time::Duration::from_secs(60),
+            move || {
+                let store = digest_store.clone();
+                let schedule = schedule.clone();
+                async move { notify::digest_pass(&store, &schedule).await }
+            },
+        )),
+    ));
+    Ok(tasks)
+}
+
 /// Job names, as stored in `job_leases`.
 pub const OFFLINE_SWEEP: &str = "offline-sweep";
 pub const STALE_SWEEP: &str = "stale-sweep";
+/// SLA warnings and breaches recorded, then the outbox delivered, every 5 s.
+pub const NOTIFICATIONS: &str = "notifications";
+/// Resolved tickets closed after their plan's `auto_close_days`, every 5 min.
+pub const AUTO_CLOSE: &str = "auto-close";
+/// Daily digests queued when their schedule comes, checked every minute.
+pub const DAILY_DIGEST: &str = "daily-digest";
+
+/// Close resolved tickets whose plan says they have waited long enough.
+async fn auto_close(store: &Store) {
+    match store.auto_close_resolved(store::now_ms()).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(count = n, "resolved tickets closed automatically"),
+        Err(e) => tracing::warn!(error = %e, "auto-close failed"),
+    }
+}
 
 /// Mark CIs not reported for `stale_after_ms` as stale.
 async fn stale_sweep(store: &Store, stale_after_ms: i64) {

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use atalaya_server::config::smtp::SmtpOverrides;
 use atalaya_server::config::{Config, Overrides};
 use atalaya_server::quickstart::{quickstart, QuickstartOptions};
 use atalaya_server::store::{Store, TenantScope};
@@ -50,6 +51,36 @@ struct GlobalArgs {
     /// How often agents should report, in seconds [default: 60].
     #[arg(long, env = "ATALAYA_REPORT_INTERVAL", global = true)]
     report_interval: Option<u64>,
+    /// The server's address as people reach it, for links in emails [default: from --listen].
+    #[arg(long, env = "ATALAYA_PUBLIC_URL", global = true)]
+    public_url: Option<String>,
+    /// When the daily digest goes out, a cron expression in each tenant's time zone
+    /// (sec min hour day month weekday) [default: "0 0 7 * * *"].
+    #[arg(long, env = "ATALAYA_DIGEST_SCHEDULE", global = true)]
+    digest_schedule: Option<String>,
+    /// SMTP server email goes out through (no email without it).
+    #[arg(long, env = "ATALAYA_SMTP_HOST", global = true)]
+    smtp_host: Option<String>,
+    /// SMTP port [default: 25, 587 or 465 by --smtp-tls].
+    #[arg(long, env = "ATALAYA_SMTP_PORT", global = true)]
+    smtp_port: Option<u16>,
+    /// none, starttls or tls (implicit TLS) [default: starttls].
+    #[arg(long, env = "ATALAYA_SMTP_TLS", global = true)]
+    smtp_tls: Option<String>,
+    /// SMTP user name (with --smtp-password).
+    #[arg(long, env = "ATALAYA_SMTP_USERNAME", global = true)]
+    smtp_username: Option<String>,
+    /// SMTP password.
+    #[arg(
+        long,
+        env = "ATALAYA_SMTP_PASSWORD",
+        global = true,
+        hide_env_values = true
+    )]
+    smtp_password: Option<String>,
+    /// Sender of every email, e.g. "Atalaya <desk@msp.example>".
+    #[arg(long, env = "ATALAYA_SMTP_FROM", global = true)]
+    smtp_from: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -85,6 +116,16 @@ impl GlobalArgs {
             tls_cert: self.tls_cert.clone(),
             tls_key: self.tls_key.clone(),
             report_interval_secs: self.report_interval,
+            public_url: self.public_url.clone(),
+            digest_schedule: self.digest_schedule.clone(),
+            smtp: SmtpOverrides {
+                host: self.smtp_host.clone(),
+                port: self.smtp_port,
+                tls: self.smtp_tls.clone(),
+                username: self.smtp_username.clone(),
+                password: self.smtp_password.clone(),
+                from: self.smtp_from.clone(),
+            },
         }
     }
 }

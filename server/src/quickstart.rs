@@ -49,6 +49,7 @@ pub async fn quickstart(config: Config, options: QuickstartOptions) -> anyhow::R
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let tls = config.tls.clone();
     let data_dir = config.data_dir.clone();
+    let background = crate::BackgroundJobs::spawn(&store, &config).await?;
     let state = AppState::new(store.clone(), config);
     let server = tokio::spawn(async move {
         crate::serve::serve_with_listener(state, listener, tls.as_ref(), async {
@@ -106,6 +107,7 @@ pub async fn quickstart(config: Config, options: QuickstartOptions) -> anyhow::R
     let _ = tokio::time::timeout(Duration::from_secs(5), agent.wait()).await;
     let _ = stop_tx.send(());
     server.await??;
+    background.stop(&store).await;
     store.close().await;
     Ok(())
 }

@@ -48,6 +48,14 @@ pub struct ServerOptions<'a> {
 
 impl Server {
     pub async fn start(options: ServerOptions<'_>) -> anyhow::Result<Server> {
+        Server::start_with_args(options, &[]).await
+    }
+
+    /// Start with more flags after the usual ones (`--smtp-host …`, `--public-url …`).
+    pub async fn start_with_args(
+        options: ServerOptions<'_>,
+        extra_args: &[String],
+    ) -> anyhow::Result<Server> {
         let mut command = Command::new(binary("atalaya-server"));
         command
             .arg("--listen")
@@ -69,6 +77,7 @@ impl Server {
                 .arg("--tls-key")
                 .arg(key);
         }
+        command.args(extra_args);
         let mut child = command.spawn().context("starting atalaya-server")?;
         let stdout = child.stdout.take().context("server stdout")?;
         let mut lines = BufReader::new(stdout).lines();
@@ -193,6 +202,12 @@ impl Server {
         text.lines()
             .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
             .with_context(|| format!("{name} not in /metrics"))
+    }
+
+    /// Die at once (SIGKILL), as in a crash: no shutdown code runs.
+    pub async fn kill(mut self) -> anyhow::Result<()> {
+        self.child.kill().await?;
+        Ok(())
     }
 
     /// Stop with SIGTERM and wait, so the test sees a graceful shutdown.

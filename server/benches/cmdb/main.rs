@@ -19,7 +19,7 @@ mod seed;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use atalaya_server::cmdb::query::{self, compile, order_by};
+use atalaya_server::cmdb::query;
 use atalaya_server::store::ci_query::CiQuery;
 use atalaya_server::store::{Backend, Store, TenantId, TenantScope};
 use clap::Parser;
@@ -228,39 +228,31 @@ async fn time_query(
     Ok((Stats::of(times), rows))
 }
 
-/// The plan of the statement `query_cis` runs (its SQL, repeated here with `c.id` as the only
-/// column: keep in step with `store/ci_query.rs`).
+/// The plan of the statement `query_cis` runs, with `c.id` as the only column.
 async fn explain(store: &Store, tenant: TenantId, text: &str) -> anyhow::Result<Vec<String>> {
     let backend = store.backend();
-    let compiled = compile(&query::parse(text)?, backend, 4)?;
-    let (order, _) = order_by(None, backend, 4 + compiled.binds.len());
-    let n = 4 + compiled.binds.len();
-    let sql = format!(
-        "SELECT c.id FROM configuration_items c
-         WHERE (CAST($1 AS BIGINT) IS NULL OR c.tenant_id = $1)
-           AND (CAST($2 AS TEXT) IS NULL OR c.class = $2)
-           AND (CAST($3 AS BIGINT) IS NULL OR c.computer_id = $3)
-           AND c.status <> 'retired' AND ({}) ORDER BY {order} LIMIT ${n} OFFSET ${}",
-        compiled.sql,
-        n + 1
-    );
+    let request = CiQuery {
+        filter: Some(query::parse(text)?),
+        limit: 100,
+        ..CiQuery::default()
+    };
+    let (sql, binds) = store
+        .ci_query_statement(TenantScope::Tenant(tenant), &request, "c.id")
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let prefix = match backend {
         Backend::Sqlite => "EXPLAIN QUERY PLAN ",
         Backend::Postgres => "EXPLAIN (ANALYZE, BUFFERS) ",
     };
     let sql = format!("{prefix}{sql}");
-    let mut q = sqlx::query(&sql)
-        .bind(Some(tenant.0))
-        .bind(None::<String>)
-        .bind(None::<i64>);
-    for bind in compiled.binds {
+    let mut q = sqlx::query(&sql);
+    for bind in binds {
         q = match bind {
             query::Bind::Int(i) => q.bind(i),
             query::Bind::Float(f) => q.bind(f),
             query::Bind::Text(t) => q.bind(t),
         };
     }
-    let rows = q.bind(100_i64).bind(0_i64).fetch_all(store.pool()).await?;
+    let rows = q.fetch_all(store.pool()).await?;
     let mut plan = vec![format!("-- {text}"), sql];
     for row in rows {
         plan.push(match backend {

@@ -182,6 +182,11 @@ pub struct Applied {
     pub service_ids: Vec<i64>,
 }
 
+/// Whether `inventory` is the one last applied to the computer whose stored hash is given.
+pub fn already_applied(inventory: &Inventory, stored_hash: Option<&str>) -> bool {
+    !inventory.hash.is_empty() && stored_hash == Some(inventory.hash.as_str())
+}
+
 /// Apply an inventory to a computer, unless it is the one applied last time (same hash): an
 /// unchanged inventory then costs one comparison (`None`).
 pub async fn apply(
@@ -193,7 +198,7 @@ pub async fn apply(
     stored_hash: Option<&str>,
     seen_at: i64,
 ) -> StoreResult<Option<Applied>> {
-    if !inventory.hash.is_empty() && stored_hash == Some(inventory.hash.as_str()) {
+    if already_applied(inventory, stored_hash) {
         return Ok(None);
     }
     let mut applied = Applied::default();

@@ -5,6 +5,8 @@ mod agents;
 mod cis;
 mod enrollment_tokens;
 mod incidents;
+mod kpis;
+mod notification_templates;
 mod notifications;
 mod requests;
 mod rules;
@@ -33,6 +35,8 @@ pub fn router() -> Router<AppState> {
         .merge(requests::router())
         .merge(support_plans::router())
         .merge(notifications::router())
+        .merge(notification_templates::router())
+        .merge(kpis::router())
 }
 
 /// Paging shared by every list: `?limit=` (1-1000, default 100) and `?offset=`.

@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 mod health;
 mod metrics;
+mod satisfaction;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,6 +46,7 @@ pub fn app(state: AppState) -> Router {
         .merge(health::router())
         .merge(agent::router())
         .merge(admin::router())
+        .merge(satisfaction::router())
         .fallback(|| async { error::ApiError::NotFound("no such endpoint".into()) })
         .layer(DefaultBodyLimit::max(max_body))
         .layer(RequestDecompressionLayer::new())

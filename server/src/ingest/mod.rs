@@ -162,31 +162,61 @@ async fn ingest_full(
     inventory: Option<&Inventory>,
     extras: Extras<'_>,
 ) -> StoreResult<IngestOutcome> {
-    // A report with an inventory writes hundreds of rows; a few at a time is plenty, and the
-    // small reports keep the rest of the connection pool (and SQLite's write lock between them).
-    let _inventory_slot = match inventory {
-        Some(_) => Some(
-            INVENTORY_SLOTS
-                .acquire()
-                .await
-                .map_err(|_| StoreError::Invalid("the server is shutting down".into()))?,
-        ),
-        None => None,
-    };
-    let catalogue = match inventory {
-        Some(inventory) => software::Catalogue::register(store, &inventory.software).await?,
-        None => software::Catalogue::default(),
+    // The daily full send mostly repeats the inventory the computer already has: that costs one
+    // read here, and neither an inventory slot nor the catalogue, which cost as much as a change.
+    let mut needs_catalogue = match inventory {
+        Some(inventory) => {
+            !store
+                .has_applied_inventory(&agent.agent_id, &inventory.hash)
+                .await?
+        }
+        None => false,
     };
     let mut attempt = 1;
     loop {
-        match ingest_once(store, agent, report, inventory, &catalogue, extras).await {
+        // A report with an inventory writes hundreds of rows; a few at a time is plenty, and the
+        // small reports keep the rest of the connection pool (and SQLite's write lock between
+        // them).
+        let _inventory_slot = match needs_catalogue {
+            true => Some(
+                INVENTORY_SLOTS
+                    .acquire()
+                    .await
+                    .map_err(|_| StoreError::Invalid("the server is shutting down".into()))?,
+            ),
+            false => None,
+        };
+        let catalogue = match inventory {
+            Some(inventory) if needs_catalogue => {
+                Some(software::Catalogue::register(store, &inventory.software).await?)
+            }
+            _ => None,
+        };
+        match ingest_once(store, agent, report, inventory, catalogue.as_ref(), extras).await {
+            // The computer's inventory changed since the look-up above (a concurrent report of
+            // the same machine): store it again, this time with its catalogue.
+            Ok(Attempt::NeedsCatalogue) if !needs_catalogue => needs_catalogue = true,
+            Ok(Attempt::NeedsCatalogue) => {
+                return Err(StoreError::Invalid(
+                    "the inventory's catalogue was registered but not passed on".into(),
+                ))
+            }
+            Ok(Attempt::Stored(outcome)) => return Ok(outcome),
             Err(err) if attempt < MAX_ATTEMPTS && is_transient(&err) => {
                 tracing::debug!(attempt, error = %err, "report transaction failed; retrying");
                 attempt += 1;
             }
-            outcome => return outcome,
+            Err(err) => return Err(err),
         }
     }
+}
+
+/// How one try of a report's transaction ended.
+enum Attempt {
+    Stored(IngestOutcome),
+    /// The inventory is not the computer's current one, and the try had no catalogue for it:
+    /// rolled back.
+    NeedsCatalogue,
 }
 
 /// Reports with an inventory being stored at once, per server process.
@@ -210,9 +240,9 @@ async fn ingest_once(
     agent: &AgentIdentity,
     report: &Report,
     inventory: Option<&Inventory>,
-    catalogue: &software::Catalogue,
+    catalogue: Option<&software::Catalogue>,
     extras: Extras<'_>,
-) -> StoreResult<IngestOutcome> {
+) -> StoreResult<Attempt> {
     let now = now_ms();
     let collected_at = report.collected_at.timestamp_millis();
     let tenant = agent.tenant;
@@ -233,11 +263,11 @@ async fn ingest_once(
     .await?
     {
         tx.rollback().await?;
-        return Ok(IngestOutcome {
+        return Ok(Attempt::Stored(IngestOutcome {
             duplicate: true,
             computer_id: None,
             incidents_opened: 0,
-        });
+        }));
     }
 
     let computer_id = inventory::computer(
@@ -278,16 +308,25 @@ async fn ingest_once(
         Some(inventory) => {
             let stored = crate::store::cis::tx::load(&mut tx, computer_id).await?;
             let hash = stored.inventory_hash.as_deref();
-            inventory::apply(
-                &mut tx,
-                tenant,
-                computer_id,
-                inventory,
-                catalogue,
-                hash,
-                collected_at,
-            )
-            .await?
+            match catalogue {
+                Some(catalogue) => {
+                    inventory::apply(
+                        &mut tx,
+                        tenant,
+                        computer_id,
+                        inventory,
+                        catalogue,
+                        hash,
+                        collected_at,
+                    )
+                    .await?
+                }
+                None if inventory::already_applied(inventory, hash) => None,
+                None => {
+                    tx.rollback().await?;
+                    return Ok(Attempt::NeedsCatalogue);
+                }
+            }
         }
         None => None,
     };
@@ -478,11 +517,11 @@ async fn ingest_once(
     }
     let incidents_opened = engine.incidents_opened;
     tx.commit().await?;
-    Ok(IngestOutcome {
+    Ok(Attempt::Stored(IngestOutcome {
         duplicate: false,
         computer_id: Some(computer_id),
         incidents_opened,
-    })
+    }))
 }
 
 /// Volumes less full than this are not forecast.

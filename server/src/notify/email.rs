@@ -1,15 +1,50 @@
-//! Email over SMTP with `lettre`: a plain-text message per notification, its `Message-ID` made
-//! from the idempotency key so a duplicate is recognisable.
+//! Email over SMTP with `lettre`: a plain-text message per notification (worded by
+//! [`super::templates`]), its `Message-ID` made from the idempotency key so a duplicate is
+//! recognisable.
 
 use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use serde_json::Value;
+use serde::Deserialize;
 
-use crate::store::outbox::Pending;
+/// How the connection to the SMTP server is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain SMTP: only for a relay on loopback or a trusted network.
+    None,
+    /// Upgrade with STARTTLS (port 587), required.
+    Starttls,
+    /// TLS from the first byte ("SMTPS", port 465).
+    Tls,
+}
+
+impl SmtpTls {
+    pub fn default_port(self) -> u16 {
+        match self {
+            SmtpTls::None => 25,
+            SmtpTls::Starttls => 587,
+            SmtpTls::Tls => 465,
+        }
+    }
+}
+
+impl FromStr for SmtpTls {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "none" => Ok(SmtpTls::None),
+            "starttls" => Ok(SmtpTls::Starttls),
+            "tls" => Ok(SmtpTls::Tls),
+            other => Err(format!("smtp tls {other:?} must be none, starttls or tls")),
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct SmtpSettings {
@@ -17,8 +52,7 @@ pub struct SmtpSettings {
     pub port: u16,
     /// `Atalaya <desk@msp.example>`
     pub from: String,
-    /// Upgrade with STARTTLS (anything but a relay on loopback should).
-    pub starttls: bool,
+    pub tls: SmtpTls,
     pub username: Option<String>,
     pub password: Option<String>,
 }
@@ -29,51 +63,24 @@ impl fmt::Debug for SmtpSettings {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("from", &self.from)
-            .field("starttls", &self.starttls)
+            .field("tls", &self.tls)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<hidden>"))
             .finish()
     }
 }
 
-/// Subject and body for a notification, by event type.
-pub fn render(event: &str, payload: &Value) -> (String, String) {
-    let ticket = &payload["ticket"];
-    let text = |v: &Value| v.as_str().unwrap_or("").to_string();
-    let number = text(&ticket["number"]);
-    let title = text(&ticket["title"]);
-    let what = match event {
-        "opened" => "Opened",
-        "escalated" => "Escalated",
-        "resolved" => "Resolved",
-        "sla_warning" => "SLA warning",
-        "sla_breach" => "SLA breached",
-        other => other,
-    };
-    let subject = format!("[{number}] {what}: {title}");
-    let mut body = format!(
-        "{what}: {number} {title}\n\nPriority: P{}\nState: {}\n",
-        ticket["priority"],
-        text(&ticket["state"])
-    );
-    if let Some(group) = ticket["assignment_group"].as_str() {
-        body.push_str(&format!("Group: {group}\n"));
-    }
-    if let Some(detail) = payload["detail"].as_object().filter(|d| !d.is_empty()) {
-        body.push('\n');
-        for (key, value) in detail {
-            let value = value
-                .as_str()
-                .map_or_else(|| value.to_string(), str::to_string);
-            body.push_str(&format!("{key}: {value}\n"));
-        }
-    }
-    (subject, body)
+/// A rendered email for one outbox message.
+pub struct Email<'a> {
+    pub to: &'a str,
+    pub subject: String,
+    pub body: String,
+    /// The outbox idempotency key, made into the `Message-ID`.
+    pub idempotency_key: &'a str,
 }
 
-pub async fn send(settings: &SmtpSettings, message: &Pending) -> Result<String, String> {
-    let (subject, body) = render(&message.event, &message.payload);
-    let id: String = message
+pub async fn send(settings: &SmtpSettings, email: Email<'_>) -> Result<String, String> {
+    let id: String = email
         .idempotency_key
         .chars()
         .map(|c| {
@@ -84,27 +91,28 @@ pub async fn send(settings: &SmtpSettings, message: &Pending) -> Result<String, 
             }
         })
         .collect();
-    let email = Message::builder()
+    let message = Message::builder()
         .from(
             settings
                 .from
                 .parse()
                 .map_err(|e| format!("sender address: {e}"))?,
         )
-        .to(message
-            .target
+        .to(email
+            .to
             .parse()
             .map_err(|e| format!("recipient address: {e}"))?)
-        .subject(subject)
+        .subject(email.subject)
         .message_id(Some(format!("<{id}@atalaya>")))
         .header(ContentType::TEXT_PLAIN)
-        .body(body)
+        .body(email.body)
         .map_err(|e| format!("building the message: {e}"))?;
-    let builder = if settings.starttls {
-        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&settings.host)
-            .map_err(|e| format!("SMTP relay: {e}"))?
-    } else {
-        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host)
+    let builder = match settings.tls {
+        SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&settings.host)
+            .map_err(|e| format!("SMTP relay: {e}"))?,
+        SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&settings.host)
+            .map_err(|e| format!("SMTP relay: {e}"))?,
+        SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host),
     };
     let mut builder = builder
         .port(settings.port)
@@ -114,7 +122,7 @@ pub async fn send(settings: &SmtpSettings, message: &Pending) -> Result<String, 
     }
     let response = builder
         .build()
-        .send(email)
+        .send(message)
         .await
         .map_err(|e| format!("SMTP: {e}"))?;
     Ok(format!(
@@ -127,28 +135,23 @@ pub async fn send(settings: &SmtpSettings, message: &Pending) -> Result<String, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
-    fn templates_name_the_ticket_and_the_event() {
-        let payload = json!({"ticket": {"number": "INC-000007", "title": "Disk full",
-                             "priority": 2, "state": "new", "assignment_group": "service-desk"},
-                             "detail": {"metric": "resolution"}});
-        let (subject, body) = render("sla_breach", &payload);
-        assert_eq!(subject, "[INC-000007] SLA breached: Disk full");
-        assert!(body.contains("Priority: P2"), "{body}");
-        assert!(body.contains("metric: resolution"), "{body}");
+    fn passwords_are_hidden_and_tls_modes_parse() {
         let hidden = format!(
             "{:?}",
             SmtpSettings {
                 host: "h".into(),
                 port: 25,
                 from: "a@b".into(),
-                starttls: false,
+                tls: SmtpTls::None,
                 username: Some("u".into()),
                 password: Some("p4ss".into()),
             }
         );
         assert!(!hidden.contains("p4ss"));
+        assert_eq!("STARTTLS".parse(), Ok(SmtpTls::Starttls));
+        assert_eq!("tls".parse::<SmtpTls>().map(SmtpTls::default_port), Ok(465));
+        assert!("ssl".parse::<SmtpTls>().is_err());
     }
 }

@@ -124,6 +124,9 @@ pub struct SupportPlan {
     /// Hand a ticket to the next tier when one of its SLA targets is breached.
     #[serde(default)]
     pub escalate_on_breach: bool,
+    /// Close a resolved ticket this many days after its resolution; never when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_close_days: Option<i64>,
 }
 
 impl Default for SupportPlan {
@@ -138,6 +141,7 @@ impl Default for SupportPlan {
             priority_matrix: PriorityMatrix::default(),
             reopen_days: default_reopen_days(),
             escalate_on_breach: false,
+            auto_close_days: None,
         }
     }
 }
@@ -173,6 +177,12 @@ impl SupportPlan {
         self.priority_matrix.validate()?;
         if !(0..=365).contains(&self.reopen_days) {
             return Err("reopen_days must be between 0 and 365".into());
+        }
+        if self
+            .auto_close_days
+            .is_some_and(|d| !(1..=365).contains(&d))
+        {
+            return Err("auto_close_days must be between 1 and 365".into());
         }
         Ok(())
     }
@@ -242,6 +252,7 @@ mod tests {
                 .contains("office_hours")
         );
         assert!(bad(r#"{"coverage": "7x24", "reopen_days": -1}"#).contains("reopen_days"));
+        assert!(bad(r#"{"coverage": "7x24", "auto_close_days": 0}"#).contains("auto_close_days"));
         assert!(serde_json::from_str::<SupportPlan>(r#"{"coverage": "9x5"}"#).is_err());
         assert_eq!(parse_wall_time("24:00"), Some(DAY_MINUTES));
         assert_eq!(parse_wall_time("24:01"), None);

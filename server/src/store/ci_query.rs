@@ -62,12 +62,25 @@ impl Store {
             .split(',')
             .map(|c| format!("c.{}", c.trim()))
             .collect();
+        let (sql, binds) = self.ci_query_statement(scope, request, &columns.join(", "))?;
+        let rows = bind_all(sqlx::query_as::<_, CiRow>(&sql), binds)
+            .fetch_all(self.pool())
+            .await
+            .map_err(StoreError::from)?;
+        Ok(rows.into_iter().map(ci_from_row).collect())
+    }
+
+    /// The statement [`Store::query_cis`] runs, selecting `columns` (of `c`), and its values;
+    /// public so that benchmarks can show its plan.
+    pub fn ci_query_statement(
+        &self,
+        scope: TenantScope,
+        request: &CiQuery,
+        columns: &str,
+    ) -> Result<(String, Vec<Bind>), CiQueryError> {
         // Only the conditions that apply: `(CAST($n AS …) IS NULL OR …)` forms keep SQLite from
         // using an index and PostgreSQL too once it switches to a generic plan.
-        let mut sql = format!(
-            "SELECT {} FROM configuration_items c WHERE TRUE",
-            columns.join(", ")
-        );
+        let mut sql = format!("SELECT {columns} FROM configuration_items c WHERE TRUE");
         let mut binds = Vec::new();
         let condition = |sql: &mut String, binds: &mut Vec<Bind>, text: &str, value: Bind| {
             binds.push(value);
@@ -103,12 +116,7 @@ impl Store {
         ));
         binds.push(Bind::Int(request.limit));
         binds.push(Bind::Int(request.offset));
-
-        let rows = bind_all(sqlx::query_as::<_, CiRow>(&sql), binds)
-            .fetch_all(self.pool())
-            .await
-            .map_err(StoreError::from)?;
-        Ok(rows.into_iter().map(ci_from_row).collect())
+        Ok((sql, binds))
     }
 
     pub async fn save_query(

@@ -44,6 +44,7 @@ pub const EVENTS: &[&str] = &[
     "resolved",
     "sla_warning",
     "sla_breach",
+    "digest",
 ];
 
 #[derive(Debug, Clone, Serialize)]
@@ -61,6 +62,7 @@ pub struct Channel {
 #[derive(Debug, Clone)]
 pub struct Pending {
     pub id: i64,
+    pub tenant_id: TenantId,
     pub kind: ChannelKind,
     pub target: String,
     pub secret: Option<String>,
@@ -120,8 +122,7 @@ pub async fn enqueue(
             .await?;
     let mut queued = 0;
     for (channel, events) in channels {
-        let wanted: Vec<String> = serde_json::from_str(&events).unwrap_or_default();
-        if !wanted.iter().any(|e| e == "*" || e == event) {
+        if !wants(&events, event) {
             continue;
         }
         let done = sqlx::query(
@@ -142,7 +143,43 @@ pub async fn enqueue(
     Ok(queued)
 }
 
+/// Whether a channel's stored event list (JSON) asks for `event`.
+fn wants(events: &str, event: &str) -> bool {
+    let wanted: Vec<String> = serde_json::from_str(events).unwrap_or_default();
+    wanted.iter().any(|e| e == "*" || e == event)
+}
+
+/// Whether every channel of `tenant` that wants `event` already has the occurrence `key`
+/// queued (or sent): lets a job skip building a payload it would not queue anyway.
+pub async fn all_queued(
+    pool: &sqlx::AnyPool,
+    tenant: TenantId,
+    event: &str,
+    key: &str,
+) -> StoreResult<bool> {
+    let channels: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, events FROM notification_channels WHERE tenant_id = $1")
+            .bind(tenant.0)
+            .fetch_all(pool)
+            .await?;
+    for (channel, events) in channels {
+        if !wants(&events, event) {
+            continue;
+        }
+        let found: Option<(i64,)> =
+            sqlx::query_as("SELECT id FROM notification_outbox WHERE idempotency_key = $1")
+                .bind(format!("{key}:channel-{channel}"))
+                .fetch_optional(pool)
+                .await?;
+        if found.is_none() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 type PendingRow = (
+    i64,
     i64,
     String,
     String,
@@ -264,7 +301,7 @@ impl Store {
                 continue;
             }
             let row: PendingRow = sqlx::query_as(
-                "SELECT o.id, c.kind, c.target, c.secret, o.event, o.payload, o.idempotency_key,
+                "SELECT o.id, o.tenant_id, c.kind, c.target, c.secret, o.event, o.payload, o.idempotency_key,
                         o.attempts
                    FROM notification_outbox o JOIN notification_channels c ON c.id = o.channel_id
                   WHERE o.id = $1",
@@ -272,9 +309,11 @@ impl Store {
             .bind(id)
             .fetch_one(self.pool())
             .await?;
-            let (id, kind, target, secret, event, payload, idempotency_key, attempts) = row;
+            let (id, tenant_id, kind, target, secret, event, payload, idempotency_key, attempts) =
+                row;
             claimed.push(Pending {
                 id,
+                tenant_id: TenantId(tenant_id),
                 kind: ChannelKind::parse(&kind),
                 target,
                 secret,

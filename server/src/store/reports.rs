@@ -1,6 +1,25 @@
 //! The ledger of stored reports: one row per (agent, sequence number).
 
-use super::{StoreResult, TenantId, Tx};
+use super::{Store, StoreResult, TenantId, Tx};
+
+impl Store {
+    /// Whether the computer this agent reports for already has the inventory with this hash (an
+    /// empty hash never matches). Read outside any transaction: a hint, checked again inside.
+    pub async fn has_applied_inventory(&self, agent_id: &str, hash: &str) -> StoreResult<bool> {
+        if hash.is_empty() {
+            return Ok(false);
+        }
+        let found: Option<(i64,)> = sqlx::query_as(
+            "SELECT c.id FROM agents a JOIN configuration_items c ON c.id = a.computer_id
+             WHERE a.id = $1 AND c.inventory_hash = $2",
+        )
+        .bind(agent_id)
+        .bind(hash)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(found.is_some())
+    }
+}
 
 /// Record a report inside the ingest transaction. Returns `false` when this sequence number
 /// was already stored — the caller then changes nothing else (a replay is a no-op).

@@ -27,21 +27,21 @@ pub enum TicketKind {
 }
 
 impl TicketKind {
-    fn table(self) -> &'static str {
+    pub(crate) fn table(self) -> &'static str {
         match self {
             TicketKind::Incident => "incidents",
             TicketKind::ServiceRequest => "service_requests",
         }
     }
 
-    fn events(self) -> &'static str {
+    pub(crate) fn events(self) -> &'static str {
         match self {
             TicketKind::Incident => "incident_events",
             TicketKind::ServiceRequest => "request_events",
         }
     }
 
-    fn cis(self) -> &'static str {
+    pub(crate) fn cis(self) -> &'static str {
         match self {
             TicketKind::Incident => "incident_cis",
             TicketKind::ServiceRequest => "request_cis",
@@ -49,7 +49,7 @@ impl TicketKind {
     }
 
     /// The column naming the ticket in the events and CI link tables.
-    fn fk(self) -> &'static str {
+    pub(crate) fn fk(self) -> &'static str {
         match self {
             TicketKind::Incident => "incident_id",
             TicketKind::ServiceRequest => "request_id",
@@ -362,6 +362,19 @@ async fn clocks_of(
         &clock_events(row.opened_at, row.priority, &events, plans),
         now,
     ))
+}
+
+/// The clocks of one ticket as of `now`, given its tenant's plan versions (for reports, which
+/// read many tickets of few tenants).
+pub(crate) async fn replayed_clocks(
+    conn: &mut AnyConnection,
+    kind: TicketKind,
+    ticket_id: i64,
+    plans: &[PlanVersion],
+    now: i64,
+) -> StoreResult<Clocks> {
+    let row = load_row(conn, kind, TenantScope::All, ticket_id).await?;
+    clocks_of(conn, kind, &row, plans, now).await
 }
 
 async fn load_row(

@@ -11,5 +11,6 @@ mod ingest;
 mod jobs;
 mod noise;
 mod notify;
+mod reporting;
 mod rules;
 mod store;

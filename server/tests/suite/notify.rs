@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use atalaya_server::notify::email::SmtpSettings;
+use atalaya_server::notify::email::{SmtpSettings, SmtpTls};
 use atalaya_server::notify::Deliverer;
 use atalaya_server::sla::plan::{Coverage, SupportPlan};
 use atalaya_server::store::outbox::ChannelKind;
@@ -306,7 +306,7 @@ async fn email_goes_through_a_real_smtp_server() {
         host: "127.0.0.1".into(),
         port,
         from: "Atalaya <desk@msp.example>".into(),
-        starttls: false,
+        tls: SmtpTls::None,
         username: None,
         password: None,
     }))

@@ -73,11 +73,15 @@ fn alias(field: &str) -> &str {
     }
 }
 
-/// Numeric fields kept in a generated, indexed column of `configuration_items` (migration
-/// 0010) with exactly the meaning of [`Compiler::json_number`]: the attribute, else the
+/// Numeric fields kept in a generated, indexed column of `configuration_items` (migrations
+/// 0010 and 0013) with exactly the meaning of [`Compiler::json_number`]: the attribute, else the
 /// measurement, when it is a number. Relation filters such as `volume(used_percent > 90)` then
 /// read an index instead of every volume's JSON.
-const PROMOTED_NUMBERS: &[&str] = &["used_percent"];
+const PROMOTED_NUMBERS: &[&str] = &["used_percent", "memory_total_bytes"];
+
+/// Text fields kept in a generated column (migration 0013) with exactly the meaning of
+/// [`Compiler::json_text`].
+const PROMOTED_TEXTS: &[&str] = &["os_name"];
 
 enum Column {
     Int(&'static str),
@@ -210,6 +214,9 @@ impl Compiler {
 
     /// The value of an attribute (or, failing that, a measurement) as text.
     fn json_text(&mut self, ci: &str, key: &str) -> String {
+        if PROMOTED_TEXTS.contains(&key) {
+            return format!("{ci}.{key}");
+        }
         let p = self.json_param(key);
         match self.backend {
             Backend::Sqlite => format!(

@@ -1,0 +1,105 @@
+//! `/satisfaction/{token}`: the page the "resolved" email links to, where the requester rates
+//! the ticket from 1 to 5, once. No login: the link's signature is the authorisation (see
+//! [`crate::desk::satisfaction`]); a forged link answers 403.
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, State};
+use axum::response::Html;
+use axum::routing::get;
+use axum::{Form, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::error::{ApiError, ApiResult};
+use super::AppState;
+use crate::desk::satisfaction::{self, TokenError, KEY_NAME};
+use crate::store::tickets::TicketKind;
+use crate::store::{now_ms, StoreError};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/satisfaction/{token}", get(page).post(rate))
+}
+
+const PAGE: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ number }}: how did we do?</title></head>
+<body>
+<h1>{{ number }} {{ title }}</h1>
+{% if rating %}<p>Thank you: you rated this {{ noun }} {{ rating.score }} out of 5.</p>
+{% elif rateable %}<form method="post">
+<p>How satisfied are you with how we handled this {{ noun }}?</p>
+{% for n in [1, 2, 3, 4, 5] %}<label><input type="radio" name="score" value="{{ n }}" required> {{ n }}</label>
+{% endfor %}<p><textarea name="comment" rows="4" cols="60" placeholder="Anything to add? (optional)"></textarea></p>
+<p><button type="submit">Send</button></p>
+</form>
+{% else %}<p>This {{ noun }} is {{ state }}; it can be rated once it is resolved.</p>
+{% endif %}</body></html>
+"#;
+
+fn render(context: serde_json::Value) -> ApiResult<Html<String>> {
+    let mut env = minijinja::Environment::new();
+    // The ".html" name turns HTML escaping on: titles come from users.
+    env.add_template("page.html", PAGE)
+        .and_then(|_| env.get_template("page.html"))
+        .and_then(|t| t.render(context))
+        .map(Html)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("satisfaction page: {e}")))
+}
+
+/// The ticket a token names, or 404 (malformed) / 403 (forged).
+async fn ticket(state: &AppState, token: &str) -> ApiResult<(TicketKind, i64)> {
+    let key = state.store.server_secret(KEY_NAME).await?;
+    satisfaction::verify(&key, token).map_err(|e| match e {
+        TokenError::Malformed => ApiError::NotFound("no such satisfaction link".into()),
+        TokenError::BadSignature => ApiError::Forbidden(e.to_string()),
+    })
+}
+
+fn not_found(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::NotFound("the ticket no longer exists".into()),
+        other => other.into(),
+    }
+}
+
+async fn page(State(state): State<AppState>, Path(token): Path<String>) -> ApiResult<Html<String>> {
+    let (kind, id) = ticket(&state, &token).await?;
+    let target = state
+        .store
+        .rating_target(kind, id)
+        .await
+        .map_err(not_found)?;
+    render(json!({
+        "number": target.number, "title": target.title, "state": target.state,
+        "noun": kind.noun(), "rating": target.rating,
+        "rateable": target.state == "resolved" || target.state == "closed",
+    }))
+}
+
+#[derive(Deserialize)]
+struct RatingForm {
+    score: i64,
+    comment: Option<String>,
+}
+
+async fn rate(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    form: Result<Form<RatingForm>, FormRejection>,
+) -> ApiResult<Html<String>> {
+    let (kind, id) = ticket(&state, &token).await?;
+    let Form(form) = form.map_err(|e| ApiError::Unprocessable("invalid_body", e.body_text()))?;
+    let rating = state
+        .store
+        .rate_ticket(kind, id, form.score, form.comment.as_deref(), now_ms())
+        .await
+        .map_err(not_found)?;
+    let target = state
+        .store
+        .rating_target(kind, id)
+        .await
+        .map_err(not_found)?;
+    render(json!({
+        "number": target.number, "title": target.title, "state": target.state,
+        "noun": kind.noun(), "rating": rating, "rateable": true,
+    }))
+}
