@@ -94,7 +94,7 @@ done
 inv_cpu=$(calc "$inv_cpu / 10")
 inv_ms=$(calc "round($inv_cpu * 1000, 1)")
 inv_mib=$(calc "round($inv_rss / 1024, 1)")
-inventory_summary=$("$bin" collect --inventory 2>/dev/null | grep -E '^inventory|unavailable' | sed 's/^ */  /' || true)
+inventory_summary=$("$bin" collect --inventory 2>/dev/null | grep -E '^inventory|^ +[a-z_]+ unavailable:' | sed 's/^ */  /' || true)
 
 # --- resident memory while running -----------------------------------------------------------
 port=$(free_port)
