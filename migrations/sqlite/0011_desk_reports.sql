@@ -35,6 +35,10 @@ CREATE TABLE server_secrets (
     created_at BIGINT NOT NULL
 );
 
+-- A channel whose target is "requester" sends each ticket's message to the ticket's requester:
+-- the address is fixed on the message when it is queued.
+ALTER TABLE notification_outbox ADD COLUMN recipient TEXT NULL;
+
 -- Reports select by opening time; auto-close looks for resolved tickets by resolution time.
 CREATE INDEX incidents_by_tenant_opened ON incidents (tenant_id, opened_at);
 CREATE INDEX incidents_by_state_resolved ON incidents (state, resolved_at);

@@ -84,6 +84,9 @@ pub struct Config {
     pub site_outage: SiteOutagePolicy,
     /// Base URL of links in emails (satisfaction), without a trailing slash.
     pub public_url: String,
+    /// No `public_url` was configured: it is made from the listen address (and, once bound,
+    /// from the port actually bound, for `--listen …:0`).
+    pub public_url_is_default: bool,
     pub digest_schedule: cron::Schedule,
     /// `None`: no SMTP server, so email channels fail (and are retried) until one is set.
     pub smtp: Option<SmtpSettings>,
@@ -104,6 +107,27 @@ impl fmt::Debug for Config {
             .field("digest_schedule", &self.digest_schedule.to_string())
             .field("smtp", &self.smtp)
             .finish()
+    }
+}
+
+/// The base URL of links when none is configured: the listen address.
+pub fn default_public_url(tls: bool, listen: SocketAddr) -> String {
+    let scheme = if tls { "https" } else { "http" };
+    format!("{scheme}://{listen}")
+}
+
+impl Config {
+    /// Once the listener is bound: make a default public URL name the bound port, and say when
+    /// links in emails will not work from elsewhere.
+    pub fn settle_public_url(&mut self, bound: SocketAddr) {
+        if !self.public_url_is_default {
+            return;
+        }
+        self.public_url = default_public_url(self.tls.is_some(), bound);
+        if self.smtp.is_some() && bound.ip().is_unspecified() {
+            tracing::warn!(public_url = %self.public_url,
+                           "links in emails use the listen address; set public_url to the address people reach");
+        }
     }
 }
 
@@ -192,15 +216,14 @@ impl Config {
         }
         let site_outage = file.site_outage.unwrap_or_default();
         site_outage.validate().map_err(ConfigError::SiteOutage)?;
-        let public_url = match overrides.public_url.clone().or(file.public_url) {
+        let configured_url = overrides.public_url.clone().or(file.public_url);
+        let public_url_is_default = configured_url.is_none();
+        let public_url = match configured_url {
             Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
                 url.trim_end_matches('/').to_string()
             }
             Some(url) => return Err(ConfigError::PublicUrl(url)),
-            None => {
-                let scheme = if tls.is_some() { "https" } else { "http" };
-                format!("{scheme}://{listen}")
-            }
+            None => default_public_url(tls.is_some(), listen),
         };
         let digest_text = overrides
             .digest_schedule
@@ -213,6 +236,7 @@ impl Config {
         let smtp = smtp::resolve(file.smtp, &overrides.smtp)?;
         Ok(Config {
             public_url,
+            public_url_is_default,
             digest_schedule,
             smtp,
             site_outage,
@@ -348,6 +372,15 @@ mod tests {
         let defaults = Config::load(&Overrides::default()).expect("defaults");
         assert!(defaults.smtp.is_none());
         assert_eq!(defaults.public_url, "http://127.0.0.1:8080");
+        let mut bound = defaults.clone();
+        bound.settle_public_url("127.0.0.1:41234".parse().expect("address"));
+        assert_eq!(bound.public_url, "http://127.0.0.1:41234", "the port bound");
+        let mut explicit = config.clone();
+        explicit.settle_public_url("127.0.0.1:41234".parse().expect("address"));
+        assert_eq!(
+            explicit.public_url, "https://desk.msp.example",
+            "configured wins"
+        );
         assert_eq!(
             defaults.digest_schedule.to_string(),
             DEFAULT_DIGEST_SCHEDULE

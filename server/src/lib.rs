@@ -64,6 +64,8 @@ pub async fn run(
         "http"
     };
     let address = listener.local_addr()?;
+    let mut config = config;
+    config.settle_public_url(address);
     tracing::info!(%address, scheme, "atalaya-server listening");
     // One stable line on stdout, so scripts and tests can find the port when --listen used port 0.
     println!("atalaya-server listening on {scheme}://{address}");

@@ -33,6 +33,8 @@ pub async fn quickstart(config: Config, options: QuickstartOptions) -> anyhow::R
         )
     })?;
     let address = listener.local_addr()?;
+    let mut config = config;
+    config.settle_public_url(address);
     let host = if address.ip().is_unspecified() {
         "127.0.0.1".to_string()
     } else {

@@ -358,4 +358,154 @@ mod tests {
         assert_eq!(after, first);
         assert!(actions.is_empty());
     }
+
+    /// Properties of the state machine over arbitrary sample streams: random levels in both
+    /// directions, with and without a `for` period, values drawn around the levels so every
+    /// transition happens often, and some samples arriving late (older than the last one).
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn levels() -> impl Strategy<Value = Levels> {
+            (any::<bool>(), any::<bool>(), 0i64..4, 0u8..3).prop_map(
+                |(above, has_warning, for_steps, recovery_gap)| {
+                    let (warning, critical, recovery) = if above {
+                        (80.0, 90.0, 80.0 - 5.0 * f64::from(recovery_gap))
+                    } else {
+                        (20.0, 10.0, 20.0 + 5.0 * f64::from(recovery_gap))
+                    };
+                    Levels {
+                        direction: if above {
+                            Direction::Above
+                        } else {
+                            Direction::Below
+                        },
+                        warning: has_warning.then_some(warning),
+                        critical,
+                        recovery: (recovery_gap > 0).then_some(recovery),
+                        for_ms: for_steps * 10,
+                    }
+                },
+            )
+        }
+
+        /// (time step, value): a step of 0 repeats the previous time, negative ones go back.
+        fn samples() -> impl Strategy<Value = Vec<(i64, f64)>> {
+            let value = prop_oneof![
+                Just(5.0),
+                Just(12.0),
+                Just(17.0),
+                Just(50.0),
+                Just(77.0),
+                Just(85.0),
+                Just(95.0),
+                0.0f64..100.0
+            ];
+            let step = prop_oneof![8 => 1i64..15, 1 => -20i64..=0];
+            proptest::collection::vec((step, value), 1..80).prop_map(|steps| {
+                let mut at = 1_000;
+                steps
+                    .into_iter()
+                    .map(|(step, value)| {
+                        at += step;
+                        (at, value)
+                    })
+                    .collect()
+            })
+        }
+
+        fn recovery_level(levels: &Levels) -> f64 {
+            levels
+                .recovery
+                .unwrap_or_else(|| levels.warning.unwrap_or(levels.critical))
+        }
+
+        proptest! {
+            #[test]
+            fn incidents_open_once_and_recover_only_at_the_recovery_level(
+                levels in levels(),
+                samples in samples(),
+            ) {
+                let mut state: Option<AlertState> = None;
+                let mut open = false;
+                // Time-ordered samples evaluated so far (late ones are dropped).
+                let mut seen: Vec<(i64, f64)> = Vec::new();
+                for &(at, value) in &samples {
+                    let late = state.as_ref().is_some_and(|s| at <= s.last_sample_at);
+                    let (next, actions) = evaluate(&levels, state.as_ref(), value, at);
+                    if late {
+                        prop_assert_eq!(Some(&next), state.as_ref(), "a late sample changes nothing");
+                        prop_assert!(actions.is_empty());
+                        continue;
+                    }
+                    seen.push((at, value));
+                    for action in &actions {
+                        match *action {
+                            Action::Open { severity, started_at } => {
+                                prop_assert!(!open, "a second open without a recovery");
+                                open = true;
+                                prop_assert_eq!(Some(severity), levels.severity_of(value));
+                                prop_assert!(at - started_at >= levels.for_ms);
+                                // Every sample from the real start on breached.
+                                let streak: Vec<_> =
+                                    seen.iter().filter(|(t, _)| *t >= started_at).collect();
+                                prop_assert!(streak.first().is_some_and(|(t, _)| *t == started_at));
+                                prop_assert!(streak.iter().all(|(_, v)| levels.severity_of(*v).is_some()));
+                            }
+                            Action::ChangeSeverity { from, to } => {
+                                prop_assert!(open);
+                                prop_assert_ne!(from, to);
+                                prop_assert_eq!(Some(to), levels.severity_of(value));
+                            }
+                            Action::Recover => {
+                                prop_assert!(open, "a recovery without an open incident");
+                                open = false;
+                                let level = recovery_level(&levels);
+                                let reached = match levels.direction {
+                                    Direction::Above => value <= level,
+                                    Direction::Below => value >= level,
+                                };
+                                prop_assert!(reached, "recovered at {} with recovery level {}", value, level);
+                            }
+                        }
+                    }
+                    if open && actions.is_empty() {
+                        prop_assert_eq!(next.phase, Phase::Firing, "open incidents stay firing");
+                    }
+                    prop_assert_eq!(next.phase == Phase::Firing, open);
+                    state = Some(next);
+                }
+            }
+
+            #[test]
+            fn a_steady_breach_fires_exactly_when_its_for_period_has_passed(
+                levels in levels(),
+                steps in 1usize..12,
+            ) {
+                let bad = match levels.direction {
+                    Direction::Above => 95.0,
+                    Direction::Below => 5.0,
+                };
+                let mut state = None;
+                let mut opened_at = None;
+                for i in 0..steps {
+                    let at = 1_000 + 10 * i as i64;
+                    let (next, actions) = evaluate(&levels, state.as_ref(), bad, at);
+                    if !actions.is_empty() {
+                        prop_assert!(opened_at.is_none());
+                        opened_at = Some(at);
+                        prop_assert_eq!(
+                            actions,
+                            vec![Action::Open { severity: Severity::Critical, started_at: 1_000 }]
+                        );
+                    }
+                    state = Some(next);
+                }
+                let last = 1_000 + 10 * (steps as i64 - 1);
+                let expected = (last - 1_000 >= levels.for_ms).then_some(1_000 + levels.for_ms);
+                prop_assert_eq!(opened_at, expected);
+            }
+        }
+    }
 }

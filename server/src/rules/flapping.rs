@@ -93,4 +93,41 @@ mod tests {
         assert_eq!(h.len(), HISTORY);
         assert!(h.ends_with('0'));
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        proptest! {
+            #[test]
+            fn change_is_a_percentage_and_steady_runs_stop_flapping(
+                results in proptest::collection::vec(any::<bool>(), 0..60),
+            ) {
+                let mut history = String::new();
+                let mut flapping = false;
+                for &r in &results {
+                    history = record(&history, r);
+                    prop_assert!(history.len() <= HISTORY);
+                    let p = percent_change(&history);
+                    prop_assert!((0.0..=100.0 + 1e-9).contains(&p), "{}", p);
+                    let next = is_flapping(&history, flapping);
+                    // Separate thresholds: the verdict only changes beyond them.
+                    if next && !flapping {
+                        prop_assert!(p >= START_PERCENT);
+                    }
+                    if !next && flapping {
+                        prop_assert!(p <= STOP_PERCENT);
+                    }
+                    flapping = next;
+                }
+                // A window's worth of steady results flushes every change out.
+                for _ in 0..HISTORY {
+                    history = record(&history, true);
+                }
+                prop_assert_eq!(percent_change(&history), 0.0);
+                prop_assert!(!is_flapping(&history, flapping));
+            }
+        }
+    }
 }

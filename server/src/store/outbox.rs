@@ -115,20 +115,23 @@ pub async fn enqueue(
     payload: &Value,
     now: i64,
 ) -> StoreResult<u64> {
-    let channels: Vec<(i64, String)> =
-        sqlx::query_as("SELECT id, events FROM notification_channels WHERE tenant_id = $1")
+    let channels: Vec<(i64, String, String)> =
+        sqlx::query_as("SELECT id, events, target FROM notification_channels WHERE tenant_id = $1")
             .bind(tenant.0)
             .fetch_all(&mut *conn)
             .await?;
     let mut queued = 0;
-    for (channel, events) in channels {
+    for (channel, events, target) in channels {
         if !wants(&events, event) {
             continue;
         }
+        let Some(recipient) = recipient(&target, payload) else {
+            continue;
+        };
         let done = sqlx::query(
             "INSERT INTO notification_outbox (tenant_id, channel_id, idempotency_key, event,
-                                              payload, next_attempt_at, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (idempotency_key) DO NOTHING",
+                                              payload, next_attempt_at, created_at, recipient)
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(tenant.0)
         .bind(channel)
@@ -136,11 +139,29 @@ pub async fn enqueue(
         .bind(event)
         .bind(payload.to_string())
         .bind(now)
+        .bind(recipient)
         .execute(&mut *conn)
         .await?;
         queued += done.rows_affected();
     }
     Ok(queued)
+}
+
+/// The channel target that stands for "the ticket's requester".
+pub const REQUESTER: &str = "requester";
+
+/// Where a channel's copy of a message goes: `Some(None)` to the channel's own target,
+/// `Some(Some(address))` to the ticket's requester, `None` nowhere (a requester channel and a
+/// message without a requester's email address, such as the digest).
+fn recipient(target: &str, payload: &Value) -> Option<Option<String>> {
+    if target != REQUESTER {
+        return Some(None);
+    }
+    payload["ticket"]["requester"]
+        .as_str()
+        .map(str::trim)
+        .filter(|r| r.contains('@') && !r.contains(char::is_whitespace))
+        .map(|r| Some(r.to_string()))
 }
 
 /// Whether a channel's stored event list (JSON) asks for `event`.
@@ -157,13 +178,14 @@ pub async fn all_queued(
     event: &str,
     key: &str,
 ) -> StoreResult<bool> {
-    let channels: Vec<(i64, String)> =
-        sqlx::query_as("SELECT id, events FROM notification_channels WHERE tenant_id = $1")
+    let channels: Vec<(i64, String, String)> =
+        sqlx::query_as("SELECT id, events, target FROM notification_channels WHERE tenant_id = $1")
             .bind(tenant.0)
             .fetch_all(pool)
             .await?;
-    for (channel, events) in channels {
-        if !wants(&events, event) {
+    for (channel, events, target) in channels {
+        // A requester channel never gets tenant-wide messages such as the digest.
+        if !wants(&events, event) || target == REQUESTER {
             continue;
         }
         let found: Option<(i64,)> =
@@ -202,12 +224,18 @@ impl Store {
     ) -> StoreResult<Channel> {
         let target = target.trim();
         let valid_target = match kind {
-            ChannelKind::Email => target.contains('@') && !target.contains(char::is_whitespace),
+            ChannelKind::Email => {
+                target == REQUESTER
+                    || (target.contains('@') && !target.contains(char::is_whitespace))
+            }
             ChannelKind::Webhook => target.starts_with("https://") || target.starts_with("http://"),
         };
         if !valid_target {
             return Err(StoreError::Invalid(match kind {
-                ChannelKind::Email => "target must be an email address".into(),
+                ChannelKind::Email => {
+                    "target must be an email address, or \"requester\" (each ticket's requester)"
+                        .into()
+                }
                 ChannelKind::Webhook => "target must be an http:// or https:// URL".into(),
             }));
         }
@@ -301,7 +329,7 @@ impl Store {
                 continue;
             }
             let row: PendingRow = sqlx::query_as(
-                "SELECT o.id, o.tenant_id, c.kind, c.target, c.secret, o.event, o.payload, o.idempotency_key,
+                "SELECT o.id, o.tenant_id, c.kind, COALESCE(o.recipient, c.target), c.secret, o.event, o.payload, o.idempotency_key,
                         o.attempts
                    FROM notification_outbox o JOIN notification_channels c ON c.id = o.channel_id
                   WHERE o.id = $1",

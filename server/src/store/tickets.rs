@@ -411,7 +411,8 @@ pub(crate) async fn notify(
         "event": event, "kind": kind, "at": to_time(at), "tenant_id": row.tenant_id,
         "ticket": {"id": row.id, "number": kind.number(row.number), "title": row.title,
                    "state": row.state, "priority": row.priority,
-                   "assignment_group": row.group_name, "assignee": row.assignee},
+                   "assignment_group": row.group_name, "assignee": row.assignee,
+                   "requester": row.requester},
         "detail": detail,
     });
     let key = format!("{}:{ticket_id}:{event}:{at}:{discriminator}", kind.table());

@@ -367,6 +367,44 @@ on_every_backend!(
     }
 );
 
+on_every_backend!(a_requester_channel_mails_each_tickets_requester, |store| {
+    let acme = tenant(&store, "acme").await;
+    let events = vec!["resolved".to_string(), "digest".to_string()];
+    store
+        .create_channel(acme, ChannelKind::Email, "requester", None, &events, T0)
+        .await
+        .expect("requester channel");
+    let with = open(&store, acme, "Has a requester", T0).await;
+    let mut anonymous = ticket("Nobody asked");
+    anonymous.requester = None;
+    let without = store
+        .create_ticket(TicketKind::Incident, acme, &anonymous, "tech", T0)
+        .await
+        .expect("create")
+        .id;
+    for id in [with, without] {
+        move_to(&store, id, TicketState::Resolved, None, T0 + HOUR).await;
+    }
+    let schedule = cron::Schedule::from_str("0 0 7 * * *").expect("cron");
+    assert_eq!(
+        store.enqueue_digests(&schedule, T0).await.expect("digest"),
+        0,
+        "no digest for requesters"
+    );
+    let claimed = store.claim_due(T0 + HOUR, MINUTE, 10).await.expect("claim");
+    let targets: Vec<(&str, &str)> = claimed
+        .iter()
+        .map(|m| (m.event.as_str(), m.target.as_str()))
+        .collect();
+    assert_eq!(targets, [("resolved", "ana@customer.example")]);
+    assert!(matches!(
+        store
+            .create_channel(acme, ChannelKind::Webhook, "requester", None, &[], T0)
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+});
+
 on_every_backend!(
     resolved_tickets_close_after_the_plans_auto_close_days,
     |store| {
@@ -848,4 +886,41 @@ async fn satisfaction_links_and_reports_through_the_api() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     api.db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desk_jobs_run_under_their_own_leases() {
+    let db = crate::db::TestDb::sqlite().await;
+    let config = Config::load(&Overrides::default()).expect("defaults");
+    let jobs = atalaya_server::BackgroundJobs::spawn(&db.store, &config)
+        .await
+        .expect("spawn");
+    let desk = [
+        atalaya_server::NOTIFICATIONS,
+        atalaya_server::AUTO_CLOSE,
+        atalaya_server::DAILY_DIGEST,
+    ];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let held: Vec<String> = db
+            .store
+            .list_leases()
+            .await
+            .expect("leases")
+            .into_iter()
+            .map(|(name, ..)| name)
+            .collect();
+        if desk.iter().all(|job| held.iter().any(|h| h == job)) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "desk jobs never took their leases: {held:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    jobs.stop(&db.store).await;
+    let left = db.store.list_leases().await.expect("leases");
+    assert!(left.is_empty(), "released on stop: {left:?}");
+    db.cleanup().await;
 }

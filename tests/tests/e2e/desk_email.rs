@@ -132,15 +132,17 @@ async fn start_server(data_dir: &Path, smtp_port: u16) -> anyhow::Result<Server>
     .await
 }
 
-async fn email_channel(server: &Server) -> anyhow::Result<()> {
-    let (status, body) = server
-        .post(
-            "/api/v1/tenants/default/notification-channels",
-            &json!({"kind": "email", "target": "ana@customer.example",
-                    "events": ["opened", "resolved"]}),
-        )
-        .await?;
-    anyhow::ensure!(status == 201, "channel: {status} {body}");
+/// The MSP's desk hears of new incidents; each requester hears of the resolution of theirs.
+async fn email_channels(server: &Server) -> anyhow::Result<()> {
+    for (target, event) in [("ops@msp.example", "opened"), ("requester", "resolved")] {
+        let (status, body) = server
+            .post(
+                "/api/v1/tenants/default/notification-channels",
+                &json!({"kind": "email", "target": target, "events": [event]}),
+            )
+            .await?;
+        anyhow::ensure!(status == 201, "channel: {status} {body}");
+    }
     Ok(())
 }
 
@@ -183,13 +185,13 @@ async fn incident_emails_arrive_once_with_a_working_satisfaction_link() -> anyho
     let smtp_port = free_port()?;
     let smtp = Smtp::start(smtp_port, &dir.path().join("maildir")).await?;
     let server = start_server(&dir.path().join("data"), smtp_port).await?;
-    email_channel(&server).await?;
+    email_channels(&server).await?;
     let id = open_incident(&server, "Mail server down").await?;
 
     let messages = exactly(&smtp, 1, Duration::from_secs(30)).await?;
     let opened = &messages[0];
     assert_eq!(subject(opened), "[INC-000001] Opened: Mail server down");
-    assert!(opened.contains("ana@customer.example"), "{opened}");
+    assert!(opened.contains("To: ops@msp.example"), "{opened}");
     assert!(opened.contains("Priority: P"), "{opened}");
     assert!(!opened.contains("/satisfaction/"), "{opened}");
 
@@ -206,6 +208,7 @@ async fn incident_emails_arrive_once_with_a_working_satisfaction_link() -> anyho
         .find(|m| subject(m).contains("Resolved"))
         .context("the resolved email")?;
     assert_eq!(subject(resolved), "[INC-000001] Resolved: Mail server down");
+    assert!(resolved.contains("To: ana@customer.example"), "{resolved}");
     assert!(resolved.contains("note: restarted the MTA"), "{resolved}");
     let link = resolved
         .split_whitespace()
@@ -260,7 +263,7 @@ async fn a_server_killed_before_sending_delivers_exactly_once_after_restart() ->
     // The SMTP server is not up yet: whatever the first life tries cannot be sent.
     let smtp_port = free_port()?;
     let server = start_server(&data, smtp_port).await?;
-    email_channel(&server).await?;
+    email_channels(&server).await?;
     open_incident(&server, "UPS on battery").await?;
     // The notification committed with the incident; die before it leaves.
     server.kill().await?;

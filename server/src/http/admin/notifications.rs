@@ -36,12 +36,12 @@ async fn channels(
 #[serde(deny_unknown_fields)]
 struct ChannelBody {
     kind: ChannelKind,
-    /// An email address, or the webhook's URL.
+    /// An email address (or `requester`: each ticket's requester), or the webhook's URL.
     target: String,
     /// Webhooks only: the HMAC-SHA256 key their signature header is made with.
     secret: Option<String>,
-    /// Events wanted (`opened`, `escalated`, `resolved`, `sla_warning`, `sla_breach`); all when
-    /// omitted.
+    /// Events wanted (`opened`, `escalated`, `resolved`, `sla_warning`, `sla_breach`,
+    /// `digest`); all when omitted.
     #[serde(default)]
     events: Vec<String>,
 }
