@@ -70,6 +70,9 @@ for p in random.sample(range(20000, 32000), 200):
 }
 calc() { python3 -c "print($1)"; }
 
+# The machine may be shared: record how busy it was around the measurements.
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
 # --- binary size -----------------------------------------------------------------------------
 size_built=$(stat -c %s "$bin")
 strip -o "$work/agent-stripped" "$bin" 2>/dev/null || cp "$bin" "$work/agent-stripped"
@@ -91,7 +94,7 @@ done
 inv_cpu=$(calc "$inv_cpu / 10")
 inv_ms=$(calc "round($inv_cpu * 1000, 1)")
 inv_mib=$(calc "round($inv_rss / 1024, 1)")
-inventory_summary=$("$bin" collect --inventory 2>/dev/null | grep -E '^inventory|unavailable' | sed 's/^ */  /' || true)
+inventory_summary=$("$bin" collect --inventory 2>/dev/null | grep -E '^inventory|^ +[a-z_]+ unavailable:' | sed 's/^ */  /' || true)
 
 # --- resident memory while running -----------------------------------------------------------
 port=$(free_port)
@@ -110,6 +113,17 @@ class H(BaseHTTPRequestHandler):
             code = 200
         b = json.dumps(out).encode()
         self.send_response(code)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+    def do_GET(self):
+        # The agent config the acknowledgements' config_version points at (fetched once; the
+        # bench's `run --interval 1` stays a local override of its interval).
+        out = {"protocol": 1, "version": 1, "report_interval_secs": 60,
+               "inventory_schedule": "0 0 3 * * *", "spool_max_bytes": 67108864, "watched_services": []}
+        b = json.dumps(out).encode()
+        self.send_response(200)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(b)))
         self.end_headers()
@@ -210,11 +224,19 @@ PY
 fi
 
 # --- report ----------------------------------------------------------------------------------
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+# Whether systemd answers here: without it the per-collection service states cost nothing.
+if systemctl list-units --type=service --no-pager >/dev/null 2>&1; then
+  services_note="systemd answers here: each collection includes one \`systemctl list-units\` child (counted)."
+else
+  services_note="systemd is not PID 1 here (container): the agent sees no /run/systemd/system and reads no service states, so the one \`systemctl list-units\` child per collection a systemd host adds is not in these figures."
+fi
 section="$work/section.md"
 {
   echo "## Agent footprint"
   echo
   echo "Measured by \`agent/bench/footprint.sh\` on $(date -u +%Y-%m-%d) ($(nproc) CPUs, $(uname -r), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM), release build, commit $(cd "$repo" && git rev-parse --short HEAD 2>/dev/null || echo '?')."
+  echo "Load average (1/5/15 min) before: ${load_before}; after: ${load_after} — the machine is shared, so CPU figures carry that noise. ${services_note}"
   echo
   echo "| figure | value | target (issue 3) |"
   echo "|---|---|---|"

@@ -16,6 +16,8 @@ use cron::Schedule;
 use crate::fsio;
 use crate::inventory::DEFAULT_FULL_SEND as DEFAULT_INVENTORY_SCHEDULE;
 use crate::spool::DEFAULT_CAP_BYTES as DEFAULT_SPOOL_MAX_BYTES;
+use crate::state::StateDir;
+use crate::uploader::Uploader;
 
 pub const FILE_NAME: &str = "agent_config.json";
 
@@ -100,6 +102,78 @@ pub fn load(path: &Path) -> Option<AgentConfig> {
 pub fn save(path: &Path, config: &AgentConfig) -> Result<()> {
     let json = serde_json::to_vec_pretty(config).context("serialising the agent config")?;
     fsio::write_atomic(path, &json, 0o600).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Follows the server's agent config: fetches it when an acknowledgement names another
+/// version, checks, saves and resolves it against the local overrides.
+pub struct ConfigSync {
+    pub dir: StateDir,
+    pub overrides: LocalOverrides,
+    pub default_interval: u64,
+    /// The server's config version now applied (`None`: none fetched yet).
+    pub applied: Option<u64>,
+    /// The version whose fetch or check failed last, so a failure is logged once per version.
+    failed: Option<u64>,
+}
+
+impl ConfigSync {
+    pub fn new(dir: StateDir, overrides: LocalOverrides, default_interval: u64) -> ConfigSync {
+        ConfigSync {
+            dir,
+            overrides,
+            default_interval,
+            applied: None,
+            failed: None,
+        }
+    }
+
+    /// New settings when the server wants a config version other than the applied one and it
+    /// could be fetched; `None` otherwise (the next acknowledgement tries again).
+    pub async fn sync(&mut self, uploader: &Uploader, wanted: u64) -> Option<Settings> {
+        if self.applied == Some(wanted) {
+            return None;
+        }
+        let first_failure = self.failed != Some(wanted);
+        let fetched = uploader
+            .fetch_config()
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|c| {
+                check(&c).map_err(|e| format!("the server sent an invalid agent config: {e}"))
+            })
+            .and_then(|c| {
+                self.overrides
+                    .resolve(Some(&c), self.default_interval)
+                    .map(|s| (c, s))
+                    .map_err(|e| format!("{e:#}"))
+            });
+        let (config, settings) = match fetched {
+            Ok(ok) => ok,
+            Err(e) => {
+                if first_failure {
+                    tracing::warn!(wanted, error = %e, "agent config not applied; keeping the current one");
+                } else {
+                    tracing::debug!(wanted, error = %e, "agent config still not applied");
+                }
+                self.failed = Some(wanted);
+                return None;
+            }
+        };
+        if let Err(e) = save(&self.dir.agent_config_path(), &config) {
+            tracing::warn!(error = %format!("{e:#}"), "agent config applied but not saved; a restart will fetch it again");
+        }
+        tracing::info!(
+            version = config.version,
+            interval_secs = settings.interval_secs,
+            inventory_schedule = %config.inventory_schedule,
+            spool_max_bytes = settings.spool_max_bytes,
+            watched_services = ?settings.watched_services,
+            "agent config applied"
+        );
+        self.applied = Some(config.version);
+        self.failed = None;
+        Some(settings)
+    }
 }
 
 #[cfg(test)]

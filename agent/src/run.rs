@@ -10,7 +10,7 @@ use rand::Rng;
 use tokio::sync::{watch, Notify};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
-use crate::agent_config::{self, LocalOverrides, Settings};
+use crate::agent_config::{self, ConfigSync, LocalOverrides, Settings};
 use crate::cli::RunArgs;
 use crate::collect::{Collection, Collector};
 use crate::error::AgentError;
@@ -31,20 +31,16 @@ pub async fn command(dir: &StateDir, args: RunArgs) -> Result<()> {
     let credential = Credential::load(dir)?;
     dir.ensure()?;
     let _lock = dir.lock_exclusive()?;
-    let mut config_sync = ConfigSync {
-        dir: dir.clone(),
-        overrides: LocalOverrides {
-            interval_secs: args.interval,
-            spool_max_bytes: args.spool_max_bytes,
-            inventory_schedule: args.inventory_schedule.clone(),
-        },
-        default_interval: match credential.report_interval_secs {
-            0 => DEFAULT_INTERVAL_SECS,
-            secs => secs,
-        },
-        applied: None,
-        failed: None,
+    let default_interval = match credential.report_interval_secs {
+        0 => DEFAULT_INTERVAL_SECS,
+        secs => secs,
     };
+    let overrides = LocalOverrides {
+        interval_secs: args.interval,
+        spool_max_bytes: args.spool_max_bytes,
+        inventory_schedule: args.inventory_schedule.clone(),
+    };
+    let mut config_sync = ConfigSync::new(dir.clone(), overrides, default_interval);
     let remote = agent_config::load(&dir.agent_config_path());
     let settings = config_sync
         .overrides
@@ -264,69 +260,6 @@ fn new_ticker(start: Instant, every_secs: u64) -> Interval {
     // After a suspend or a stall, make one collection and carry on; no burst of catch-ups.
     t.set_missed_tick_behavior(MissedTickBehavior::Delay);
     t
-}
-
-/// Follows the server's agent config: fetches it when an acknowledgement names another
-/// version, checks, saves and resolves it against the local overrides.
-struct ConfigSync {
-    dir: StateDir,
-    overrides: LocalOverrides,
-    default_interval: u64,
-    /// The server's config version now applied (`None`: none fetched yet).
-    applied: Option<u64>,
-    /// The version whose fetch or check failed last, so a failure is logged once per version.
-    failed: Option<u64>,
-}
-
-impl ConfigSync {
-    /// New settings when the server wants a config version other than the applied one and it
-    /// could be fetched; `None` otherwise (the next acknowledgement tries again).
-    async fn sync(&mut self, uploader: &Uploader, wanted: u64) -> Option<Settings> {
-        if self.applied == Some(wanted) {
-            return None;
-        }
-        let first_failure = self.failed != Some(wanted);
-        let fetched = uploader
-            .fetch_config()
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|c| {
-                agent_config::check(&c)
-                    .map_err(|e| format!("the server sent an invalid agent config: {e}"))
-            })
-            .and_then(|c| {
-                self.overrides
-                    .resolve(Some(&c), self.default_interval)
-                    .map(|s| (c, s))
-                    .map_err(|e| format!("{e:#}"))
-            });
-        let (config, settings) = match fetched {
-            Ok(ok) => ok,
-            Err(e) => {
-                if first_failure {
-                    tracing::warn!(wanted, error = %e, "agent config not applied; keeping the current one");
-                } else {
-                    tracing::debug!(wanted, error = %e, "agent config still not applied");
-                }
-                self.failed = Some(wanted);
-                return None;
-            }
-        };
-        if let Err(e) = agent_config::save(&self.dir.agent_config_path(), &config) {
-            tracing::warn!(error = %format!("{e:#}"), "agent config applied but not saved; a restart will fetch it again");
-        }
-        tracing::info!(
-            version = config.version,
-            interval_secs = settings.interval_secs,
-            inventory_schedule = %config.inventory_schedule,
-            spool_max_bytes = settings.spool_max_bytes,
-            watched_services = ?settings.watched_services,
-            "agent config applied"
-        );
-        self.applied = Some(config.version);
-        self.failed = None;
-        Some(settings)
-    }
 }
 
 /// Uploads the spool whenever it has something, forever, and follows the server's config.

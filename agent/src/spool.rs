@@ -564,6 +564,75 @@ pub(crate) mod tests {
         assert_eq!(spool.dropped(), 2);
     }
 
+    /// A tiny tmpfs, unmounted when dropped; `None` (said loudly) where mounting is not allowed.
+    struct TinyFs(tempfile::TempDir);
+
+    impl TinyFs {
+        fn mount(bytes: u64) -> Option<TinyFs> {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let ok = std::process::Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+                .arg(dir.path())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                eprintln!("SKIPPED full-disk test: cannot mount a tmpfs here (needs root)");
+                return None;
+            }
+            Some(TinyFs(dir))
+        }
+    }
+
+    impl Drop for TinyFs {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount")
+                .arg(self.0.path())
+                .status();
+        }
+    }
+
+    #[test]
+    fn full_disk_refuses_the_new_report_and_keeps_the_old_ones() {
+        let Some(fs) = TinyFs::mount(64 << 10) else {
+            return;
+        };
+        let mut spool = Spool::open(&fs.0.path().join("spool"), DEFAULT_CAP_BYTES).expect("open");
+        let mut stored = Vec::new();
+        let err = loop {
+            let seq = stored.len() as u64 + 1;
+            match spool.push(&report(seq, 2000), Priority::Metrics) {
+                Ok(_) => stored.push(seq),
+                Err(e) => break e,
+            }
+            assert!(seq < 1000, "64 KiB never filled");
+        };
+        let message = format!("{err:#}");
+        assert!(message.contains("spooling"), "{message}");
+        assert!(message.to_lowercase().contains("space"), "{message}");
+        assert!(!stored.is_empty());
+        // What was spooled is intact and readable; the lost collection is counted.
+        assert_eq!(spool.seqs(), stored);
+        let _ = spool.count_lost(1);
+        assert_eq!(
+            spool.dropped(),
+            1,
+            "counted even if the counter file cannot be written"
+        );
+        let (seq, bytes) = spool.take_oldest().expect("readable").expect("oldest");
+        assert_eq!(seq, 1);
+        assert!(serde_json::from_slice::<serde_json::Value>(&bytes).is_ok());
+        // Once the server has taken some, spooling works again, and reopening finds it all.
+        spool.acknowledge(1).expect("ack");
+        spool.acknowledge(2).expect("ack");
+        let next = *stored.last().expect("some") + 1;
+        spool
+            .push(&report(next, 10), Priority::Change)
+            .expect("room again");
+        let reopened = Spool::open(&fs.0.path().join("spool"), DEFAULT_CAP_BYTES).expect("reopen");
+        assert_eq!(reopened.seqs().last(), Some(&next));
+    }
+
     #[test]
     fn report_in_flight_is_not_dropped() {
         let dir = tempfile::tempdir().unwrap();

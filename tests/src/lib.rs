@@ -157,6 +157,39 @@ impl Server {
         Ok((status, response.json().await?))
     }
 
+    pub async fn put(&self, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
+        let response = self
+            .client
+            .put(format!("{}{path}", self.url))
+            .bearer_auth(&self.admin_token)
+            .json(body)
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        Ok((status, response.json().await?))
+    }
+
+    /// `(seq, collected_at ms, received_at ms)` of every stored report, by sequence number
+    /// (SQLite servers only: read from the data directory's database).
+    pub async fn stored_reports(&self) -> anyhow::Result<Vec<(i64, i64, i64)>> {
+        sqlx::any::install_default_drivers();
+        let url = format!(
+            "sqlite://{}?mode=ro",
+            self.data_dir.join("atalaya.db").display()
+        );
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .with_context(|| format!("opening {url}"))?;
+        let rows: Vec<(i64, i64, i64)> =
+            sqlx::query_as("SELECT seq, collected_at, received_at FROM reports ORDER BY seq")
+                .fetch_all(&pool)
+                .await?;
+        pool.close().await;
+        Ok(rows)
+    }
+
     /// A counter from `/metrics`.
     pub async fn counter(&self, name: &str) -> anyhow::Result<u64> {
         let text = self

@@ -314,15 +314,38 @@ pub async fn command(args: CollectArgs) -> Result<()> {
             v.filesystem.as_deref().unwrap_or("?"),
             if v.read_only { ", read-only" } else { "" }
         );
+        if let Some(i) = collection
+            .volume_inodes
+            .iter()
+            .find(|i| i.mount_point == v.mount_point)
+        {
+            println!(
+                "          {:<24} {:>6.1}% of {} inodes used",
+                "",
+                i.used_percent(),
+                i.inodes_total
+            );
+        }
+    }
+    match &collection.service_states {
+        Some(states) => {
+            let active = states
+                .iter()
+                .filter(|s| s.active_state.as_deref() == Some("active"))
+                .count();
+            println!("services  {} units, {active} active", states.len());
+        }
+        None => println!("services  unavailable (see the log)"),
     }
     if let Some(inv) = &inventory {
         println!(
-            "inventory {} interfaces, {} disks, {} services, {} packages, {} users; hash {}",
+            "inventory {} interfaces, {} disks, {} services, {} packages, {} users, {} memory modules; hash {}",
             inv.network_interfaces.len(),
             inv.disks.len(),
             inv.services.len(),
             inv.software.len(),
             inv.logged_in_users.len(),
+            inv.memory_modules.len(),
             inv.hash
         );
         for (section, why) in &inv.unavailable {

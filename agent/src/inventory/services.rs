@@ -105,7 +105,17 @@ pub fn is_watched(unit: &str, watched: &[String]) -> bool {
         .any(|w| w == unit || unit.strip_suffix(".service") == Some(w.as_str()))
 }
 
+/// sd_booted(3): systemd is the running service manager exactly when this directory exists.
+/// Checking it first spares a `systemctl` process per collection where there is no systemd
+/// (containers, other init systems).
+const SYSTEMD_RUNTIME_DIR: &str = "/run/systemd/system";
+
 fn systemctl<T: serde::de::DeserializeOwned>(args: &[&str]) -> Result<T, String> {
+    if !std::path::Path::new(SYSTEMD_RUNTIME_DIR).is_dir() {
+        return Err(format!(
+            "systemd is not the running service manager (no {SYSTEMD_RUNTIME_DIR})"
+        ));
+    }
     let out = external::run("systemctl", args, SYSTEMCTL_TIMEOUT).map_err(|e| e.to_string())?;
     if out.code != Some(0) {
         let why = external::first_line(&out.stderr);

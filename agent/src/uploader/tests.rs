@@ -290,3 +290,43 @@ fn backoff_grows_with_full_jitter_and_respects_retry_after() {
     );
     assert_eq!(parse_retry_after(&h), None);
 }
+
+#[tokio::test]
+async fn garbage_failing_or_invalid_agent_config_is_never_applied() {
+    // The config endpoint answers, in turn: an HTML page, a 503, a config with nonsense values.
+    let answers = Arc::new(Mutex::new(0u32));
+    let app = Router::new().route(
+        "/api/v1/agent/config",
+        axum::routing::get(move || {
+            let answers = answers.clone();
+            async move {
+                let n = {
+                    let mut a = answers.lock().unwrap();
+                    *a += 1;
+                    *a
+                };
+                match n {
+                    1 => "<html>captive portal</html>".into_response(),
+                    2 => (StatusCode::SERVICE_UNAVAILABLE, "upstream down").into_response(),
+                    _ => Json(serde_json::json!({
+                        "protocol": 1, "version": 9, "report_interval_secs": 0,
+                        "inventory_schedule": "whenever", "spool_max_bytes": 10,
+                    }))
+                    .into_response(),
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let uploader = Uploader::new(&credential(format!("http://{addr}"))).unwrap();
+
+    let err = uploader.fetch_config().await.expect_err("garbage");
+    assert!(err.to_string().contains("not valid"), "{err}");
+    let err = uploader.fetch_config().await.expect_err("5xx");
+    assert!(err.to_string().contains("503"), "{err}");
+    let config = uploader.fetch_config().await.expect("parses");
+    let why = crate::agent_config::check(&config).expect_err("nonsense refused");
+    assert!(why.contains("out of range"), "{why}");
+}

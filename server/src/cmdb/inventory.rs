@@ -278,9 +278,11 @@ pub async fn apply(
             .services
             .iter()
             .map(|s| {
+                // `null` rather than `false` for an unwatched service, so the first inventory
+                // after an upgrade adds no history entry to every service.
                 let attributes = object(json!({
                     "unit": s.name, "description": s.description, "enabled_state": s.enabled_state,
-                    "load_state": s.load_state, "watched": s.watched,
+                    "load_state": s.load_state, "watched": s.watched.then_some(true),
                 }));
                 let metrics =
                     object(json!({"active_state": s.active_state, "sub_state": s.sub_state}));

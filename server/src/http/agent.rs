@@ -56,7 +56,23 @@ async fn enroll(
     let result =
         enrollment::enroll(&state.store, &request, state.config.report_interval_secs).await;
     match result {
-        Ok(response) => {
+        Ok(mut response) => {
+            // The interval the tenant's agent config asks for, so the new agent starts with it.
+            if let Ok(tenant) = state
+                .store
+                .tenant_by_name(crate::store::TenantScope::All, &response.tenant)
+                .await
+            {
+                if let Ok(layers) = state
+                    .store
+                    .agent_config_layers(tenant.id, &response.agent_id)
+                    .await
+                {
+                    response.report_interval_secs = layers
+                        .resolve(state.config.report_interval_secs)
+                        .report_interval_secs;
+                }
+            }
             Metrics::add(&state.metrics.enrollments, 1);
             tracing::info!(agent_id = %response.agent_id, tenant = %response.tenant, hostname = %request.host.hostname, "agent enrolled");
             Ok((StatusCode::CREATED, Json(response)))

@@ -159,6 +159,14 @@ on_every_backend!(
             .await;
         assert_eq!(ack["config_version"], 1);
         assert_eq!(ack["report_interval_secs"], 30);
+        // A machine enrolled now starts at the tenant's interval.
+        let body = json!({"protocol": 1, "token": api.enrollment, "agent_version": "0.1.0",
+                          "host": {"hostname": "web02"}});
+        let (status, enrolled) = api
+            .call("POST", "/api/v1/agent/enroll", "none", Some(body))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{enrolled}");
+        assert_eq!(enrolled["report_interval_secs"], 30);
 
         // Refused changes say why and change nothing.
         for (bad, fragment) in [

@@ -1,6 +1,7 @@
 //! End-to-end: the real `atalaya-server` and `atalaya-agent` binaries, loopback only, this
 //! machine's real data. One test binary with modules (each binary links slowly).
 
+mod agent_config;
 mod desk_email;
 mod enrollment_loop;
 mod fleet_smoke;
