@@ -316,6 +316,8 @@ impl Sender {
             Ok(u) => {
                 if u.agent_id() != self.uploader.agent_id() {
                     tracing::info!(agent_id = u.agent_id(), "using the new credential");
+                    // Another identity may have another config: fetch it at the next ack.
+                    self.config_sync.applied = None;
                 }
                 self.uploader = u;
             }

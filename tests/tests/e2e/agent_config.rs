@@ -1,6 +1,7 @@
 //! Config from the server reaches a running agent: an admin changes the tenant's agent config,
 //! the agent learns the new version from its next acknowledgement, fetches the config, applies
-//! it without a restart (the report interval visibly changes) and keeps it on disk.
+//! it without a restart (the report interval visibly changes) and keeps it on disk, so a restart
+//! starts with it.
 
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
@@ -102,6 +103,21 @@ async fn a_running_agent_applies_a_new_tenant_config_without_restarting() -> any
     );
     assert_eq!(running.id(), pid, "same process: no restart");
     assert!(running.try_wait()?.is_none(), "agent still running");
+    running.start_kill()?;
+    running.wait().await?;
+
+    // A restart starts with the saved config (10 s), not the 60 s of the enrollment.
+    let restarted_at = server.stored_reports().await?.last().map_or(0, |r| r.0);
+    let mut running = agent.command().arg("run").spawn()?;
+    let gaps = eventually(Duration::from_secs(40), || async {
+        let gaps = gaps_after(&server, restarted_at).await?;
+        Ok((!gaps.is_empty()).then_some(gaps))
+    })
+    .await?;
+    assert!(
+        gaps.iter().all(|g| (9.0..13.0).contains(g)),
+        "10 s interval kept across the restart: {gaps:?}"
+    );
     running.start_kill()?;
     running.wait().await?;
     server.stop().await
