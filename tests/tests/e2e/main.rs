@@ -4,6 +4,7 @@
 mod desk_email;
 mod enrollment_loop;
 mod fleet_smoke;
+mod incident_lifecycle;
 mod outage;
 mod quickstart;
 mod replicas;
