@@ -751,3 +751,85 @@ async fn bad_rules_refused_on_sqlite() -> anyhow::Result<()> {
 async fn bad_rules_refused_on_postgres() -> anyhow::Result<()> {
     on_postgres(bad_rules_refused).await
 }
+
+// --- 4. offline, and back ----------------------------------------------------------------------
+
+/// Reports every 5 s: a computer is offline after 15 s without one (the default pack's rule).
+const REPORT_INTERVAL_SECS: i64 = 5;
+
+/// The offline sweep runs every 30 s on the server (no knob), so this waits for one sweep: a
+/// machine that went silent is found offline, while one that keeps reporting is not — even though
+/// its samples are a minute old (its clock runs behind, or it is working through its spool) —
+/// and the silent machine's next report resolves its offline incident. A volume breach in that
+/// report is a problem of its own: the computer is back, so it is not held as "parent down".
+async fn offline_and_back(database_url: Option<String>) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start_with_args(
+        ServerOptions {
+            data_dir: dir.path(),
+            database_url: database_url.as_deref(),
+            listen: "127.0.0.1:0",
+            tls: None,
+            ca_cert: None,
+        },
+        &["--report-interval".into(), REPORT_INTERVAL_SECS.to_string()],
+    )
+    .await?;
+    let offline_rule = rule_named(&server, "Agent offline", false).await?;
+    assert_eq!(
+        offline_rule["critical_level"].as_f64(),
+        Some(3.0 * REPORT_INTERVAL_SECS as f64),
+        "{offline_rule}"
+    );
+    let volume_rule = rule_named(&server, VOLUME_RULE, false).await?;
+
+    let mut silent = Machine::enroll(&server, "silent-host").await?;
+    silent.report_root(&server, now_secs(), 50).await?;
+    let (silent_computer, silent_volume) = silent.cis(&server).await?;
+    let mut behind = Machine::enroll(&server, "behind-host").await?;
+    let skew = secs(60);
+    behind.report_root(&server, now_secs() - skew, 50).await?;
+    let (behind_computer, _) = behind.cis(&server).await?;
+
+    // `behind` reports every second until the sweep has found `silent` offline.
+    let deadline = std::time::Instant::now() + Duration::from_secs(75);
+    let offline = loop {
+        let found = incidents_on(&server, silent_computer).await?;
+        if let Some(incident) = found.first() {
+            break incident.clone();
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the offline sweep never found silent-host offline"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        behind.report_root(&server, now_secs() - skew, 50).await?;
+    };
+    assert_eq!(offline["rule_id"], offline_rule["id"], "{offline}");
+    assert_eq!(offline["state"], "new");
+    let behind_incidents = incidents_on(&server, behind_computer).await?;
+    assert!(
+        behind_incidents.is_empty(),
+        "a machine whose reports keep arriving is not offline, whatever its clock says: \
+         {behind_incidents:?}"
+    );
+
+    // Back, with a full volume: the offline incident resolves, the volume's opens.
+    silent.report_root(&server, now_secs(), 97).await?;
+    let offline = the_incident_on(&server, silent_computer).await?;
+    assert_eq!(offline["state"], "resolved", "{offline}");
+    let volume = the_incident_on(&server, silent_volume).await?;
+    assert_eq!(volume["rule_id"], volume_rule["id"]);
+    assert_eq!(volume["state"], "new", "{volume}");
+    server.stop().await
+}
+
+#[tokio::test]
+async fn offline_and_back_on_sqlite() -> anyhow::Result<()> {
+    tokio::time::timeout(LIMIT, offline_and_back(None)).await?
+}
+
+#[tokio::test]
+async fn offline_and_back_on_postgres() -> anyhow::Result<()> {
+    on_postgres(offline_and_back).await
+}
