@@ -60,7 +60,7 @@ impl SiteOutagePolicy {
     }
 
     /// The computers (ids) of one site that went offline together, from the site's computers as
-    /// `(id, last_seen_at)` and the instant before which a last report means "offline".
+    /// `(id, when its last report arrived)` and the instant before which that means "offline".
     pub fn cluster(&self, computers: &[(i64, i64)], offline_before: i64) -> Vec<i64> {
         let offline: Vec<&(i64, i64)> = computers
             .iter()

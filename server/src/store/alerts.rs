@@ -270,20 +270,28 @@ pub async fn dependent_business_services(tx: &mut Tx<'_>, ci_ids: &[i64]) -> Sto
     Ok(found)
 }
 
-/// Computers of a tenant to check for being offline: (id, last_seen_at, computer name).
+/// When a report of this computer last *arrived*, as SQL over `configuration_items c`: its agents'
+/// `last_seen_at` (server time). Not the CI's `last_seen_at`, which is the newest sample time: an
+/// agent whose clock runs behind, or that is working through its spool after an outage, keeps
+/// reporting with old sample times and is not offline; one whose clock runs ahead is not online
+/// once it stops. The CI's own time stands in only for a computer without agents.
+pub const LAST_REPORT_AT: &str = "COALESCE((SELECT MAX(a.last_seen_at) FROM agents a WHERE a.computer_id = c.id), c.last_seen_at)";
+
+/// Computers of a tenant to check for being offline: (id, when its last report arrived).
 pub async fn offline_candidates(
     tx: &mut Tx<'_>,
     tenant: TenantId,
     seen_before: i64,
 ) -> StoreResult<Vec<(i64, i64)>> {
-    Ok(sqlx::query_as(
-        "SELECT c.id, c.last_seen_at FROM configuration_items c
-         WHERE c.tenant_id = $1 AND c.class = 'computer' AND c.status <> 'retired'
-           AND (c.last_seen_at < $2 OR EXISTS (
+    Ok(sqlx::query_as(&format!(
+        "SELECT x.id, x.seen FROM (
+             SELECT c.id, {LAST_REPORT_AT} AS seen FROM configuration_items c
+              WHERE c.tenant_id = $1 AND c.class = 'computer' AND c.status <> 'retired') x
+         WHERE x.seen < $2 OR EXISTS (
                 SELECT 1 FROM alert_states s JOIN rules r ON r.id = s.rule_id
-                WHERE s.ci_id = c.id AND r.metric = $3 AND (s.state <> 'ok' OR s.flapping = 1)))
-         ORDER BY c.id",
-    )
+                WHERE s.ci_id = x.id AND r.metric = $3 AND (s.state <> 'ok' OR s.flapping = 1))
+         ORDER BY x.id"
+    ))
     .bind(tenant.0)
     .bind(seen_before)
     .bind(crate::rules::metrics::OFFLINE_SECONDS)

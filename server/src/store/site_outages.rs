@@ -32,7 +32,9 @@ pub struct Site {
 /// agent enrolled with. Retired and stale computers do not count.
 pub async fn sites_of(tx: &mut Tx<'_>, tenant: TenantId) -> StoreResult<Vec<Site>> {
     let rows: Vec<(i64, String, i64, i64)> = sqlx::query_as(
-        "SELECT s.id, s.name, c.id, c.last_seen_at FROM configuration_items c
+        // When the newest agent's last report arrived (see `alerts::LAST_REPORT_AT` for why
+        // not the sample time).
+        "SELECT s.id, s.name, c.id, COALESCE(a.last_seen_at, c.last_seen_at) FROM configuration_items c
            JOIN agents a ON a.computer_id = c.id
            JOIN sites s ON s.id = a.site_id
           WHERE c.tenant_id = $1 AND c.class = 'computer' AND c.status NOT IN ('retired', 'stale')

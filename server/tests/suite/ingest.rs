@@ -44,6 +44,17 @@ pub async fn enroll(store: &Store, tenant: TenantId, hostname: &str) -> AgentIde
     }
 }
 
+/// Make the agent's last report look as if it had arrived at `at` (the offline sweep goes by
+/// arrival, not sample time): how these tests let time pass.
+pub async fn arrived_at(store: &Store, agent: &AgentIdentity, at: chrono::DateTime<Utc>) {
+    sqlx::query("UPDATE agents SET last_seen_at = $1 WHERE id = $2")
+        .bind(at.timestamp_millis())
+        .bind(&agent.agent_id)
+        .execute(store.pool())
+        .await
+        .expect("backdate the agent's last report");
+}
+
 pub fn host(hostname: &str, machine_id: &str, uuid: Option<&str>) -> HostFacts {
     HostFacts {
         hostname: hostname.into(),

@@ -98,3 +98,39 @@ on_every_backend!(two_replicas_run_a_job_once_per_period, |store| {
     );
     replicas[other].abort();
 });
+
+// A job's transaction reads, then writes, while reports keep committing. On SQLite a plain
+// (deferred) transaction would fail its first write with SQLITE_BUSY_SNAPSHOT (517) once
+// another writer committed after its first read; `begin_write` makes the other writer wait.
+on_every_backend!(
+    a_job_transaction_survives_a_writer_between_its_read_and_write,
+    |store| {
+        let mut tx = store.begin_write().await.expect("begin");
+        let (before,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM job_leases")
+            .fetch_one(&mut *tx)
+            .await
+            .expect("read");
+        // Another writer (a report, in production) arrives between the read and the write.
+        let other = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                sqlx::query(
+                    "INSERT INTO job_leases (name, holder, expires_at) VALUES ('other', 'x', 0)",
+                )
+                .execute(store.pool())
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        sqlx::query("INSERT INTO job_leases (name, holder, expires_at) VALUES ('job', 'x', $1)")
+            .bind(before)
+            .execute(&mut *tx)
+            .await
+            .expect("the job's write after its read");
+        tx.commit().await.expect("commit");
+        other
+            .await
+            .expect("join")
+            .expect("the other writer waited its turn");
+    }
+);

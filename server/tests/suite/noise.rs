@@ -12,7 +12,7 @@ use atalaya_server::store::tokens::NewEnrollmentToken;
 use atalaya_server::store::{now_ms, Backend, Store, TenantId, TenantScope};
 use chrono::{Duration, Utc};
 
-use crate::ingest::{enroll, host, report};
+use crate::ingest::{arrived_at, enroll, host, report};
 use crate::on_every_backend;
 
 async fn tenant(store: &Store) -> TenantId {
@@ -69,11 +69,12 @@ async fn enroll_at(store: &Store, tenant: TenantId, site: i64, hostname: &str) -
     }
 }
 
-/// Report from `agent` as collected `ago` before now.
+/// Report from `agent` as collected, and received, `ago` before now.
 async fn report_at(store: &Store, agent: &AgentIdentity, seq: u64, name: &str, ago: Duration) {
     let mut r = report(agent, seq, host(name, name, None), 10.0);
     r.collected_at = Utc::now() - ago;
     ingest(store, agent, &r).await.expect("ingest");
+    arrived_at(store, agent, r.collected_at).await;
 }
 
 async fn offline_rule(store: &Store, t: TenantId) {
@@ -235,11 +236,7 @@ on_every_backend!(
         );
         // A third goes silent: a site outage (3 of 4). Several replicas sweep at once.
         // (Time passes: pc2 has not reported for 190 s.)
-        sqlx::query("UPDATE configuration_items SET last_seen_at = $1 WHERE name = 'pc2'")
-            .bind(now_ms() - 190_000)
-            .execute(store.pool())
-            .await
-            .expect("age pc2");
+        arrived_at(&store, &agents[2].0, Utc::now() - Duration::seconds(190)).await;
         let opened = if store.backend() == Backend::Postgres {
             let (a, b, c) = tokio::join!(
                 offline_sweep(&store),
@@ -421,6 +418,7 @@ on_every_backend!(
             .expect("ingest")
             .computer_id
             .expect("computer");
+        arrived_at(&store, &agent, r.collected_at).await;
         assert_eq!(offline_sweep(&store).await.expect("sweep"), 1);
         let (volume,): (i64,) = sqlx::query_as(
             "SELECT id FROM configuration_items WHERE computer_id = $1 AND class = 'volume'",

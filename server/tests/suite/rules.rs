@@ -11,7 +11,7 @@ use atalaya_shared::{Report, Volume};
 use chrono::{Duration, Utc};
 use serde_json::Map;
 
-use crate::ingest::{enroll, host, report};
+use crate::ingest::{arrived_at, enroll, host, report};
 use crate::on_every_backend;
 
 const GIB: u64 = 1 << 30;
@@ -305,8 +305,17 @@ on_every_backend!(
             .expect("rule");
         let agent = enroll(&store, t, "laptop").await;
         let mut r = report(&agent, 1, host("laptop", "m", None), 10.0);
+        // Collected an hour ago and only now received (a clock behind, or a spool replayed):
+        // the agent is reporting, so it is not offline.
         r.collected_at = Utc::now() - Duration::hours(1);
         ingest(&store, &agent, &r).await.expect("ingest");
+        assert_eq!(
+            offline_sweep(&store).await.expect("sweep"),
+            0,
+            "offline goes by when reports arrive, not by their sample times"
+        );
+        // An hour without a report: offline.
+        arrived_at(&store, &agent, r.collected_at).await;
         assert_eq!(offline_sweep(&store).await.expect("sweep"), 1);
         assert_eq!(
             offline_sweep(&store).await.expect("sweep"),

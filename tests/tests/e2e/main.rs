@@ -5,6 +5,7 @@ mod agent_config;
 mod desk_email;
 mod enrollment_loop;
 mod fleet_smoke;
+mod incident_lifecycle;
 mod outage;
 mod quickstart;
 mod replicas;
