@@ -13,3 +13,7 @@ ALTER TABLE configuration_items ADD COLUMN os_name TEXT GENERATED ALWAYS AS (
     COALESCE(json_extract(attributes, '$."os_name"'), json_extract(metrics, '$."os_name"'))
 ) VIRTUAL;
 CREATE INDEX configuration_items_by_memory ON configuration_items (class, memory_total_bytes);
+-- A computer's own CIs of one class (every report reconciles its volumes this way): with both
+-- columns in one index no planner prefers a class-only index, which reads every CI of the class.
+DROP INDEX configuration_items_by_computer;
+CREATE INDEX configuration_items_by_computer ON configuration_items (computer_id, class);

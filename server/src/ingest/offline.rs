@@ -36,7 +36,7 @@ pub async fn offline_sweep_with(store: &Store, policy: &SiteOutagePolicy) -> Sto
     let mut opened = 0;
     for tenant in store.list_tenants(TenantScope::All).await? {
         // Reads, then writes, while reports keep arriving: the write lock first (on SQLite).
-        let mut tx = store.begin_write().await?;
+        let mut tx = store.begin().await?;
         let rules = rule_store::effective_rules(&mut tx, tenant.id).await?;
         let lowest = rules
             .iter()

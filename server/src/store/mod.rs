@@ -213,16 +213,12 @@ impl Store {
         &self.pool
     }
 
+    /// A write transaction. Most read before they write, and must not fail for that: on SQLite
+    /// such a transaction fails with `SQLITE_BUSY_SNAPSHOT` (517) — which the busy timeout does
+    /// not wait out — whenever another writer (a report) commits between its first read and
+    /// its first write; `BEGIN IMMEDIATE` takes the write lock at once, so it waits its turn
+    /// instead. On PostgreSQL it is an ordinary transaction. (Reads go to the pool directly.)
     pub async fn begin(&self) -> StoreResult<Tx<'static>> {
-        Ok(self.pool.begin().await?)
-    }
-
-    /// A transaction that reads before it writes, and must not fail for that. On SQLite such a
-    /// transaction fails with `SQLITE_BUSY_SNAPSHOT` (517) — which the busy timeout does not
-    /// wait out — whenever another writer (a report) commits between its first read and its
-    /// first write; `BEGIN IMMEDIATE` takes the write lock at once, so it waits its turn
-    /// instead. On PostgreSQL it is an ordinary transaction.
-    pub async fn begin_write(&self) -> StoreResult<Tx<'static>> {
         Ok(match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,

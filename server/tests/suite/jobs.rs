@@ -101,11 +101,11 @@ on_every_backend!(two_replicas_run_a_job_once_per_period, |store| {
 
 // A job's transaction reads, then writes, while reports keep committing. On SQLite a plain
 // (deferred) transaction would fail its first write with SQLITE_BUSY_SNAPSHOT (517) once
-// another writer committed after its first read; `begin_write` makes the other writer wait.
+// another writer committed after its first read; `begin` makes the other writer wait.
 on_every_backend!(
     a_job_transaction_survives_a_writer_between_its_read_and_write,
     |store| {
-        let mut tx = store.begin_write().await.expect("begin");
+        let mut tx = store.begin().await.expect("begin");
         let (before,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM job_leases")
             .fetch_one(&mut *tx)
             .await
