@@ -488,11 +488,10 @@ async fn ingest_once(
         )
         .await?;
     }
-    // Disks whose SMART reading the inventory of this report shows the rules (fresher than the
+    // Disks whose SMART verdict the inventory of this report shows the rules (fresher than the
     // report's `disk_io`, which the agent made before reading the inventory).
     let mut disks_from_inventory = Vec::new();
     if let (Some(applied), Some(inventory)) = (applied, inventory) {
-        disks_from_inventory.clone_from(&applied.disk_ids);
         for (disk, id) in inventory.disks.iter().zip(applied.disk_ids) {
             let subject = Subject {
                 tenant,
@@ -500,18 +499,20 @@ async fn ingest_once(
                 computer_id,
                 description: format!("Disk {} on {host}", disk.name),
             };
-            let failed = f64::from(u8::from(
-                disk.smart.available && disk.smart.passed == Some(false),
-            ));
-            engine
-                .observe(
-                    &mut tx,
-                    &subject,
-                    metrics::DISK_SMART_FAILED,
-                    failed,
-                    collected_at,
-                )
-                .await?;
+            // Unavailable SMART is unknown, not healthy: it must not resolve a failing disk.
+            let passed = disk.smart.passed.filter(|_| disk.smart.available);
+            if let Some(passed) = passed {
+                disks_from_inventory.push(id);
+                engine
+                    .observe(
+                        &mut tx,
+                        &subject,
+                        metrics::DISK_SMART_FAILED,
+                        f64::from(u8::from(!passed)),
+                        collected_at,
+                    )
+                    .await?;
+            }
             if let Some(n) = disk.smart.reallocated_sectors {
                 engine
                     .observe(

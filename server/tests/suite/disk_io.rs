@@ -134,8 +134,25 @@ on_every_backend!(disk_io_records_samples_and_smart_opens_incidents, |store| {
             .expect("count");
     assert_eq!(still_open, 1);
 
+    // Nor does an inventory that could not read SMART (smartctl timed out): unknown, not healthy.
+    let unreadable = json!({"inventory": {"hash": "inv-disks-2", "disks": [
+        disk("sda", "S1", json!({"available": false, "reason": "smartctl did not finish within 15s and was killed"})),
+        disk("vda", "V1", json!({"available": false, "reason": "smartctl is not installed"})),
+    ]}});
+    api.report(&credential, report(&agent_id, 5, 4, unreadable))
+        .await;
+    let (still_open,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM incidents WHERE resolved_at IS NULL")
+            .fetch_one(store.pool())
+            .await
+            .expect("count");
+    assert_eq!(
+        still_open, 1,
+        "an unreadable SMART does not resolve the incident"
+    );
+
     // Passing again: the incident resolves.
-    api.report(&credential, report(&agent_id, 5, 4, disk_io(Some(true))))
+    api.report(&credential, report(&agent_id, 6, 5, disk_io(Some(true))))
         .await;
     let (still_open,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM incidents WHERE resolved_at IS NULL")
