@@ -2,14 +2,15 @@
 
 use std::collections::BTreeMap;
 
-use atalaya_shared::protocol::{Inventory, Report, ServiceState, Volume, VolumeInodes};
+use atalaya_shared::protocol::{DiskIo, Inventory, Report, ServiceState, Volume, VolumeInodes};
 use serde::{Deserialize, Serialize};
 
 use crate::spool::Priority;
 
 /// The report as sent: the shared [`Report`] plus optional top-level fields beside the others
 /// (servers that do not know one ignore it): the `inventory` when due, the `service_states` of
-/// every collection (absent when the service manager could not be asked) and `volume_inodes`.
+/// every collection (absent when the service manager could not be asked), `volume_inodes` and
+/// `disk_io` (every whole disk's I/O rates and last SMART verdict).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WireReport {
     #[serde(flatten)]
@@ -20,6 +21,8 @@ pub struct WireReport {
     pub service_states: Option<Vec<ServiceState>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volume_inodes: Vec<VolumeInodes>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disk_io: Vec<DiskIo>,
 }
 
 impl From<Report> for WireReport {
@@ -29,6 +32,7 @@ impl From<Report> for WireReport {
             inventory: None,
             service_states: None,
             volume_inodes: Vec::new(),
+            disk_io: Vec::new(),
         }
     }
 }
@@ -42,6 +46,7 @@ const VOLUME_LEVELS: &[f64] = &[80.0, 90.0, 95.0, 98.0];
 pub struct StateTracker {
     volume_levels: Option<BTreeMap<String, usize>>,
     service_states: Option<BTreeMap<String, Option<String>>>,
+    smart: Option<BTreeMap<String, Option<bool>>>,
 }
 
 impl StateTracker {
@@ -58,6 +63,18 @@ impl StateTracker {
             .collect();
         let changed = self.service_states.as_ref().is_some_and(|old| *old != now);
         self.service_states = Some(now);
+        changed
+    }
+
+    /// `true` when a disk's SMART verdict changed (a disk started failing, or a verdict became
+    /// known) since the last call. The first call sets the baseline.
+    pub fn smart_changed(&mut self, disks: &[DiskIo]) -> bool {
+        let now: BTreeMap<String, Option<bool>> = disks
+            .iter()
+            .map(|d| (d.device.clone(), d.smart_healthy))
+            .collect();
+        let changed = self.smart.as_ref().is_some_and(|old| *old != now);
+        self.smart = Some(now);
         changed
     }
 
@@ -152,6 +169,23 @@ mod tests {
             state("ssh.service", "failed"),
             state("cron.service", "active")
         ])));
+    }
+
+    fn disk(device: &str, healthy: Option<bool>) -> DiskIo {
+        DiskIo {
+            device: device.into(),
+            smart_healthy: healthy,
+            ..DiskIo::default()
+        }
+    }
+
+    #[test]
+    fn a_disk_starting_to_fail_is_a_change() {
+        let mut t = StateTracker::default();
+        assert!(!t.smart_changed(&[disk("sda", None)]), "baseline");
+        assert!(t.smart_changed(&[disk("sda", Some(true))]));
+        assert!(!t.smart_changed(&[disk("sda", Some(true))]));
+        assert!(t.smart_changed(&[disk("sda", Some(false))]));
     }
 
     #[test]

@@ -131,13 +131,17 @@ impl Producer {
         let services_changed = self
             .tracker
             .services_changed(collection.service_states.as_deref());
-        let state_changed = volumes_changed || services_changed;
+        let smart_changed = self.tracker.smart_changed(&collection.disk_io);
+        let state_changed = volumes_changed || services_changed || smart_changed;
         let mut decision = InventoryDecision::Skip;
         let mut inventory = None;
         if self.plan.check_due(now) {
             let watched = self.watched.clone();
             match tokio::task::spawn_blocking(move || inventory::collect(&watched)).await {
                 Ok(inv) => {
+                    if !inv.unavailable.contains_key("disks") {
+                        self.collector.record_inventory_smart(&inv.disks);
+                    }
                     decision = self.plan.decide(now, &inv.hash);
                     inventory = Some(inv);
                 }
@@ -166,6 +170,7 @@ impl Producer {
                 volumes,
                 volume_inodes: Vec::new(),
                 service_states: None,
+                disk_io: Vec::new(),
             }
             .into_wire(&self.agent_id, n, dropped);
             wire.inventory = inventory.clone();

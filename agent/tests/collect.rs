@@ -66,6 +66,43 @@ fn collect_json_matches_the_kernel_and_df() {
     );
 }
 
+/// `disk_io` lists the disks backed by a device (`/sys/block/*/device`: not loop, zram or
+/// device-mapper), each with rates over the first collection's window and a SMART verdict only
+/// when smartctl gave one.
+#[test]
+fn disk_io_lists_the_hardware_disks() {
+    let report = collect();
+    let mut expected: Vec<String> = std::fs::read_dir("/sys/block")
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.path().join("device").exists())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    expected.sort();
+    let disks = report["disk_io"].as_array().cloned().unwrap_or_default();
+    let mut ours: Vec<String> = disks
+        .iter()
+        .filter_map(|d| d["device"].as_str().map(str::to_owned))
+        .collect();
+    ours.sort();
+    assert_eq!(ours, expected, "{disks:?}");
+    for d in &disks {
+        for rate in [
+            "read_bytes_per_sec",
+            "write_bytes_per_sec",
+            "reads_per_sec",
+            "writes_per_sec",
+        ] {
+            assert!(d[rate].as_f64().is_some_and(|r| r >= 0.0), "{rate}: {d}");
+        }
+        if d.get("smart_healthy").is_some() {
+            assert!(d["smart_checked_at"].is_string(), "{d}");
+        }
+    }
+}
+
 fn collect_with_inventory() -> serde_json::Value {
     let output = Command::new(env!("CARGO_BIN_EXE_atalaya-agent"))
         .args(["collect", "--json", "--inventory"])
@@ -282,5 +319,9 @@ fn hung_smartctl_is_killed_and_reported_unavailable() {
         assert_eq!(d["smart"]["available"], false, "{d}");
         let why = d["smart"]["reason"].as_str().unwrap_or("");
         assert!(why.contains("did not finish"), "{d}");
+    }
+    // The per-interval entries know no verdict either: unknown, not healthy.
+    for d in report["disk_io"].as_array().cloned().unwrap_or_default() {
+        assert!(d.get("smart_healthy").is_none(), "{d}");
     }
 }

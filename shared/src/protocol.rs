@@ -346,6 +346,47 @@ impl VolumeInodes {
     }
 }
 
+/// One whole disk at one collection: the report's top-level `disk_io`, sent every interval. The
+/// I/O rates come from the kernel's counters (`/proc/diskstats` on Linux) over the time since the
+/// previous collection; the SMART fields repeat the last verdict of the agent's own, slower SMART
+/// check (smartctl is too costly to run every interval), so a failing disk is seen within an
+/// interval of that check rather than at the next inventory.
+///
+/// `device` is the kernel name (`sda`, `nvme0n1`), the same as [`PhysicalDisk::name`]. Partitions
+/// and logical devices (loop, RAM, zram, device-mapper, md) are left out: their I/O is already
+/// counted on the whole disks below them, or they are no disk at all.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DiskIo {
+    pub device: String,
+    /// Rates are absent when there is no earlier reading to compare with (a disk that just
+    /// appeared) or a counter went backwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_bytes_per_sec: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_bytes_per_sec: Option<f64>,
+    /// Completed read / write requests per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reads_per_sec: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writes_per_sec: Option<f64>,
+    /// SMART overall health of the last check: `true` passed, `false` failing; absent when not
+    /// known (no smartctl, a device without SMART, not checked yet) — never "healthy" by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smart_healthy: Option<bool>,
+    /// When that SMART verdict was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smart_checked_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature_celsius: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reallocated_sectors: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_sectors: Option<u64>,
+    /// NVMe "percentage used" / SSD wear, 0–100+.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wear_percent: Option<u64>,
+}
+
 /// One installed memory module (SMBIOS type 17, "Memory Device"); empty slots are left out.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemoryModule {
@@ -422,9 +463,18 @@ pub mod metric {
     pub const NET_TX_BYTES_PER_SECOND: &str = "net.tx_bytes_per_second";
     /// Receive plus transmit errors per second over the same interfaces.
     pub const NET_ERRORS_PER_SECOND: &str = "net.errors_per_second";
-    /// Bytes per second read from / written to the machine's whole disks.
+    /// Bytes per second read from / written to the machine's whole disks (on the computer: the
+    /// sum over its disks; on a `physical_disk` CI: that disk's, from the report's `disk_io`).
     pub const DISK_READ_BYTES_PER_SECOND: &str = "disk.read_bytes_per_second";
     pub const DISK_WRITE_BYTES_PER_SECOND: &str = "disk.write_bytes_per_second";
+    /// Completed read / write requests per second of one disk (stored on its `physical_disk` CI
+    /// from the report's `disk_io`, as are the two byte rates above).
+    pub const DISK_READS_PER_SECOND: &str = "disk.reads_per_second";
+    pub const DISK_WRITES_PER_SECOND: &str = "disk.writes_per_second";
+    /// SMART temperature of one disk, from the agent's last SMART check (`disk_io`).
+    pub const DISK_TEMPERATURE_CELSIUS: &str = "disk.temperature_celsius";
+    /// SMART wear of one disk (NVMe percentage used, SSD life used), from `disk_io`.
+    pub const DISK_WEAR_PERCENT: &str = "disk.wear_percent";
     /// The agent's own resident memory (self-telemetry).
     pub const AGENT_RSS_BYTES: &str = "agent.rss_bytes";
     /// CPU time the agent process has used since it started, user + system (self-telemetry).
@@ -449,6 +499,25 @@ mod tests {
         assert_eq!(report.host.hostname, "h");
         assert_eq!(report.volumes[0].used_percent(), 75.0);
         assert!(report.metrics.is_empty());
+    }
+
+    #[test]
+    fn disk_io_without_smart_or_rates_stays_small_and_round_trips() {
+        let d = DiskIo {
+            device: "sda".into(),
+            ..DiskIo::default()
+        };
+        let json = serde_json::to_string(&d).expect("serialises");
+        assert_eq!(
+            json, r#"{"device":"sda"}"#,
+            "unknown is absent, not false or 0"
+        );
+        let back: DiskIo = serde_json::from_str(
+            r#"{"device":"sda","reads_per_sec":2.5,"smart_healthy":false,"later":1}"#,
+        )
+        .expect("parses");
+        assert_eq!(back.reads_per_sec, Some(2.5));
+        assert_eq!(back.smart_healthy, Some(false));
     }
 
     #[test]

@@ -190,6 +190,28 @@ impl Server {
         Ok(rows)
     }
 
+    /// The distinct metric names sampled on one CI, sorted (SQLite servers only).
+    pub async fn sampled_metrics(&self, ci_id: i64) -> anyhow::Result<Vec<String>> {
+        sqlx::any::install_default_drivers();
+        let url = format!(
+            "sqlite://{}?mode=ro",
+            self.data_dir.join("atalaya.db").display()
+        );
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .with_context(|| format!("opening {url}"))?;
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT metric FROM metric_samples WHERE ci_id = $1 ORDER BY metric",
+        )
+        .bind(ci_id)
+        .fetch_all(&pool)
+        .await?;
+        pool.close().await;
+        Ok(rows.into_iter().map(|(m,)| m).collect())
+    }
+
     /// A counter from `/metrics`.
     pub async fn counter(&self, name: &str) -> anyhow::Result<u64> {
         let text = self

@@ -8,8 +8,9 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use atalaya_shared::protocol::{Volume, VolumeInodes};
+use atalaya_shared::protocol::{SmartHealth, Volume, VolumeInodes};
 
+use super::disk_io::DiskCounters;
 use super::volumes::{self, MountEntry, NETWORK_FILESYSTEMS};
 use super::IoCounters;
 
@@ -51,7 +52,8 @@ pub fn os_version() -> Option<String> {
     os_release_field("VERSION_ID").or_else(|| os_release_field("VERSION"))
 }
 
-/// Cumulative network and disk counters (`/proc/net/dev`, `/proc/diskstats`).
+/// Cumulative network and disk counters (`/proc/net/dev`, `/proc/diskstats`), the disks' both
+/// per disk and summed.
 pub fn io_counters() -> IoCounters {
     let mut c = IoCounters::default();
     if let Ok(text) = fs::read_to_string("/proc/net/dev") {
@@ -85,23 +87,52 @@ pub fn io_counters() -> IoCounters {
         (c.net_rx_bytes, c.net_tx_bytes, c.net_errors) = (Some(rx), Some(tx), Some(errs));
     }
     if let Ok(text) = fs::read_to_string("/proc/diskstats") {
-        let (mut read, mut written) = (0u64, 0u64);
-        for f in text
-            .lines()
-            .map(|l| l.split_whitespace().collect::<Vec<_>>())
-            .filter(|f| f.len() >= 10)
-        {
-            // Whole disks only: partitions would count the same bytes twice.
-            if !is_physical_disk(f[2]) || !Path::new("/sys/block").join(f[2]).exists() {
-                continue;
-            }
-            // Fields 6 and 10 are sectors read and written, always 512 bytes each.
-            read = read.saturating_add(f[5].parse::<u64>().unwrap_or(0).saturating_mul(512));
-            written = written.saturating_add(f[9].parse::<u64>().unwrap_or(0).saturating_mul(512));
-        }
-        (c.disk_read_bytes, c.disk_write_bytes) = (Some(read), Some(written));
+        c.disks = parse_diskstats(&text, |name| {
+            is_physical_disk(name) && Path::new("/sys/block").join(name).exists()
+        });
+        let sum = |pick: fn(&DiskCounters) -> u64| {
+            c.disks
+                .iter()
+                .fold(0u64, |total, d| total.saturating_add(pick(d)))
+        };
+        c.disk_read_bytes = Some(sum(|d| d.read_bytes));
+        c.disk_write_bytes = Some(sum(|d| d.write_bytes));
     }
     c
+}
+
+/// Parses `/proc/diskstats` (the kernel's `Documentation/admin-guide/iostats.rst`):
+/// `major minor name reads merged sectors-read ms writes merged sectors-written ms …`, keeping
+/// the devices `is_whole_disk` accepts (by their `/sys/block` name).
+///
+/// Whole disks only: a partition's I/O is already counted on its disk, and device-mapper, md,
+/// loop, RAM and zram devices are either stacked on the disks (counting the same bytes twice) or
+/// not disks at all; none of them has a `physical_disk` CI to record the rates on.
+pub fn parse_diskstats(text: &str, is_whole_disk: impl Fn(&str) -> bool) -> Vec<DiskCounters> {
+    text.lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // The kernel writes `cciss/c0d0` here for what `/sys/block` calls `cciss!c0d0`.
+            let device = f.get(2)?.replace('/', "!");
+            if f.len() < 10 || !is_whole_disk(&device) {
+                return None;
+            }
+            let n = |i: usize| f[i].parse::<u64>().ok();
+            // Sectors are always 512 bytes here, whatever the disk's own block size.
+            Some(DiskCounters {
+                device,
+                reads: n(3)?,
+                read_bytes: n(5)?.saturating_mul(512),
+                writes: n(7)?,
+                write_bytes: n(9)?.saturating_mul(512),
+            })
+        })
+        .collect()
+}
+
+/// The SMART health of every whole disk (`smartctl`, time-limited), for the periodic check.
+pub fn smart_check() -> Vec<(String, SmartHealth)> {
+    crate::inventory::smart_check()
 }
 
 /// Whole physical (or virtual machine) disks by kernel name; loop, RAM, zram, device-mapper,
@@ -331,6 +362,69 @@ mod tests {
         assert_eq!(m[1].mount_point, "/mnt/my disk");
         assert_eq!(m[1].filesystem, "vfat");
         assert!(m[1].read_only);
+    }
+
+    /// A real `/proc/diskstats` shape: whole disks, partitions, logical devices, the 14-field
+    /// format of old kernels and the 20-field one of new ones, and a line cut short.
+    const DISKSTATS: &str = "\
+   7       0 loop0 57 0 2160 10 0 0 0 0 0 24 10 0 0 0 0 0 0
+   8       0 sda 1301888 21385 67577034 3672689 1576102 195309 242488344 2160033 0 205948 5915687 250957 49 55661544 49299 319621 33665
+   8       1 sda1 1300000 21000 67500000 3600000 1570000 195000 242400000 2160000 0 205000 5900000 0 0 0 0 0 0
+ 259       0 nvme0n1 4000 10 96000 800 2500 5 40000 900 0 1200 1700
+ 259       1 nvme0n1p1 3900 10 95000 790 2400 5 39000 890 0 1190 1680
+ 253       0 dm-0 900 0 7200 100 300 0 2400 50 0 120 150 0 0 0 0 0 0
+ 252       0 zram0 10 0 80 0 20 0 160 0 0 0 0 0 0 0 0 0 0
+ 104       0 cciss/c0d0 1 0 8 0 2 0 16 0 0 0 0
+   8      16 sdb 12 0
+";
+
+    #[test]
+    fn diskstats_gives_whole_disks_with_bytes_and_requests() {
+        // What /sys/block would list on that machine: whole disks and logical devices.
+        let in_sys_block = [
+            "loop0",
+            "sda",
+            "nvme0n1",
+            "dm-0",
+            "zram0",
+            "cciss!c0d0",
+            "sdb",
+        ];
+        let disks = parse_diskstats(DISKSTATS, |name| {
+            is_physical_disk(name) && in_sys_block.contains(&name)
+        });
+        let names: Vec<&str> = disks.iter().map(|d| d.device.as_str()).collect();
+        assert_eq!(names, ["sda", "nvme0n1", "cciss!c0d0"], "{disks:?}");
+        assert_eq!(
+            disks[0],
+            DiskCounters {
+                device: "sda".into(),
+                reads: 1_301_888,
+                read_bytes: 67_577_034 * 512,
+                writes: 1_576_102,
+                write_bytes: 242_488_344 * 512,
+            }
+        );
+        assert_eq!(
+            (
+                disks[1].reads,
+                disks[1].read_bytes,
+                disks[1].writes,
+                disks[1].write_bytes
+            ),
+            (4000, 96_000 * 512, 2500, 40_000 * 512)
+        );
+    }
+
+    #[test]
+    fn this_machines_disks_are_in_sys_block_and_counted_once() {
+        let io = io_counters();
+        for d in &io.disks {
+            assert!(Path::new("/sys/block").join(&d.device).exists(), "{d:?}");
+            assert!(is_physical_disk(&d.device), "{d:?}");
+        }
+        let read: u64 = io.disks.iter().map(|d| d.read_bytes).sum();
+        assert_eq!(io.disk_read_bytes, Some(read));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! statvfs) lives in the `platform` module, so Windows and macOS readers can sit beside
 //! `linux.rs` behind the same small set of functions.
 
+mod disk_io;
 mod volumes;
 
 #[cfg(target_os = "linux")]
@@ -20,12 +21,14 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use atalaya_shared::protocol::{
-    metric, HostFacts, Report, Sample, ServiceState, Volume, VolumeInodes, PROTOCOL_VERSION,
+    metric, DiskIo, HostFacts, PhysicalDisk, Report, Sample, ServiceState, Volume, VolumeInodes,
+    PROTOCOL_VERSION,
 };
 use chrono::{DateTime, Utc};
 use sysinfo::{CpuRefreshKind, MemoryRefreshKind, System};
 
 use crate::cli::CollectArgs;
+use disk_io::{DiskCounters, SmartMonitor, SMART_CHECK_PERIOD, SMART_FIRST_WAIT};
 
 pub const AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -43,6 +46,8 @@ pub struct Collection {
     pub volume_inodes: Vec<VolumeInodes>,
     /// `None` when the service manager could not be asked (not "every service stopped").
     pub service_states: Option<Vec<ServiceState>>,
+    /// Every whole disk's I/O rates and last SMART verdict.
+    pub disk_io: Vec<DiskIo>,
 }
 
 impl Collection {
@@ -55,11 +60,13 @@ impl Collection {
     ) -> crate::report::WireReport {
         let volume_inodes = std::mem::take(&mut self.volume_inodes);
         let service_states = self.service_states.take();
+        let disk_io = std::mem::take(&mut self.disk_io);
         crate::report::WireReport {
             report: self.into_report(agent_id, seq, dropped_since_last),
             inventory: None,
             service_states,
             volume_inodes,
+            disk_io,
         }
     }
 
@@ -79,13 +86,16 @@ impl Collection {
 }
 
 /// Cumulative I/O counters; rates are the difference between two collections.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct IoCounters {
     pub net_rx_bytes: Option<u64>,
     pub net_tx_bytes: Option<u64>,
     pub net_errors: Option<u64>,
+    /// Sums over [`IoCounters::disks`].
     pub disk_read_bytes: Option<u64>,
     pub disk_write_bytes: Option<u64>,
+    /// Every whole disk's own counters.
+    pub disks: Vec<DiskCounters>,
 }
 
 /// Keeps what a collection needs between runs: the CPU counters of the previous collection and
@@ -101,6 +111,8 @@ pub struct Collector {
     watched: Vec<String>,
     /// Why the service states could not be read last time, to log a change once.
     services_unavailable: Option<String>,
+    /// The last SMART verdict of every disk, from a check on its own, slower period.
+    smart: SmartMonitor,
 }
 
 impl Collector {
@@ -121,7 +133,18 @@ impl Collector {
             last_io: None,
             watched: Vec::new(),
             services_unavailable: None,
+            smart: SmartMonitor::new(SMART_CHECK_PERIOD, platform::smart_check),
         }
+    }
+
+    /// SMART verdicts an inventory has just read: they count as the periodic check.
+    pub fn record_inventory_smart(&mut self, disks: &[PhysicalDisk]) {
+        let verdicts = disks
+            .iter()
+            .map(|d| (d.name.clone(), d.smart.clone()))
+            .collect();
+        self.smart
+            .record_inventory(verdicts, std::time::Instant::now());
     }
 
     pub fn set_watched(&mut self, watched: Vec<String>) {
@@ -130,6 +153,8 @@ impl Collector {
 
     /// Makes one collection. The first call waits [`FIRST_CPU_WINDOW`] to measure the CPU.
     pub async fn collect(&mut self) -> Collection {
+        // The SMART check (at start, then on its period) runs beside the collection.
+        self.smart.poll(std::time::Instant::now()).await;
         if !self.cpu_primed {
             self.system.refresh_cpu_usage();
             self.last_io = Some((std::time::Instant::now(), platform::io_counters()));
@@ -137,6 +162,9 @@ impl Collector {
             self.cpu_primed = true;
         }
         let mut collection = self.collect_now();
+        self.smart.wait_for_first(SMART_FIRST_WAIT).await;
+        self.smart.poll(std::time::Instant::now()).await;
+        self.smart.annotate(&mut collection.disk_io);
         // `systemctl` is time-limited but may take a moment: keep it off the async thread.
         let watched = self.watched.clone();
         let states =
@@ -190,8 +218,10 @@ impl Collector {
         }
         let io = platform::io_counters();
         let io_now = std::time::Instant::now();
-        if let Some((then, prev)) = self.last_io {
-            let secs = io_now.duration_since(then).as_secs_f64();
+        let mut disk_io = Vec::new();
+        if let Some((then, prev)) = &self.last_io {
+            let secs = io_now.duration_since(*then).as_secs_f64();
+            disk_io = disk_io::disk_rates(&prev.disks, &io.disks, secs);
             let rate = |now: Option<u64>, before: Option<u64>| -> Option<f64> {
                 // A counter that went backwards (interface re-created, wrap) gives no rate.
                 let delta = now?.checked_sub(before?)?;
@@ -262,6 +292,7 @@ impl Collector {
             volumes,
             volume_inodes,
             service_states: None,
+            disk_io,
         }
     }
 }
@@ -326,6 +357,22 @@ pub async fn command(args: CollectArgs) -> Result<()> {
                 i.inodes_total
             );
         }
+    }
+    for d in &collection.disk_io {
+        let rate = |v: Option<f64>| v.map_or("?".to_owned(), |v| format!("{v:.0}"));
+        let smart = match d.smart_healthy {
+            Some(true) => "SMART passed",
+            Some(false) => "SMART FAILING",
+            None => "SMART unknown",
+        };
+        println!(
+            "disk      {:<24} read {} B/s ({} ops/s), write {} B/s ({} ops/s), {smart}",
+            d.device,
+            rate(d.read_bytes_per_sec),
+            rate(d.reads_per_sec),
+            rate(d.write_bytes_per_sec),
+            rate(d.writes_per_sec),
+        );
     }
     match &collection.service_states {
         Some(states) => {
@@ -413,6 +460,19 @@ mod tests {
             .unwrap()
             .value;
         assert!(rate > 0.0, "16 MiB written and synced, write rate {rate}");
+        // The same bytes, per disk: the disks' rates add up to the machine's.
+        let per_disk: f64 = c.disk_io.iter().filter_map(|d| d.write_bytes_per_sec).sum();
+        assert!(
+            (per_disk - rate).abs() <= rate * 1e-9 + 1.0,
+            "per disk {per_disk} vs machine {rate}"
+        );
+        assert!(
+            c.disk_io
+                .iter()
+                .any(|d| d.writes_per_sec.is_some_and(|w| w > 0.0)),
+            "{:?}",
+            c.disk_io
+        );
     }
 
     #[tokio::test]

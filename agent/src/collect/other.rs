@@ -1,7 +1,7 @@
 //! Fallback readers for platforms without a dedicated module yet (Windows, macOS, BSDs):
 //! whatever `sysinfo` offers portably. A real `windows.rs`/`macos.rs` replaces this file.
 
-use atalaya_shared::protocol::{Volume, VolumeInodes};
+use atalaya_shared::protocol::{SmartHealth, Volume, VolumeInodes};
 use sysinfo::Disks;
 
 use super::volumes;
@@ -32,6 +32,11 @@ pub fn process_count() -> Option<usize> {
 
 pub fn io_counters() -> super::IoCounters {
     super::IoCounters::default()
+}
+
+/// No SMART reader here yet: no disks are named, so none is reported healthy.
+pub fn smart_check() -> Vec<(String, SmartHealth)> {
+    Vec::new()
 }
 
 pub fn self_usage() -> (Option<u64>, Option<f64>) {

@@ -13,7 +13,8 @@ use crate::external::{self, RunError};
 /// smartctl can take seconds on a busy or sleeping disk; beyond this it is killed.
 const SMARTCTL_TIMEOUT: Duration = Duration::from_secs(15);
 
-pub fn disks() -> Vec<PhysicalDisk> {
+/// Whole disks by kernel name, sorted.
+fn names() -> Vec<String> {
     let Ok(dir) = fs::read_dir("/sys/block") else {
         return Vec::new();
     };
@@ -22,8 +23,30 @@ pub fn disks() -> Vec<PhysicalDisk> {
         .filter(|n| is_physical(n))
         .collect();
     names.sort();
-    let mut smartctl_missing = false;
     names
+}
+
+/// The SMART health of every whole disk, without the rest of the inventory: the agent's own
+/// periodic SMART check. Once smartctl is found missing it is not looked for again.
+pub fn smart_check() -> Vec<(String, SmartHealth)> {
+    let mut smartctl_missing = false;
+    names()
+        .into_iter()
+        .map(|name| {
+            let smart = if smartctl_missing {
+                unavailable("smartctl is not installed")
+            } else {
+                smart_health(&name).0
+            };
+            smartctl_missing = smart.reason.as_deref() == Some("smartctl is not installed");
+            (name, smart)
+        })
+        .collect()
+}
+
+pub fn disks() -> Vec<PhysicalDisk> {
+    let mut smartctl_missing = false;
+    names()
         .into_iter()
         .map(|name| {
             let mut disk = from_sysfs(&name);
@@ -230,6 +253,22 @@ mod tests {
             h.reason.as_deref(),
             Some("/dev/vda: Unable to detect device type")
         );
+    }
+
+    #[test]
+    fn the_smart_check_names_the_same_disks_as_the_inventory() {
+        let checked: Vec<String> = smart_check()
+            .into_iter()
+            .map(|(name, smart)| {
+                assert!(
+                    smart.available || (smart.reason.is_some() && smart.passed.is_none()),
+                    "{name}: {smart:?}"
+                );
+                name
+            })
+            .collect();
+        let listed: Vec<String> = disks().into_iter().map(|d| d.name).collect();
+        assert_eq!(checked, listed);
     }
 
     #[test]

@@ -45,6 +45,12 @@ pub fn service_states(_watched: &[String]) -> Result<Vec<ServiceState>, String> 
     Err("service states are not implemented on this OS yet".into())
 }
 
+/// The SMART health of every whole disk by kernel name, for the agent's periodic SMART check.
+#[cfg(target_os = "linux")]
+pub fn smart_check() -> Vec<(String, atalaya_shared::protocol::SmartHealth)> {
+    disks::smart_check()
+}
+
 #[cfg(target_os = "linux")]
 fn collect_platform(inv: &mut Inventory, watched: &[String]) {
     let mut missing = |section: &str, why: String| {

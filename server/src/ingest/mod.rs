@@ -2,10 +2,11 @@
 //! the alerts it causes — so the agent's acknowledgement means all of it is durable.
 
 pub mod alerts;
+mod disks;
 mod offline;
 mod services;
 
-use atalaya_shared::{Inventory, Report, ServiceState, Volume, VolumeInodes};
+use atalaya_shared::{DiskIo, Inventory, Report, ServiceState, Volume, VolumeInodes};
 use serde::Deserialize;
 
 use crate::cmdb::{inventory, software};
@@ -23,8 +24,8 @@ pub const VOLUME_USED_PERCENT: &str = metrics::VOLUME_USED_PERCENT;
 
 /// A report as it arrives: the protocol's [`Report`] plus the top-level fields beside it — the
 /// inventory the agent attaches when it changed (or on its daily schedule), the state of every
-/// service at this collection (absent when the agent could not ask its service manager) and
-/// the volumes' inode use.
+/// service at this collection (absent when the agent could not ask its service manager), the
+/// volumes' inode use and every whole disk's I/O rates and last SMART verdict.
 #[derive(Debug, Clone, Deserialize)]
 pub struct IncomingReport {
     #[serde(flatten)]
@@ -35,6 +36,8 @@ pub struct IncomingReport {
     pub service_states: Option<Vec<ServiceState>>,
     #[serde(default)]
     pub volume_inodes: Vec<VolumeInodes>,
+    #[serde(default)]
+    pub disk_io: Vec<DiskIo>,
 }
 
 impl IncomingReport {
@@ -58,8 +61,40 @@ impl IncomingReport {
         {
             return Err("a volume_inodes entry has more free than total inodes".into());
         }
-        Ok(())
+        validate_disk_io(&self.disk_io)
     }
+}
+
+fn validate_disk_io(disk_io: &[DiskIo]) -> Result<(), String> {
+    if disk_io.len() > 4096 {
+        return Err("too many disk_io entries in one report (at most 4096)".into());
+    }
+    let mut devices: Vec<&str> = disk_io.iter().map(|d| d.device.as_str()).collect();
+    devices.sort_unstable();
+    if devices.first().is_some_and(|d| d.is_empty()) {
+        return Err("a disk_io entry has an empty device".into());
+    }
+    if devices.windows(2).any(|w| w[0] == w[1]) {
+        return Err("a device appears twice in disk_io".into());
+    }
+    let bad_rate = |r: Option<f64>| r.is_some_and(|r| !r.is_finite() || r < 0.0);
+    let too_big = |n: Option<u64>| n.is_some_and(|n| n > i64::MAX as u64);
+    if disk_io.iter().any(|d| {
+        [
+            d.read_bytes_per_sec,
+            d.write_bytes_per_sec,
+            d.reads_per_sec,
+            d.writes_per_sec,
+        ]
+        .into_iter()
+        .any(bad_rate)
+            || [d.reallocated_sectors, d.pending_sectors, d.wear_percent]
+                .into_iter()
+                .any(too_big)
+    }) {
+        return Err("disk_io rates must be finite and not negative, counts in range".into());
+    }
+    Ok(())
 }
 
 /// The per-collection extras of a report, beside the [`Report`] and its inventory.
@@ -67,6 +102,7 @@ impl IncomingReport {
 struct Extras<'a> {
     service_states: Option<&'a [ServiceState]>,
     volume_inodes: &'a [VolumeInodes],
+    disk_io: &'a [DiskIo],
 }
 
 /// What happened to a report.
@@ -134,6 +170,7 @@ pub async fn ingest_incoming(
     let extras = Extras {
         service_states: incoming.service_states.as_deref(),
         volume_inodes: &incoming.volume_inodes,
+        disk_io: &incoming.disk_io,
     };
     ingest_full(
         store,
@@ -356,6 +393,11 @@ async fn ingest_once(
             });
         }
     }
+    // Disks by name, once the inventory (if any) has made their CIs.
+    let known_disks = disks::known(&mut tx, computer_id, extras.disk_io).await?;
+    let mut disk_samples = Vec::new();
+    disks::samples(&known_disks, collected_at, &mut disk_samples);
+    samples.extend(disk_samples);
     ci_tx::record_samples(&mut tx, tenant, &samples).await?;
 
     let mut engine = Engine::load(&mut tx, store.backend(), tenant, computer_id, now).await?;
@@ -446,6 +488,9 @@ async fn ingest_once(
         )
         .await?;
     }
+    // Disks whose SMART verdict the inventory of this report shows the rules (fresher than the
+    // report's `disk_io`, which the agent made before reading the inventory).
+    let mut disks_from_inventory = Vec::new();
     if let (Some(applied), Some(inventory)) = (applied, inventory) {
         for (disk, id) in inventory.disks.iter().zip(applied.disk_ids) {
             let subject = Subject {
@@ -454,18 +499,20 @@ async fn ingest_once(
                 computer_id,
                 description: format!("Disk {} on {host}", disk.name),
             };
-            let failed = f64::from(u8::from(
-                disk.smart.available && disk.smart.passed == Some(false),
-            ));
-            engine
-                .observe(
-                    &mut tx,
-                    &subject,
-                    metrics::DISK_SMART_FAILED,
-                    failed,
-                    collected_at,
-                )
-                .await?;
+            // Unavailable SMART is unknown, not healthy: it must not resolve a failing disk.
+            let passed = disk.smart.passed.filter(|_| disk.smart.available);
+            if let Some(passed) = passed {
+                disks_from_inventory.push(id);
+                engine
+                    .observe(
+                        &mut tx,
+                        &subject,
+                        metrics::DISK_SMART_FAILED,
+                        f64::from(u8::from(!passed)),
+                        collected_at,
+                    )
+                    .await?;
+            }
             if let Some(n) = disk.smart.reallocated_sectors {
                 engine
                     .observe(
@@ -508,6 +555,17 @@ async fn ingest_once(
                 .await?;
         }
     }
+    disks::observe(
+        &mut tx,
+        &mut engine,
+        tenant,
+        computer_id,
+        host,
+        &known_disks,
+        &disks_from_inventory,
+        collected_at,
+    )
+    .await?;
     let incidents_opened = engine.incidents_opened;
     tx.commit().await?;
     Ok(Attempt::Stored(IngestOutcome {

@@ -95,19 +95,19 @@ pub const METRICS: &[MetricDef] = &[
         name: DISK_SMART_FAILED,
         class: "physical_disk",
         unit: Unit::Flag,
-        description: "SMART overall health failed",
+        description: "SMART overall health failed (from the inventory and every report's disk_io)",
     },
     MetricDef {
         name: DISK_REALLOCATED_SECTORS,
         class: "physical_disk",
         unit: Unit::Count,
-        description: "reallocated sectors",
+        description: "reallocated sectors (inventory and disk_io)",
     },
     MetricDef {
         name: DISK_PENDING_SECTORS,
         class: "physical_disk",
         unit: Unit::Count,
-        description: "sectors pending reallocation",
+        description: "sectors pending reallocation (inventory and disk_io)",
     },
     MetricDef {
         name: SERVICE_STOPPED,

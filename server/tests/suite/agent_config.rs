@@ -14,7 +14,7 @@ use tower::ServiceExt;
 
 use crate::on_every_backend;
 
-struct Api {
+pub(crate) struct Api {
     app: Router,
     admin: String,
     enrollment: String,
@@ -22,7 +22,7 @@ struct Api {
 }
 
 impl Api {
-    async fn new(store: &Store) -> Api {
+    pub(crate) async fn new(store: &Store) -> Api {
         let dir = tempfile::tempdir().expect("tempdir");
         let first = atalaya_server::bootstrap::first_start(store, dir.path(), 60)
             .await
@@ -37,7 +37,7 @@ impl Api {
         }
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: &str,
         uri: &str,
@@ -74,7 +74,7 @@ impl Api {
         )
     }
 
-    async fn enroll(&self) -> (String, String) {
+    pub(crate) async fn enroll(&self) -> (String, String) {
         let body = json!({"protocol": 1, "token": self.enrollment, "agent_version": "0.1.0",
                           "host": {"hostname": "web01"}});
         let (status, body) = self
@@ -88,7 +88,7 @@ impl Api {
     }
 
     /// Posts a report and returns the acknowledgement.
-    async fn report(&self, credential: &str, body: Value) -> Value {
+    pub(crate) async fn report(&self, credential: &str, body: Value) -> Value {
         let (status, ack) = self
             .call("POST", "/api/v1/agent/report", credential, Some(body))
             .await;
@@ -97,7 +97,7 @@ impl Api {
     }
 }
 
-fn report(agent_id: &str, seq: u64, minute: u32, extra: Value) -> Value {
+pub(crate) fn report(agent_id: &str, seq: u64, minute: u32, extra: Value) -> Value {
     let mut body = json!({
         "protocol": 1, "agent_id": agent_id, "seq": seq, "agent_version": "0.1.0",
         "collected_at": format!("2026-11-22T10:{minute:02}:00Z"),

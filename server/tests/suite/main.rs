@@ -7,6 +7,7 @@ mod api;
 mod cmdb;
 mod db;
 mod desk;
+mod disk_io;
 mod ingest;
 mod jobs;
 mod noise;

@@ -70,6 +70,40 @@ async fn the_loop(database_url: Option<&str>) -> anyhow::Result<()> {
         .is_some_and(|s| !s.is_empty()));
     let computer_id = computer["id"].as_i64().expect("id");
 
+    // Its disks carry the first report's per-disk I/O rates (`disk_io`), and a SMART sample only
+    // where smartctl gave a verdict (unknown is never recorded as healthy).
+    if database_url.is_none() {
+        let disks = server.get("/api/v1/cis?class=physical_disk").await?;
+        let mut checked = 0;
+        for disk in disks.as_array().cloned().unwrap_or_default() {
+            let name = disk["name"].as_str().unwrap_or_default();
+            if !std::path::Path::new("/sys/block")
+                .join(name)
+                .join("device")
+                .exists()
+            {
+                continue;
+            }
+            let id = disk["id"].as_i64().expect("id");
+            let sampled = server.sampled_metrics(id).await?;
+            for metric in ["disk.read_bytes_per_second", "disk.writes_per_second"] {
+                assert!(sampled.iter().any(|m| m == metric), "{name}: {sampled:?}");
+            }
+            let smart_known = disk["attributes"]["smart_available"] == true;
+            assert_eq!(
+                sampled.iter().any(|m| m == "disk.smart_failed"),
+                smart_known,
+                "{name}: {sampled:?} with {disk}"
+            );
+            checked += 1;
+        }
+        let hardware_disks = std::fs::read_dir("/sys/block")?
+            .filter_map(Result::ok)
+            .filter(|e| e.path().join("device").exists())
+            .count();
+        assert!(checked > 0 || hardware_disks == 0, "no disk CI: {disks}");
+    }
+
     // Its volumes exist, with the root filesystem among them, contained in the computer.
     let vols = volumes(&server).await?;
     let root = vols

@@ -1,0 +1,128 @@
+//! Per-disk health from every report's `disk_io` (not only the inventory's): each known disk CI
+//! gets its I/O rates and SMART readings as samples, and the SMART rules see the agent's latest
+//! verdict within an interval of its SMART check.
+//!
+//! Disks are matched by kernel name (`sda`, `nvme0n1`), the name their `physical_disk` CI got
+//! from the inventory. A disk the inventory has not described yet is skipped: it gets a CI, and
+//! its samples, once the next inventory names it.
+
+use std::collections::HashMap;
+
+use atalaya_shared::{metric as m, DiskIo};
+
+use super::alerts::{Engine, Subject};
+use crate::cmdb::class;
+use crate::rules::metrics;
+use crate::store::cis::tx as ci_tx;
+use crate::store::{StoreResult, TenantId, Tx};
+
+/// A report's disk entry and the CI it is about.
+pub struct KnownDisk<'a> {
+    pub ci_id: i64,
+    pub disk: &'a DiskIo,
+}
+
+/// The entries of `disk_io` whose disk has a CI on this computer (one statement, none when the
+/// report has no `disk_io`).
+pub async fn known<'a>(
+    tx: &mut Tx<'_>,
+    computer_id: i64,
+    disk_io: &'a [DiskIo],
+) -> StoreResult<Vec<KnownDisk<'a>>> {
+    if disk_io.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT id, name FROM configuration_items
+         WHERE computer_id = $1 AND class = $2 AND status <> 'retired'",
+    )
+    .bind(computer_id)
+    .bind(class::PHYSICAL_DISK)
+    .fetch_all(&mut **tx)
+    .await?;
+    let ids: HashMap<&str, i64> = rows.iter().map(|(id, name)| (name.as_str(), *id)).collect();
+    Ok(disk_io
+        .iter()
+        .filter_map(|disk| {
+            let ci_id = *ids.get(disk.device.as_str())?;
+            Some(KnownDisk { ci_id, disk })
+        })
+        .collect())
+}
+
+/// The samples of every known disk, for the report's one batched insert.
+pub fn samples(known: &[KnownDisk<'_>], at: i64, out: &mut Vec<ci_tx::Sample<'static>>) {
+    for KnownDisk { ci_id, disk: d } in known {
+        let failed = d.smart_healthy.map(|ok| f64::from(u8::from(!ok)));
+        let values = [
+            (m::DISK_READ_BYTES_PER_SECOND, d.read_bytes_per_sec),
+            (m::DISK_WRITE_BYTES_PER_SECOND, d.write_bytes_per_sec),
+            (m::DISK_READS_PER_SECOND, d.reads_per_sec),
+            (m::DISK_WRITES_PER_SECOND, d.writes_per_sec),
+            (metrics::DISK_SMART_FAILED, failed),
+            (
+                metrics::DISK_REALLOCATED_SECTORS,
+                d.reallocated_sectors.map(|n| n as f64),
+            ),
+            (
+                metrics::DISK_PENDING_SECTORS,
+                d.pending_sectors.map(|n| n as f64),
+            ),
+            (
+                m::DISK_TEMPERATURE_CELSIUS,
+                d.temperature_celsius.map(|t| t as f64),
+            ),
+            (m::DISK_WEAR_PERCENT, d.wear_percent.map(|w| w as f64)),
+        ];
+        for (metric, value) in values {
+            if let Some(value) = value {
+                out.push(ci_tx::Sample {
+                    ci_id: *ci_id,
+                    metric,
+                    at,
+                    value,
+                });
+            }
+        }
+    }
+}
+
+/// Shows every known disk's SMART verdict to the rules, except the disks in `skip` (an
+/// inventory in the same report has just shown them a fresher reading). An unknown verdict is
+/// not shown at all: it neither opens nor resolves anything.
+#[allow(clippy::too_many_arguments)]
+pub async fn observe(
+    tx: &mut Tx<'_>,
+    engine: &mut Engine,
+    tenant: TenantId,
+    computer_id: i64,
+    host: &str,
+    known: &[KnownDisk<'_>],
+    skip: &[i64],
+    at: i64,
+) -> StoreResult<()> {
+    for KnownDisk { ci_id, disk } in known {
+        let Some(healthy) = disk.smart_healthy.filter(|_| !skip.contains(ci_id)) else {
+            continue;
+        };
+        let subject = Subject {
+            tenant,
+            ci_id: *ci_id,
+            computer_id,
+            description: format!("Disk {} on {host}", disk.device),
+        };
+        let readings = [
+            (metrics::DISK_SMART_FAILED, Some(u64::from(!healthy))),
+            (metrics::DISK_REALLOCATED_SECTORS, disk.reallocated_sectors),
+            (metrics::DISK_PENDING_SECTORS, disk.pending_sectors),
+        ];
+        for (metric, value) in readings {
+            if let Some(value) = value {
+                engine
+                    .observe(tx, &subject, metric, value as f64, at)
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
