@@ -342,8 +342,8 @@ async fn ingest_once(
 
     let applied = match inventory {
         Some(inventory) => {
-            let stored = crate::store::cis::tx::load(&mut tx, computer_id).await?;
-            let hash = stored.inventory_hash.as_deref();
+            let stored_hash = ci_tx::inventory_hash(&mut tx, computer_id).await?;
+            let hash = stored_hash.as_deref();
             match catalogue {
                 Some(catalogue) => {
                     inventory::apply(

@@ -256,6 +256,16 @@ pub mod tx {
         .await?)
     }
 
+    /// The hash of the inventory last applied to a computer.
+    pub async fn inventory_hash(tx: &mut Tx<'_>, id: i64) -> StoreResult<Option<String>> {
+        let row: (Option<String>,) =
+            sqlx::query_as("SELECT inventory_hash FROM configuration_items WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut **tx)
+                .await?;
+        Ok(row.0)
+    }
+
     /// A reconciled CI, ready to write.
     pub struct CiUpdate<'a> {
         pub id: i64,
