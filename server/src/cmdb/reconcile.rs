@@ -375,17 +375,22 @@ pub async fn sync_components(
             kind: identify::LOCAL_KEY,
             value: format!("{computer_id}:{local_key}"),
         }];
-        let ci_id = reconcile(tx, observed, &ids).await?.ci_id;
-        ci_tx::ensure_relation(
-            tx,
-            observed.tenant,
-            ci_id,
-            relation,
-            computer_id,
-            observed.seen_at,
-        )
-        .await?;
-        seen.push(ci_id);
+        let reconciled = reconcile(tx, observed, &ids).await?;
+        // A component is identified within its computer, so it never moves: its relation is
+        // made once, when it is created (a person who removed it later is not overruled by
+        // every report).
+        if reconciled.created {
+            ci_tx::ensure_relation(
+                tx,
+                observed.tenant,
+                reconciled.ci_id,
+                relation,
+                computer_id,
+                observed.seen_at,
+            )
+            .await?;
+        }
+        seen.push(reconciled.ci_id);
     }
     retire_missing(tx, tenant, computer_id, class, &seen, at).await?;
     Ok(seen)
