@@ -10,13 +10,10 @@ use atalaya_server::store::tickets::{
     Comment, NewTicket, SlaRisk, TicketEdit, TicketFilter, TicketKind,
 };
 use atalaya_server::store::{Store, TenantId, TenantScope};
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::StatusCode;
 use axum::Router;
 use chrono::TimeZone;
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 use crate::db::TestDb;
 use crate::on_every_backend;
@@ -357,34 +354,7 @@ impl DeskApi {
     }
 
     async fn call(&self, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header(header::AUTHORIZATION, format!("Bearer {}", self.admin));
-        let body = match body {
-            Some(v) => {
-                request = request.header(header::CONTENT_TYPE, "application/json");
-                Body::from(v.to_string())
-            }
-            None => Body::empty(),
-        };
-        let response = self
-            .app
-            .clone()
-            .oneshot(request.body(body).expect("request"))
-            .await
-            .expect("response");
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        crate::router::call_json(&self.app, method, uri, &self.admin, body).await
     }
 
     async fn ok(&self, method: &str, uri: &str, body: Option<Value>) -> Value {

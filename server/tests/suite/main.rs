@@ -13,5 +13,6 @@ mod jobs;
 mod noise;
 mod notify;
 mod reporting;
+mod router;
 mod rules;
 mod store;

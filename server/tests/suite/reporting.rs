@@ -707,18 +707,8 @@ impl Api {
     }
 
     async fn admin(&self, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header(header::AUTHORIZATION, format!("Bearer {}", self.admin));
-        let body = match body {
-            Some(v) => {
-                request = request.header(header::CONTENT_TYPE, "application/json");
-                Body::from(v.to_string())
-            }
-            None => Body::empty(),
-        };
-        let (status, _, text) = self.send(request.body(body).expect("request")).await;
+        let request = crate::router::json_request(method, uri, &self.admin, body);
+        let (status, _, text) = self.send(request).await;
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 }
