@@ -42,6 +42,10 @@ struct Cli {
     /// Seconds of reporting (after enrollment).
     #[arg(long, default_value_t = 300.0)]
     duration: f64,
+    /// Seconds at the start of the reporting phase whose reports are sent but not counted in
+    /// the figures (first reports, new CIs): measure the steady state.
+    #[arg(long, default_value_t = 0.0)]
+    warmup: f64,
     /// Seed of the fleet: the same seed gives the same machines and the same events.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -98,7 +102,7 @@ struct Cli {
 fn seconds(name: &str, value: f64) -> anyhow::Result<Duration> {
     Duration::try_from_secs_f64(value)
         .ok()
-        .filter(|duration| !duration.is_zero() || name == "drain")
+        .filter(|duration| !duration.is_zero() || matches!(name, "drain" | "warmup"))
         .with_context(|| format!("--{name} must be a positive number of seconds, not {value}"))
 }
 
@@ -133,6 +137,7 @@ async fn main() -> anyhow::Result<()> {
         agents: cli.agents,
         interval: seconds("interval", cli.interval)?,
         duration: seconds("duration", cli.duration)?,
+        warmup: seconds("warmup", cli.warmup)?,
         seed: cli.seed,
         concurrency: cli.concurrency,
         breach_share: cli.breach_share,

@@ -33,6 +33,9 @@ pub struct Options {
     pub agents: usize,
     pub interval: Duration,
     pub duration: Duration,
+    /// The first part of `duration` whose reports are sent but not counted (first reports,
+    /// new CIs, cold caches), so that the figures describe the fleet in its steady state.
+    pub warmup: Duration,
     pub seed: u64,
     /// Requests in flight at once (and keep-alive connections kept).
     pub concurrency: usize,
@@ -112,6 +115,9 @@ pub async fn run(options: Options) -> anyhow::Result<Outcome> {
     }
     if options.interval.is_zero() || options.duration.is_zero() {
         bail!("--interval and --duration must be positive");
+    }
+    if options.warmup >= options.duration {
+        bail!("--warmup must be shorter than --duration");
     }
     let server = options.server.trim_end_matches('/').to_string();
     let concurrency = options.concurrency.max(1);
@@ -193,9 +199,15 @@ pub async fn run(options: Options) -> anyhow::Result<Outcome> {
         })
     });
 
-    let before = options.probe.read().await;
     // Give the tasks a moment to start so the first agents are not late by construction.
     let t0 = Instant::now() + Duration::from_millis(200);
+    // The server's cost is read where the counted part of the run starts.
+    let measured_from = t0 + options.warmup;
+    let probe = options.probe.clone();
+    let before = tokio::spawn(async move {
+        tokio::time::sleep_until(measured_from).await;
+        probe.read().await
+    });
     let n = hosts.len();
     let mut tasks = JoinSet::new();
     for (i, host) in hosts.into_iter().enumerate() {
@@ -206,8 +218,9 @@ pub async fn run(options: Options) -> anyhow::Result<Outcome> {
     while let Some(done) = tasks.join_next().await {
         ledger.push(done.context("an agent task failed")?);
     }
-    let reporting = t0.elapsed();
+    let reporting = measured_from.elapsed();
     let after = options.probe.read().await;
+    let before = before.await.context("the cost probe failed")?;
     reporting_done.store(true, Ordering::SeqCst);
     if let Some(p) = progress {
         p.abort();
@@ -233,6 +246,7 @@ pub async fn run(options: Options) -> anyhow::Result<Outcome> {
         agents: n,
         interval_secs: options.interval.as_secs_f64(),
         duration_secs: options.duration.as_secs_f64(),
+        warmup_secs: options.warmup.as_secs_f64(),
         seed: options.seed,
         concurrency,
         offered_reports_per_sec: n as f64 / options.interval.as_secs_f64(),
@@ -328,6 +342,8 @@ struct Pending {
     seq: u64,
     inventory_revision: Option<u32>,
     breaching: bool,
+    /// Due after the warm-up: its figures count.
+    counted: bool,
 }
 
 /// One agent's life in the run: a report every interval, oldest unacknowledged first.
@@ -354,6 +370,7 @@ async fn drive(
             break;
         }
         tokio::time::sleep_until(due).await;
+        let counted = due >= t0 + options.warmup;
         if host.online_at(n) {
             let elapsed = due.saturating_duration_since(t0).as_secs_f64();
             let (body, inventory_revision) = host.make_report(
@@ -370,6 +387,7 @@ async fn drive(
                 seq: host.seq,
                 inventory_revision,
                 breaching,
+                counted,
             });
         }
         while let Some(pending) = spool.front() {
@@ -381,9 +399,11 @@ async fn drive(
                 break;
             };
             let started = Instant::now();
-            fleet
-                .recorder
-                .attempt(pending.body.len(), started.saturating_duration_since(due));
+            if pending.counted {
+                fleet
+                    .recorder
+                    .attempt(pending.body.len(), started.saturating_duration_since(due));
+            }
             if pending.breaching {
                 lock(&fleet.watch.sent)
                     .entry(host.facts.hostname.clone())
@@ -398,11 +418,13 @@ async fn drive(
             .await;
             match result {
                 Ok(ack) if ack.seq == pending.seq => {
-                    fleet.recorder.acked(
-                        started.elapsed(),
-                        ack.duplicate,
-                        pending.inventory_revision.is_some(),
-                    );
+                    if pending.counted {
+                        fleet.recorder.acked(
+                            started.elapsed(),
+                            ack.duplicate,
+                            pending.inventory_revision.is_some(),
+                        );
+                    }
                     ledger.acked_seqs.push(ack.seq);
                     ledger.duplicates += u64::from(ack.duplicate);
                     if let Some(revision) = pending.inventory_revision {

@@ -164,6 +164,8 @@ pub struct Summary {
     pub agents: usize,
     pub interval_secs: f64,
     pub duration_secs: f64,
+    /// Seconds at the start whose reports were not counted.
+    pub warmup_secs: f64,
     pub seed: u64,
     pub concurrency: usize,
     /// The fleet's nominal rate: agents / interval.
@@ -215,6 +217,12 @@ impl Summary {
             lat(&self.enrollment.latency_ms),
             errors(&self.enrollment.errors)
         ));
+        if self.warmup_secs > 0.0 {
+            out.push_str(&format!(
+                "counted: reports due after a warm-up of {}s (the figures below)\n",
+                self.warmup_secs
+            ));
+        }
         out.push_str(&format!(
             "reports: {} acked of {} sent ({} duplicate, {} with inventory, {:.1} MB), {:.1}/s (offered {:.1}/s)\n",
             r.acked, r.attempts, r.duplicates, r.with_inventory, r.megabytes_sent, r.reports_per_sec,

@@ -32,21 +32,78 @@ pub fn identifying_macs(inventory: Option<&Inventory>) -> Vec<&str> {
         .unwrap_or_default()
 }
 
-/// Reconcile the computer CI of a report.
+/// Reconcile the computer CI of a report, for the agent that sent it. `inventory` is the one to
+/// apply with this report (`None` also when the computer already has the one attached).
+///
+/// A report whose host facts are exactly those of the agent's last report refreshes the
+/// computer's measurements in one statement; anything else is reconciled in full.
+#[allow(clippy::too_many_arguments)]
 pub async fn computer(
     tx: &mut Tx<'_>,
     tenant: TenantId,
+    agent_id: &str,
     host: &HostFacts,
     agent_version: &str,
     inventory: Option<&Inventory>,
     samples: &[Sample],
     seen_at: i64,
 ) -> StoreResult<Reconciled> {
+    let mut observed = Observed {
+        tenant,
+        class: class::COMPUTER,
+        name: &host.hostname,
+        computer_id: None,
+        attributes: host_attributes(host, agent_version),
+        metrics: computer_metrics(host, samples),
+        seen_at,
+    };
+    // The fingerprint covers what every report says (host facts), never the inventory: the
+    // inventory has its own hash, and is applied in full whenever it changes.
+    let fingerprint = reconcile::fingerprint(&observed, &identify::computer_identifiers(host, &[]));
+    if inventory.is_none() {
+        let metrics = Value::Object(observed.metrics.clone()).to_string();
+        if let Some(ci_id) =
+            ci_tx::refresh_observed(tx, agent_id, &fingerprint, &metrics, seen_at).await?
+        {
+            return Ok(Reconciled {
+                ci_id,
+                created: false,
+            });
+        }
+    }
+    if let Some(inv) = inventory {
+        for (key, value) in inventory_attributes(inv) {
+            // DMI only fills in what the host facts lack.
+            let fills_in = matches!(key.as_str(), "serial_number" | "hardware_uuid");
+            if !(fills_in && observed.attributes.contains_key(&key)) {
+                observed.attributes.insert(key, value);
+            }
+        }
+    }
+    // Identification reads the same values the attributes show (DMI filled in).
+    let text = |key: &str| {
+        observed
+            .attributes
+            .get(key)
+            .and_then(Value::as_str)
+            .map(Into::into)
+    };
+    let effective = HostFacts {
+        hardware_uuid: text("hardware_uuid"),
+        serial_number: text("serial_number"),
+        ..host.clone()
+    };
+    let ids = identify::computer_identifiers(&effective, &identifying_macs(inventory));
+    reconcile::reconcile_hashed(tx, &observed, &ids, &fingerprint).await
+}
+
+/// What every report says about its computer. A hardware UUID or serial number the host facts
+/// could not read (without root, say) is left out rather than `null`, so that it does not erase
+/// the one an inventory read from DMI.
+fn host_attributes(host: &HostFacts, agent_version: &str) -> Map<String, Value> {
     let mut attributes = object(json!({
         "hostname": host.hostname,
         "machine_id": host.machine_id,
-        "hardware_uuid": host.hardware_uuid,
-        "serial_number": host.serial_number,
         "os_name": host.os_name,
         "os_version": host.os_version,
         "kernel_version": host.kernel_version,
@@ -57,40 +114,57 @@ pub async fn computer(
         "boot_time": host.boot_time,
         "agent_version": agent_version,
     }));
-    if let Some(inv) = inventory {
-        if let Some(hw) = &inv.hardware {
-            attributes.extend(object(json!({
-                "vendor": hw.vendor, "model": hw.model,
-                "bios_vendor": hw.bios_vendor, "bios_version": hw.bios_version, "bios_date": hw.bios_date,
-                "board_vendor": hw.board_vendor, "board_model": hw.board_model, "chassis_type": hw.chassis_type,
-            })));
-            // DMI values fill in what the host facts could not read (without root, say).
-            for (key, value) in [
-                ("serial_number", &hw.serial_number),
-                ("hardware_uuid", &hw.uuid),
-            ] {
-                if attributes.get(key).is_none_or(Value::is_null) && value.is_some() {
-                    attributes.insert(key.into(), json!(value));
-                }
-            }
-        }
-        if let Some(cpu) = &inv.cpu {
-            attributes.extend(object(json!({
-                "cpu_vendor": cpu.vendor, "cpu_sockets": cpu.sockets, "cpu_threads": cpu.threads,
-                "cpu_max_frequency_mhz": cpu.max_frequency_mhz,
-            })));
-        }
-        attributes.extend(object(json!({
-            "time_zone": inv.time_zone,
-            "reboot_required": inv.reboot_required,
-            "logged_in_users": inv.logged_in_users.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(),
-        })));
-        // Modules are listed only where SMBIOS was readable (as root): never erase them with an
-        // empty list from a run that could not read them.
-        if !inv.memory_modules.is_empty() {
-            attributes.insert("memory_modules".into(), json!(inv.memory_modules));
+    for (key, value) in [
+        ("hardware_uuid", &host.hardware_uuid),
+        ("serial_number", &host.serial_number),
+    ] {
+        if let Some(value) = value {
+            attributes.insert(key.into(), json!(value));
         }
     }
+    attributes
+}
+
+/// What an inventory adds to its computer's attributes; DMI values fill in the hardware UUID
+/// and serial number the host facts lack.
+fn inventory_attributes(inv: &Inventory) -> Map<String, Value> {
+    let mut attributes = Map::new();
+    if let Some(hw) = &inv.hardware {
+        attributes.extend(object(json!({
+            "vendor": hw.vendor, "model": hw.model,
+            "bios_vendor": hw.bios_vendor, "bios_version": hw.bios_version, "bios_date": hw.bios_date,
+            "board_vendor": hw.board_vendor, "board_model": hw.board_model, "chassis_type": hw.chassis_type,
+        })));
+        for (key, value) in [
+            ("serial_number", &hw.serial_number),
+            ("hardware_uuid", &hw.uuid),
+        ] {
+            if let Some(value) = value {
+                attributes.insert(key.into(), json!(value));
+            }
+        }
+    }
+    if let Some(cpu) = &inv.cpu {
+        attributes.extend(object(json!({
+            "cpu_vendor": cpu.vendor, "cpu_sockets": cpu.sockets, "cpu_threads": cpu.threads,
+            "cpu_max_frequency_mhz": cpu.max_frequency_mhz,
+        })));
+    }
+    attributes.extend(object(json!({
+        "time_zone": inv.time_zone,
+        "reboot_required": inv.reboot_required,
+        "logged_in_users": inv.logged_in_users.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(),
+    })));
+    // Modules are listed only where SMBIOS was readable (as root): never erase them with an
+    // empty list from a run that could not read them.
+    if !inv.memory_modules.is_empty() {
+        attributes.insert("memory_modules".into(), json!(inv.memory_modules));
+    }
+    attributes
+}
+
+/// The computer's latest measurements: every sample of the report, and memory use in percent.
+fn computer_metrics(host: &HostFacts, samples: &[Sample]) -> Map<String, Value> {
     let mut metrics = Map::new();
     for sample in samples {
         metrics.insert(sample.metric.clone(), json!(sample.value));
@@ -106,29 +180,7 @@ pub async fn computer(
             json!((used * 10_000.0 / total as f64).round() / 100.0),
         );
     }
-    // Identification reads the same values the attributes show (DMI filled in above).
-    let effective = HostFacts {
-        hardware_uuid: attributes
-            .get("hardware_uuid")
-            .and_then(Value::as_str)
-            .map(Into::into),
-        serial_number: attributes
-            .get("serial_number")
-            .and_then(Value::as_str)
-            .map(Into::into),
-        ..host.clone()
-    };
-    let ids = identify::computer_identifiers(&effective, &identifying_macs(inventory));
-    let observed = Observed {
-        tenant,
-        class: class::COMPUTER,
-        name: &host.hostname,
-        computer_id: None,
-        attributes,
-        metrics,
-        seen_at,
-    };
-    reconcile::reconcile(tx, &observed, &ids).await
+    metrics
 }
 
 /// Reconcile a computer's volumes (a report lists them all); returns the CI id of each.

@@ -2,10 +2,13 @@
 //! (honouring fields a person locked), record every change in the history, and retire what
 //! disappeared.
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 use super::identify::{self, Identifier, IdentifierKind};
-use crate::store::cis::tx::{self as ci_tx, Change, CiUpdate, NewCi};
+use crate::store::cis::tx::{self as ci_tx, Change, CiUpdate, Component, NewCi};
 use crate::store::{StoreResult, TenantId, Tx};
 
 /// The source recorded in the history for agent-made changes.
@@ -72,11 +75,21 @@ pub async fn reconcile(
     observed: &Observed<'_>,
     ids: &[Identifier],
 ) -> StoreResult<Reconciled> {
+    reconcile_hashed(tx, observed, ids, &fingerprint(observed, ids)).await
+}
+
+/// [`reconcile`], with the observation's [`fingerprint`] computed by the caller.
+pub async fn reconcile_hashed(
+    tx: &mut Tx<'_>,
+    observed: &Observed<'_>,
+    ids: &[Identifier],
+    fingerprint: &str,
+) -> StoreResult<Reconciled> {
     let identified = identify(tx, observed.tenant, observed.class, ids).await?;
     let metrics = Value::Object(observed.metrics.clone()).to_string();
     let (ci_id, held, created) = match identified {
         Identified::Known(ci_id, held) => {
-            update(tx, ci_id, observed, &metrics).await?;
+            update(tx, ci_id, observed, &metrics, fingerprint).await?;
             (ci_id, held, false)
         }
         other => {
@@ -94,11 +107,11 @@ pub async fn reconcile(
                     "identifier clash"
                 );
             }
-            match create(tx, observed, &metrics, ids).await? {
+            match create(tx, observed, &metrics, ids, fingerprint).await? {
                 Created::New(ci_id) => (ci_id, Vec::new(), true),
                 Created::LostRace(winner) => {
                     let held = ci_tx::identifiers_of(tx, winner).await?;
-                    update(tx, winner, observed, &metrics).await?;
+                    update(tx, winner, observed, &metrics, fingerprint).await?;
                     (winner, held, false)
                 }
             }
@@ -124,6 +137,7 @@ async fn create(
     observed: &Observed<'_>,
     metrics: &str,
     ids: &[Identifier],
+    fingerprint: &str,
 ) -> StoreResult<Created> {
     let attributes = Value::Object(observed.attributes.clone()).to_string();
     let new = NewCi {
@@ -134,6 +148,7 @@ async fn create(
         attributes: &attributes,
         metrics,
         seen_at: observed.seen_at,
+        observed_hash: Some(fingerprint),
     };
     let ci_id = ci_tx::insert_ci(tx, &new).await?;
     if let Some(first) = ids.first() {
@@ -222,6 +237,7 @@ async fn update(
     ci_id: i64,
     observed: &Observed<'_>,
     metrics: &str,
+    fingerprint: &str,
 ) -> StoreResult<()> {
     let stored = ci_tx::load(tx, ci_id).await?;
     let old: Map<String, Value> = serde_json::from_str(&stored.attributes).unwrap_or_default();
@@ -282,6 +298,7 @@ async fn update(
         status: "active",
         seen_at: observed.seen_at,
         changed,
+        observed_hash: fingerprint,
     };
     ci_tx::update_ci(tx, &update).await
 }
@@ -360,6 +377,10 @@ async fn register_identifiers(
 
 /// Bring a computer's dependent CIs of one class in line with a complete observation of them:
 /// create or update each, link it to the computer, and retire those no longer reported.
+///
+/// One read finds them all; those the agent describes exactly as last time (same
+/// [`fingerprint`], still active) get their new measurements in one statement, and only the
+/// others are reconciled one by one.
 pub async fn sync_components(
     tx: &mut Tx<'_>,
     tenant: TenantId,
@@ -369,58 +390,100 @@ pub async fn sync_components(
     components: &[(String, Observed<'_>)],
     at: i64,
 ) -> StoreResult<Vec<i64>> {
+    let stored = ci_tx::components_of(tx, computer_id, class, identify::LOCAL_KEY.name).await?;
+    let by_key: HashMap<&str, &Component> = stored
+        .iter()
+        .filter_map(|c| c.local_key.as_deref().map(|key| (key, c)))
+        .collect();
     let mut seen = Vec::with_capacity(components.len());
+    let mut refreshed = Vec::new();
     for (local_key, observed) in components {
         let ids = [Identifier {
             kind: identify::LOCAL_KEY,
             value: format!("{computer_id}:{local_key}"),
         }];
-        let reconciled = reconcile(tx, observed, &ids).await?;
-        // A component is identified within its computer, so it never moves: its relation is
-        // made once, when it is created (a person who removed it later is not overruled by
-        // every report).
-        if reconciled.created {
-            ci_tx::ensure_relation(
-                tx,
-                observed.tenant,
-                reconciled.ci_id,
-                relation,
-                computer_id,
-                observed.seen_at,
-            )
-            .await?;
+        let hash = fingerprint(observed, &ids);
+        match by_key.get(ids[0].value.as_str()) {
+            Some(known) if known.is_unchanged(&hash) => {
+                let metrics = Value::Object(observed.metrics.clone()).to_string();
+                refreshed.push((known.id, metrics));
+                seen.push(known.id);
+            }
+            _ => {
+                let reconciled = reconcile_hashed(tx, observed, &ids, &hash).await?;
+                // A component is identified within its computer, so it never moves: its
+                // relation is made once, when it is created (a person who removed it later is
+                // not overruled by every report).
+                if reconciled.created {
+                    ci_tx::ensure_relation(
+                        tx,
+                        observed.tenant,
+                        reconciled.ci_id,
+                        relation,
+                        computer_id,
+                        observed.seen_at,
+                    )
+                    .await?;
+                }
+                seen.push(reconciled.ci_id);
+            }
         }
-        seen.push(reconciled.ci_id);
     }
-    retire_missing(tx, tenant, computer_id, class, &seen, at).await?;
+    ci_tx::refresh_metrics(tx, &refreshed, at).await?;
+    let seen_set: HashSet<i64> = seen.iter().copied().collect();
+    for gone in stored
+        .iter()
+        .filter(|c| c.status != "retired" && !seen_set.contains(&c.id))
+    {
+        retire(tx, tenant, gone.id, at).await?;
+    }
     Ok(seen)
 }
 
-/// Retire live components of `class` under a computer that are not in `seen`.
-pub async fn retire_missing(
-    tx: &mut Tx<'_>,
-    tenant: TenantId,
-    computer_id: i64,
-    class: &str,
-    seen: &[i64],
-    at: i64,
-) -> StoreResult<()> {
-    for (id, _) in ci_tx::live_children(tx, computer_id, class).await? {
-        if seen.contains(&id) {
-            continue;
-        }
-        ci_tx::retire(tx, id, at).await?;
-        let (old, new) = (json_text("active"), json_text("retired"));
-        let change = Change {
-            tenant,
-            ci_id: id,
-            at,
-            field: "status",
-            old: Some(&old),
-            new: Some(&new),
-            source: AGENT,
-        };
-        ci_tx::record_change(tx, &change).await?;
+/// Retire a component no longer reported, with its history entry.
+async fn retire(tx: &mut Tx<'_>, tenant: TenantId, id: i64, at: i64) -> StoreResult<()> {
+    ci_tx::retire(tx, id, at).await?;
+    let (old, new) = (json_text("active"), json_text("retired"));
+    let change = Change {
+        tenant,
+        ci_id: id,
+        at,
+        field: "status",
+        old: Some(&old),
+        new: Some(&new),
+        source: AGENT,
+    };
+    ci_tx::record_change(tx, &change).await
+}
+
+impl Component {
+    /// Whether the agent says exactly what it said when this CI was last reconciled, and the
+    /// CI is still active (a stale or retired one is revived, with history, in full).
+    fn is_unchanged(&self, fingerprint: &str) -> bool {
+        self.status == "active" && self.observed_hash.as_deref() == Some(fingerprint)
     }
-    Ok(())
+}
+
+/// What an agent says about a CI — class, name, computer, attributes and identifiers — hashed.
+/// Measurements are not part of it: they change every report and keep no history.
+pub fn fingerprint(observed: &Observed<'_>, ids: &[Identifier]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(observed.class.as_bytes());
+    hasher.update([0]);
+    hasher.update(observed.name.as_bytes());
+    hasher.update([0]);
+    hasher.update(observed.computer_id.unwrap_or(0).to_le_bytes());
+    // serde_json's maps are ordered by key: the same attributes always serialise alike.
+    hasher.update(
+        Value::Object(observed.attributes.clone())
+            .to_string()
+            .as_bytes(),
+    );
+    for id in ids {
+        hasher.update([0]);
+        hasher.update(id.kind.name.as_bytes());
+        hasher.update([0]);
+        hasher.update(id.value.as_bytes());
+    }
+    hex::encode(&hasher.finalize()[..16])
 }

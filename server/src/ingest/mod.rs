@@ -307,12 +307,14 @@ async fn ingest_once(
         }));
     }
 
+    // An inventory the computer already has adds nothing to its attributes (checked below).
     let computer_id = inventory::computer(
         &mut tx,
         tenant,
+        &agent.agent_id,
         &report.host,
         &report.agent_version,
-        inventory,
+        inventory.filter(|_| catalogue.is_some()),
         &report.metrics,
         collected_at,
     )

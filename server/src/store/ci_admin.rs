@@ -206,7 +206,9 @@ impl Store {
             attributes.insert(key.clone(), value.clone());
         }
         sqlx::query(
-            "UPDATE configuration_items SET attributes = $2, updated_at = $3 WHERE id = $1",
+            // A person's change: the next report is reconciled in full (see `observed_hash`).
+            "UPDATE configuration_items SET attributes = $2, updated_at = $3, observed_hash = NULL
+             WHERE id = $1",
         )
         .bind(ci_id)
         .bind(Value::Object(attributes).to_string())
@@ -259,7 +261,9 @@ impl Store {
             ci_tx::record_change(&mut tx, &change).await?;
         }
         sqlx::query(
-            "UPDATE configuration_items SET attributes = $2, updated_at = $3 WHERE id = $1",
+            // A person's change: the next report is reconciled in full (see `observed_hash`).
+            "UPDATE configuration_items SET attributes = $2, updated_at = $3, observed_hash = NULL
+             WHERE id = $1",
         )
         .bind(ci_id)
         .bind(Value::Object(attributes).to_string())
@@ -311,6 +315,7 @@ impl Store {
                 attributes: &attributes,
                 metrics: "{}",
                 seen_at: now,
+                observed_hash: None,
             },
         )
         .await?;

@@ -146,6 +146,8 @@ impl Store {
 
 /// Row-level operations used inside the ingest transaction.
 pub mod tx {
+    use std::fmt::Write as _;
+
     use super::*;
 
     /// The CI an identifier value points at, if any.
@@ -205,13 +207,15 @@ pub mod tx {
         pub attributes: &'a str,
         pub metrics: &'a str,
         pub seen_at: i64,
+        /// The agent's observation, hashed (see [`refresh_observed`]); `None` for a person's CI.
+        pub observed_hash: Option<&'a str>,
     }
 
     pub async fn insert_ci(tx: &mut Tx<'_>, new: &NewCi<'_>) -> StoreResult<i64> {
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO configuration_items
-                 (tenant_id, class, name, computer_id, status, attributes, metrics, first_seen_at, last_seen_at, updated_at)
-             VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $7, $7) RETURNING id",
+                 (tenant_id, class, name, computer_id, status, attributes, metrics, first_seen_at, last_seen_at, updated_at, observed_hash)
+             VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $7, $7, $8) RETURNING id",
         )
         .bind(new.tenant.0)
         .bind(new.class)
@@ -220,6 +224,7 @@ pub mod tx {
         .bind(new.attributes)
         .bind(new.metrics)
         .bind(new.seen_at)
+        .bind(new.observed_hash)
         .fetch_one(&mut **tx)
         .await?;
         Ok(id)
@@ -276,6 +281,8 @@ pub mod tx {
         pub seen_at: i64,
         /// Name, attributes or status differ from what was stored.
         pub changed: bool,
+        /// The agent's observation, hashed (see [`refresh_observed`]).
+        pub observed_hash: &'a str,
     }
 
     /// Write a reconciled CI. `last_seen_at` only moves forward; `updated_at` moves only when
@@ -285,7 +292,8 @@ pub mod tx {
             "UPDATE configuration_items SET name = $2, attributes = $3, metrics = $4, status = $5,
                  retired_at = CASE WHEN $5 = 'retired' THEN retired_at ELSE NULL END,
                  updated_at = CASE WHEN $7 = 1 THEN $6 ELSE updated_at END,
-                 last_seen_at = CASE WHEN last_seen_at < $6 THEN $6 ELSE last_seen_at END
+                 last_seen_at = CASE WHEN last_seen_at < $6 THEN $6 ELSE last_seen_at END,
+                 observed_hash = $8
              WHERE id = $1",
         )
         .bind(u.id)
@@ -295,10 +303,101 @@ pub mod tx {
         .bind(u.status)
         .bind(u.seen_at)
         .bind(i64::from(u.changed))
+        .bind(u.observed_hash)
         .execute(&mut **tx)
         .await?;
         Ok(())
     }
+
+    /// The computer an agent reported for last time, refreshed — new measurements, seen now —
+    /// if the agent says exactly what it said then (`observed_hash`) and the CI is still active.
+    /// `None` when anything differs: the caller reconciles in full. One statement in place of
+    /// identification, a load, the locks and an update.
+    pub async fn refresh_observed(
+        tx: &mut Tx<'_>,
+        agent_id: &str,
+        observed_hash: &str,
+        metrics: &str,
+        seen_at: i64,
+    ) -> StoreResult<Option<i64>> {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "UPDATE configuration_items SET metrics = $3,
+                 last_seen_at = CASE WHEN last_seen_at < $4 THEN $4 ELSE last_seen_at END
+             WHERE id = (SELECT computer_id FROM agents WHERE id = $1)
+               AND observed_hash = $2 AND status = 'active'
+             RETURNING id",
+        )
+        .bind(agent_id)
+        .bind(observed_hash)
+        .bind(metrics)
+        .bind(seen_at)
+        .fetch_optional(&mut **tx)
+        .await?;
+        Ok(row.map(|r| r.0))
+    }
+
+    /// A computer's dependent CI of one class, as reconciliation finds it.
+    #[derive(Debug, sqlx::FromRow)]
+    pub struct Component {
+        pub id: i64,
+        pub status: String,
+        pub observed_hash: Option<String>,
+        /// Its identifier within the computer (`{computer_id}:{key}`), if it has one.
+        pub local_key: Option<String>,
+    }
+
+    /// Every CI of `class` under a computer, retired ones included, in one read.
+    pub async fn components_of(
+        tx: &mut Tx<'_>,
+        computer_id: i64,
+        class: &str,
+        local_key_kind: &str,
+    ) -> StoreResult<Vec<Component>> {
+        Ok(sqlx::query_as(
+            "SELECT c.id, c.status, c.observed_hash, i.value AS local_key
+             FROM configuration_items c
+             LEFT JOIN ci_identifiers i ON i.ci_id = c.id AND i.kind = $3
+             WHERE c.computer_id = $1 AND c.class = $2",
+        )
+        .bind(computer_id)
+        .bind(class)
+        .bind(local_key_kind)
+        .fetch_all(&mut **tx)
+        .await?)
+    }
+
+    /// New measurements for CIs whose observation did not change, seen at `seen_at`: one
+    /// statement per few hundred CIs.
+    pub async fn refresh_metrics(
+        tx: &mut Tx<'_>,
+        refreshed: &[(i64, String)],
+        seen_at: i64,
+    ) -> StoreResult<()> {
+        for chunk in refreshed.chunks(REFRESH_CHUNK) {
+            let mut sql = String::from("UPDATE configuration_items SET metrics = CASE id");
+            for n in 0..chunk.len() {
+                let _ = write!(sql, " WHEN ${} THEN ${}", 2 * n + 2, 2 * n + 3);
+            }
+            sql.push_str(
+                " END, last_seen_at = CASE WHEN last_seen_at < $1 THEN $1 ELSE last_seen_at END WHERE id IN (",
+            );
+            for n in 0..chunk.len() {
+                let sep = if n == 0 { "" } else { ", " };
+                let _ = write!(sql, "{sep}${}", 2 * n + 2);
+            }
+            sql.push(')');
+            let mut query = sqlx::query(&sql).bind(seen_at);
+            for (id, metrics) in chunk {
+                query = query.bind(*id).bind(metrics.as_str());
+            }
+            query.execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    /// CIs per [`refresh_metrics`] statement (two parameters each, well under both backends'
+    /// limits).
+    const REFRESH_CHUNK: usize = 500;
 
     pub async fn set_inventory_hash(tx: &mut Tx<'_>, id: i64, hash: &str) -> StoreResult<()> {
         sqlx::query("UPDATE configuration_items SET inventory_hash = $2 WHERE id = $1")
@@ -360,22 +459,6 @@ pub mod tx {
         .execute(&mut **tx)
         .await?;
         Ok(())
-    }
-
-    /// Dependent CIs of one class under a computer that are not retired: (id, name).
-    pub async fn live_children(
-        tx: &mut Tx<'_>,
-        computer_id: i64,
-        class: &str,
-    ) -> StoreResult<Vec<(i64, String)>> {
-        Ok(sqlx::query_as(
-            "SELECT id, name FROM configuration_items
-             WHERE computer_id = $1 AND class = $2 AND status <> 'retired'",
-        )
-        .bind(computer_id)
-        .bind(class)
-        .fetch_all(&mut **tx)
-        .await?)
     }
 
     pub async fn retire(tx: &mut Tx<'_>, id: i64, at: i64) -> StoreResult<()> {

@@ -818,3 +818,224 @@ on_every_backend!(concurrent_first_inventories_share_the_catalogue, |store| {
         assert_eq!(software.len(), 300, "racer{i}");
     }
 });
+
+/// The history's entries for one field of a CI.
+async fn history_of(store: &Store, ci_id: i64, field: &str) -> Vec<serde_json::Value> {
+    store
+        .ci_history(TenantScope::All, ci_id)
+        .await
+        .expect("history")
+        .into_iter()
+        .filter(|h| h.field == field)
+        .map(|h| json!([h.old_value, h.new_value]))
+        .collect()
+}
+
+on_every_backend!(
+    an_unchanged_report_refreshes_measurements_and_every_change_still_lands,
+    |store| {
+        let t = store
+            .create_tenant("acme", "Acme")
+            .await
+            .expect("create")
+            .expect("new")
+            .id;
+        let agent = enroll(&store, t, "app01").await;
+        let mut facts = host("app01", "m-app01", None);
+        facts.kernel_version = Some("6.1.0".into());
+        send(
+            &store,
+            &agent,
+            &report(&agent, 1, facts.clone(), 10.0),
+            None,
+        )
+        .await;
+        let computer = computer_of(&store, "app01").await;
+        let volume = query(&store, TenantScope::All, "class = volume")
+            .await
+            .remove(0);
+        let created = store
+            .ci_history(TenantScope::All, volume.id)
+            .await
+            .expect("h");
+
+        // The same facts again, new measurements: stored, and nothing in the history.
+        send(
+            &store,
+            &agent,
+            &report(&agent, 2, facts.clone(), 42.0),
+            None,
+        )
+        .await;
+        let after = store
+            .get_ci(TenantScope::All, computer.id)
+            .await
+            .expect("get");
+        assert!(after.last_seen_at > computer.last_seen_at, "seen again");
+        assert_eq!(after.updated_at, computer.updated_at, "nothing changed");
+        let vol = store
+            .get_ci(TenantScope::All, volume.id)
+            .await
+            .expect("get");
+        assert_eq!(vol.metrics["used_percent"], json!(42.0));
+        assert!(vol.last_seen_at > volume.last_seen_at);
+        let entries = store
+            .ci_history(TenantScope::All, volume.id)
+            .await
+            .expect("h");
+        assert_eq!(
+            entries.len(),
+            created.len(),
+            "only the creation: {entries:?}"
+        );
+
+        // A changed fact after unchanged reports is recorded.
+        facts.kernel_version = Some("6.1.1".into());
+        send(
+            &store,
+            &agent,
+            &report(&agent, 3, facts.clone(), 42.0),
+            None,
+        )
+        .await;
+        assert_eq!(
+            history_of(&store, computer.id, "attributes.kernel_version").await,
+            [json!(["6.1.0", "6.1.1"])]
+        );
+
+        // Retired by a person, reported again unchanged: back, with history.
+        store
+            .retire_ci(TenantScope::All, volume.id, "api_token:1")
+            .await
+            .expect("retire");
+        send(
+            &store,
+            &agent,
+            &report(&agent, 4, facts.clone(), 43.0),
+            None,
+        )
+        .await;
+        let vol = store
+            .get_ci(TenantScope::All, volume.id)
+            .await
+            .expect("get");
+        assert_eq!(vol.status, "active");
+        // (The person's change is stamped with the wall clock, the reports with their time.)
+        let mut status = history_of(&store, volume.id, "status").await;
+        status.sort_by_key(|v| v.to_string());
+        assert_eq!(
+            status,
+            [
+                json!(["active", "retired"]),
+                json!(["retired", "active"]),
+                json!([null, "active"])
+            ]
+        );
+
+        // Stale (not reported for a while), then reported unchanged: active again.
+        store.mark_stale(i64::MAX).await.expect("stale");
+        send(
+            &store,
+            &agent,
+            &report(&agent, 5, facts.clone(), 43.0),
+            None,
+        )
+        .await;
+        let now = store
+            .get_ci(TenantScope::All, computer.id)
+            .await
+            .expect("get");
+        assert_eq!(now.status, "active");
+        assert_eq!(
+            history_of(&store, computer.id, "status").await.last(),
+            Some(&json!(["stale", "active"]))
+        );
+
+        // A person's value stays under unchanged reports; unlocking brings the agent's back and
+        // unchanged reports keep it.
+        let edits: Map<String, serde_json::Value> =
+            [("kernel_version".to_string(), json!("custom"))]
+                .into_iter()
+                .collect();
+        store
+            .edit_ci(TenantScope::All, computer.id, &edits, "api_token:1")
+            .await
+            .expect("edit");
+        send(
+            &store,
+            &agent,
+            &report(&agent, 6, facts.clone(), 43.0),
+            None,
+        )
+        .await;
+        let now = store
+            .get_ci(TenantScope::All, computer.id)
+            .await
+            .expect("get");
+        assert_eq!(now.attributes["kernel_version"], "custom");
+        store
+            .unlock_field(
+                TenantScope::All,
+                computer.id,
+                "kernel_version",
+                "api_token:1",
+            )
+            .await
+            .expect("unlock");
+        send(
+            &store,
+            &agent,
+            &report(&agent, 7, facts.clone(), 43.0),
+            None,
+        )
+        .await;
+        let now = store
+            .get_ci(TenantScope::All, computer.id)
+            .await
+            .expect("get");
+        assert_eq!(now.attributes["kernel_version"], "6.1.1");
+    }
+);
+
+on_every_backend!(
+    a_serial_number_read_from_dmi_survives_reports_without_inventory,
+    |store| {
+        let t = store
+            .create_tenant("acme", "Acme")
+            .await
+            .expect("create")
+            .expect("new")
+            .id;
+        let agent = enroll(&store, t, "nas01").await;
+        // Without root the host facts carry no serial; the inventory read it from DMI.
+        let facts = host("nas01", "m-nas01", None);
+        let mut inv = inventory("h1", vec![], vec![], vec![]);
+        inv.hardware = Some(atalaya_shared::Hardware {
+            serial_number: Some("SN-4711".into()),
+            ..Default::default()
+        });
+        send(
+            &store,
+            &agent,
+            &report(&agent, 1, facts.clone(), 10.0),
+            Some(&inv),
+        )
+        .await;
+        for seq in 2..4 {
+            send(
+                &store,
+                &agent,
+                &report(&agent, seq, facts.clone(), 10.0),
+                None,
+            )
+            .await;
+        }
+        let computer = computer_of(&store, "nas01").await;
+        assert_eq!(computer.attributes["serial_number"], "SN-4711");
+        assert_eq!(
+            history_of(&store, computer.id, "attributes.serial_number").await,
+            [] as [serde_json::Value; 0],
+            "never erased and set again"
+        );
+    }
+);
