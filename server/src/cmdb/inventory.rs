@@ -62,12 +62,13 @@ pub async fn computer(
     let fingerprint = reconcile::fingerprint(&observed, &identify::computer_identifiers(host, &[]));
     if inventory.is_none() {
         let metrics = Value::Object(observed.metrics.clone()).to_string();
-        if let Some(ci_id) =
+        if let Some((ci_id, inventory_hash)) =
             ci_tx::refresh_observed(tx, agent_id, &fingerprint, &metrics, seen_at).await?
         {
             return Ok(Reconciled {
                 ci_id,
                 created: false,
+                inventory_hash,
             });
         }
     }

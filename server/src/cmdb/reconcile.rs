@@ -63,10 +63,12 @@ async fn identify(
     Ok(Identified::Unknown)
 }
 
-/// The CI's id and whether it was created now.
+/// The CI's id, whether it was created now, and the hash of the inventory last applied to it
+/// (computers only).
 pub struct Reconciled {
     pub ci_id: i64,
     pub created: bool,
+    pub inventory_hash: Option<String>,
 }
 
 /// Create or update the CI `observed` describes, identified by `ids` (strongest first).
@@ -87,10 +89,10 @@ pub async fn reconcile_hashed(
 ) -> StoreResult<Reconciled> {
     let identified = identify(tx, observed.tenant, observed.class, ids).await?;
     let metrics = Value::Object(observed.metrics.clone()).to_string();
-    let (ci_id, held, created) = match identified {
+    let (ci_id, held, created, inventory_hash) = match identified {
         Identified::Known(ci_id, held) => {
-            update(tx, ci_id, observed, &metrics, fingerprint).await?;
-            (ci_id, held, false)
+            let hash = update(tx, ci_id, observed, &metrics, fingerprint).await?;
+            (ci_id, held, false, hash)
         }
         other => {
             if let Identified::Clash {
@@ -108,17 +110,21 @@ pub async fn reconcile_hashed(
                 );
             }
             match create(tx, observed, &metrics, ids, fingerprint).await? {
-                Created::New(ci_id) => (ci_id, Vec::new(), true),
+                Created::New(ci_id) => (ci_id, Vec::new(), true, None),
                 Created::LostRace(winner) => {
                     let held = ci_tx::identifiers_of(tx, winner).await?;
-                    update(tx, winner, observed, &metrics, fingerprint).await?;
-                    (winner, held, false)
+                    let hash = update(tx, winner, observed, &metrics, fingerprint).await?;
+                    (winner, held, false, hash)
                 }
             }
         }
     };
     register_identifiers(tx, observed, ci_id, ids, &held).await?;
-    Ok(Reconciled { ci_id, created })
+    Ok(Reconciled {
+        ci_id,
+        created,
+        inventory_hash,
+    })
 }
 
 enum Created {
@@ -238,7 +244,7 @@ async fn update(
     observed: &Observed<'_>,
     metrics: &str,
     fingerprint: &str,
-) -> StoreResult<()> {
+) -> StoreResult<Option<String>> {
     let stored = ci_tx::load(tx, ci_id).await?;
     let old: Map<String, Value> = serde_json::from_str(&stored.attributes).unwrap_or_default();
     let mut new = old.clone();
@@ -300,7 +306,8 @@ async fn update(
         changed,
         observed_hash: fingerprint,
     };
-    ci_tx::update_ci(tx, &update).await
+    ci_tx::update_ci(tx, &update).await?;
+    Ok(stored.inventory_hash)
 }
 
 async fn register_identifiers(

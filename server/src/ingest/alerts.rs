@@ -4,6 +4,7 @@
 //! while suppressed or flapping — with every transition kept in the alert history.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::json;
 
@@ -26,7 +27,7 @@ pub struct Subject {
 /// Rules and unsettled alert states of one tenant's computer, loaded once per report.
 pub struct Engine {
     backend: Backend,
-    rules: Vec<Rule>,
+    rules: Arc<Vec<Rule>>,
     unsettled: HashMap<(i64, i64), StoredAlert>,
     now: i64,
     pub incidents_opened: usize,
@@ -40,7 +41,18 @@ impl Engine {
         computer_id: i64,
         now: i64,
     ) -> StoreResult<Engine> {
-        let rules = rule_store::effective_rules(tx, tenant).await?;
+        let rules = Arc::new(rule_store::effective_rules(tx, tenant).await?);
+        Engine::with_rules(tx, backend, rules, computer_id, now).await
+    }
+
+    /// [`Engine::load`] with the tenant's rules already at hand.
+    pub async fn with_rules(
+        tx: &mut Tx<'_>,
+        backend: Backend,
+        rules: Arc<Vec<Rule>>,
+        computer_id: i64,
+        now: i64,
+    ) -> StoreResult<Engine> {
         let unsettled = if rules.is_empty() {
             HashMap::new()
         } else {

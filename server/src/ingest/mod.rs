@@ -288,7 +288,7 @@ async fn ingest_once(
     let dropped = i64::try_from(report.dropped_since_last).unwrap_or(i64::MAX);
 
     let mut tx = store.begin().await?;
-    if !reports::record(
+    let recorded = reports::record(
         &mut tx,
         tenant,
         &agent.agent_id,
@@ -297,18 +297,18 @@ async fn ingest_once(
         now,
         dropped,
     )
-    .await?
-    {
+    .await?;
+    let Some(rules_revision) = recorded else {
         tx.rollback().await?;
         return Ok(Attempt::Stored(IngestOutcome {
             duplicate: true,
             computer_id: None,
             incidents_opened: 0,
         }));
-    }
+    };
 
     // An inventory the computer already has adds nothing to its attributes (checked below).
-    let computer_id = inventory::computer(
+    let computer = inventory::computer(
         &mut tx,
         tenant,
         &agent.agent_id,
@@ -318,8 +318,8 @@ async fn ingest_once(
         &report.metrics,
         collected_at,
     )
-    .await?
-    .ci_id;
+    .await?;
+    let computer_id = computer.ci_id;
     reports::touch_agent(
         &mut tx,
         &agent.agent_id,
@@ -344,8 +344,7 @@ async fn ingest_once(
 
     let applied = match inventory {
         Some(inventory) => {
-            let stored_hash = ci_tx::inventory_hash(&mut tx, computer_id).await?;
-            let hash = stored_hash.as_deref();
+            let hash = computer.inventory_hash.as_deref();
             match catalogue {
                 Some(catalogue) => {
                     inventory::apply(
@@ -402,7 +401,10 @@ async fn ingest_once(
     samples.extend(disk_samples);
     ci_tx::record_samples(&mut tx, tenant, &samples).await?;
 
-    let mut engine = Engine::load(&mut tx, store.backend(), tenant, computer_id, now).await?;
+    let rules = store
+        .effective_rules_at(&mut tx, tenant, rules_revision)
+        .await?;
+    let mut engine = Engine::with_rules(&mut tx, store.backend(), rules, computer_id, now).await?;
     let host = &report.host.hostname;
     let computer = Subject {
         tenant,

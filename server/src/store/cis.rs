@@ -261,16 +261,6 @@ pub mod tx {
         .await?)
     }
 
-    /// The hash of the inventory last applied to a computer.
-    pub async fn inventory_hash(tx: &mut Tx<'_>, id: i64) -> StoreResult<Option<String>> {
-        let row: (Option<String>,) =
-            sqlx::query_as("SELECT inventory_hash FROM configuration_items WHERE id = $1")
-                .bind(id)
-                .fetch_one(&mut **tx)
-                .await?;
-        Ok(row.0)
-    }
-
     /// A reconciled CI, ready to write.
     pub struct CiUpdate<'a> {
         pub id: i64,
@@ -312,28 +302,28 @@ pub mod tx {
     /// The computer an agent reported for last time, refreshed — new measurements, seen now —
     /// if the agent says exactly what it said then (`observed_hash`) and the CI is still active.
     /// `None` when anything differs: the caller reconciles in full. One statement in place of
-    /// identification, a load, the locks and an update.
+    /// identification, a load, the locks and an update; it also returns the hash of the
+    /// inventory last applied to the computer.
     pub async fn refresh_observed(
         tx: &mut Tx<'_>,
         agent_id: &str,
         observed_hash: &str,
         metrics: &str,
         seen_at: i64,
-    ) -> StoreResult<Option<i64>> {
-        let row: Option<(i64,)> = sqlx::query_as(
+    ) -> StoreResult<Option<(i64, Option<String>)>> {
+        Ok(sqlx::query_as(
             "UPDATE configuration_items SET metrics = $3,
                  last_seen_at = CASE WHEN last_seen_at < $4 THEN $4 ELSE last_seen_at END
              WHERE id = (SELECT computer_id FROM agents WHERE id = $1)
                AND observed_hash = $2 AND status = 'active'
-             RETURNING id",
+             RETURNING id, inventory_hash",
         )
         .bind(agent_id)
         .bind(observed_hash)
         .bind(metrics)
         .bind(seen_at)
         .fetch_optional(&mut **tx)
-        .await?;
-        Ok(row.map(|r| r.0))
+        .await?)
     }
 
     /// A computer's dependent CI of one class, as reconciliation finds it.

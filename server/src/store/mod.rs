@@ -151,6 +151,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    rules_cache: std::sync::Arc<rules::RulesCache>,
 }
 
 impl Store {
@@ -184,7 +185,11 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        let store = Store { pool, backend };
+        let store = Store {
+            pool,
+            backend,
+            rules_cache: Default::default(),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -211,6 +216,10 @@ impl Store {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    fn rules_cache(&self) -> &rules::RulesCache {
+        &self.rules_cache
     }
 
     /// A write transaction. Most read before they write, and must not fail for that: on SQLite

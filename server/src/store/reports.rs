@@ -21,8 +21,9 @@ impl Store {
     }
 }
 
-/// Record a report inside the ingest transaction. Returns `false` when this sequence number
-/// was already stored — the caller then changes nothing else (a replay is a no-op).
+/// Record a report inside the ingest transaction. Returns the rules revision (migration 0015)
+/// for the rules to evaluate it by, or `None` when this sequence number was already stored —
+/// the caller then changes nothing else (a replay is a no-op).
 ///
 /// This is the transaction's first statement and a write, so on SQLite the write lock is taken
 /// up front instead of being upgraded later (which could fail with `SQLITE_BUSY`).
@@ -34,10 +35,11 @@ pub async fn record(
     collected_at: i64,
     received_at: i64,
     dropped: i64,
-) -> StoreResult<bool> {
-    let result = sqlx::query(
+) -> StoreResult<Option<i64>> {
+    let row: Option<(i64,)> = sqlx::query_as(
         "INSERT INTO reports (tenant_id, agent_id, seq, collected_at, received_at, dropped)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (agent_id, seq) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (agent_id, seq) DO NOTHING
+         RETURNING (SELECT revision FROM rules_revision WHERE id = 1)",
     )
     .bind(tenant.0)
     .bind(agent_id)
@@ -45,9 +47,9 @@ pub async fn record(
     .bind(collected_at)
     .bind(received_at)
     .bind(dropped)
-    .execute(&mut **tx)
+    .fetch_optional(&mut **tx)
     .await?;
-    Ok(result.rows_affected() == 1)
+    Ok(row.map(|r| r.0))
 }
 
 /// Move the agent's bookkeeping forward; `last_seen_at` and `last_seq` never go backwards.

@@ -487,3 +487,34 @@ on_every_backend!(optional_levels_can_be_saved_in_any_order, |store| {
         assert_eq!(rule.warning_level, spec.warning_level);
     }
 });
+
+on_every_backend!(
+    a_rule_changed_by_any_means_applies_to_the_next_report,
+    |store| {
+        let t = tenant(&store).await;
+        let spec = RuleSpec::new("Volume full", "volume.used_percent", Direction::Above, 90.0);
+        store.create_rule(Some(t), &spec).await.expect("rule");
+        let agent = enroll(&store, t, "db01").await;
+        let facts = host("db01", "m-db01", None);
+        // 60 % used: below the rule's level.
+        ingest(&store, &agent, &report(&agent, 1, facts.clone(), 60.0))
+            .await
+            .expect("ingest");
+        ingest(&store, &agent, &report(&agent, 2, facts.clone(), 60.0))
+            .await
+            .expect("ingest");
+        assert_eq!(count(&store).await, 0);
+        // Changed straight in the database (another replica, or an operator's SQL): the rules
+        // the server keeps between reports must not hide it.
+        sqlx::query("UPDATE rules SET critical_level = 50 WHERE name = 'Volume full'")
+            .execute(store.pool())
+            .await
+            .expect("update");
+        for seq in 3..6 {
+            ingest(&store, &agent, &report(&agent, seq, facts.clone(), 60.0))
+                .await
+                .expect("ingest");
+        }
+        assert_eq!(count(&store).await, 1, "the new level opened an incident");
+    }
+);
