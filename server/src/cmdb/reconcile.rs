@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::identify::{self, Identifier, IdentifierKind};
-use crate::store::cis::tx::{self as ci_tx, Change, CiUpdate, Component, NewCi};
+use crate::store::cis::tx::{self as ci_tx, Change, CiUpdate, NewCi};
 use crate::store::{StoreResult, TenantId, Tx};
 
 /// The source recorded in the history for agent-made changes.
@@ -385,9 +385,9 @@ async fn register_identifiers(
 /// Bring a computer's dependent CIs of one class in line with a complete observation of them:
 /// create or update each, link it to the computer, and retire those no longer reported.
 ///
-/// One read finds them all; those the agent describes exactly as last time (same
-/// [`fingerprint`], still active) get their new measurements in one statement, and only the
-/// others are reconciled one by one.
+/// Those the agent describes exactly as last time (same [`fingerprint`], still active) get
+/// their new measurements in one statement; when that is all of them and none is missing, that
+/// statement is all. Only the others are read and reconciled one by one.
 pub async fn sync_components(
     tx: &mut Tx<'_>,
     tenant: TenantId,
@@ -397,52 +397,56 @@ pub async fn sync_components(
     components: &[(String, Observed<'_>)],
     at: i64,
 ) -> StoreResult<Vec<i64>> {
-    let stored = ci_tx::components_of(tx, computer_id, class, identify::LOCAL_KEY.name).await?;
-    let by_key: HashMap<&str, &Component> = stored
+    let observed: Vec<(Identifier, String, String)> = components
         .iter()
-        .filter_map(|c| c.local_key.as_deref().map(|key| (key, c)))
+        .map(|(local_key, observed)| {
+            let id = Identifier {
+                kind: identify::LOCAL_KEY,
+                value: format!("{computer_id}:{local_key}"),
+            };
+            let hash = fingerprint(observed, std::slice::from_ref(&id));
+            let metrics = Value::Object(observed.metrics.clone()).to_string();
+            (id, hash, metrics)
+        })
         .collect();
-    let mut seen = Vec::with_capacity(components.len());
-    let mut refreshed = Vec::new();
-    for (local_key, observed) in components {
-        let ids = [Identifier {
-            kind: identify::LOCAL_KEY,
-            value: format!("{computer_id}:{local_key}"),
-        }];
-        let hash = fingerprint(observed, &ids);
-        match by_key.get(ids[0].value.as_str()) {
-            Some(known) if known.is_unchanged(&hash) => {
-                let metrics = Value::Object(observed.metrics.clone()).to_string();
-                refreshed.push((known.id, metrics));
-                seen.push(known.id);
-            }
-            _ => {
-                let reconciled = reconcile_hashed(tx, observed, &ids, &hash).await?;
-                // A component is identified within its computer, so it never moves: its
-                // relation is made once, when it is created (a person who removed it later is
-                // not overruled by every report).
-                if reconciled.created {
-                    ci_tx::ensure_relation(
-                        tx,
-                        observed.tenant,
-                        reconciled.ci_id,
-                        relation,
-                        computer_id,
-                        observed.seen_at,
-                    )
-                    .await?;
-                }
-                seen.push(reconciled.ci_id);
-            }
-        }
-    }
-    ci_tx::refresh_metrics(tx, &refreshed, at).await?;
-    let seen_set: HashSet<i64> = seen.iter().copied().collect();
-    for gone in stored
+    let pairs: Vec<(&str, &str)> = observed
         .iter()
-        .filter(|c| c.status != "retired" && !seen_set.contains(&c.id))
-    {
-        retire(tx, tenant, gone.id, at).await?;
+        .map(|(_, hash, metrics)| (hash.as_str(), metrics.as_str()))
+        .collect();
+    let (refreshed, live) = ci_tx::refresh_unchanged(tx, computer_id, class, &pairs, at).await?;
+    let refreshed: HashMap<String, i64> = refreshed.into_iter().map(|(id, h)| (h, id)).collect();
+    let all_refreshed = observed.iter().all(|(_, h, _)| refreshed.contains_key(h));
+    if all_refreshed && usize::try_from(live).is_ok_and(|n| n == components.len()) {
+        return Ok(observed.iter().map(|(_, h, _)| refreshed[h]).collect());
+    }
+
+    let live = ci_tx::live_components(tx, computer_id, class).await?;
+    let mut seen = Vec::with_capacity(components.len());
+    for ((_, observed), (id, hash, _)) in components.iter().zip(&observed) {
+        if let Some(ci_id) = refreshed.get(hash) {
+            seen.push(*ci_id);
+            continue;
+        }
+        let reconciled = reconcile_hashed(tx, observed, std::slice::from_ref(id), hash).await?;
+        // A component is identified within its computer, so it never moves: its relation is
+        // made once, when it is created (a person who removed it later is not overruled by
+        // every report).
+        if reconciled.created {
+            ci_tx::ensure_relation(
+                tx,
+                observed.tenant,
+                reconciled.ci_id,
+                relation,
+                computer_id,
+                observed.seen_at,
+            )
+            .await?;
+        }
+        seen.push(reconciled.ci_id);
+    }
+    let seen_set: HashSet<i64> = seen.iter().copied().collect();
+    for gone in live.into_iter().filter(|id| !seen_set.contains(id)) {
+        retire(tx, tenant, gone, at).await?;
     }
     Ok(seen)
 }
@@ -461,14 +465,6 @@ async fn retire(tx: &mut Tx<'_>, tenant: TenantId, id: i64, at: i64) -> StoreRes
         source: AGENT,
     };
     ci_tx::record_change(tx, &change).await
-}
-
-impl Component {
-    /// Whether the agent says exactly what it said when this CI was last reconciled, and the
-    /// CI is still active (a stale or retired one is revived, with history, in full).
-    fn is_unchanged(&self, fingerprint: &str) -> bool {
-        self.status == "active" && self.observed_hash.as_deref() == Some(fingerprint)
-    }
 }
 
 /// What an agent says about a CI — class, name, computer, attributes and identifiers — hashed.

@@ -199,14 +199,18 @@ async fn ingest_full(
     inventory: Option<&Inventory>,
     extras: Extras<'_>,
 ) -> StoreResult<IngestOutcome> {
-    // The daily full send mostly repeats the inventory the computer already has: that costs one
-    // read here, and neither an inventory slot nor the catalogue, which cost as much as a change.
+    // The daily full send mostly repeats the inventory the computer already has: that costs
+    // neither an inventory slot nor the catalogue, which cost as much as a change — and, when
+    // this process stored the agent's last inventory, not even a read here.
     let mut needs_catalogue = match inventory {
-        Some(inventory) => {
-            !store
-                .has_applied_inventory(&agent.agent_id, &inventory.hash)
-                .await?
-        }
+        Some(inventory) => match store.inventory_hint(&agent.agent_id, &inventory.hash) {
+            Some(same) => !same,
+            None => {
+                !store
+                    .has_applied_inventory(&agent.agent_id, &inventory.hash)
+                    .await?
+            }
+        },
         None => false,
     };
     let mut attempt = 1;
@@ -238,7 +242,12 @@ async fn ingest_full(
                     "the inventory's catalogue was registered but not passed on".into(),
                 ))
             }
-            Ok(Attempt::Stored(outcome)) => return Ok(outcome),
+            Ok(Attempt::Stored(outcome)) => {
+                if let (Some(inventory), false) = (inventory, outcome.duplicate) {
+                    store.remember_inventory(&agent.agent_id, &inventory.hash);
+                }
+                return Ok(outcome);
+            }
             Err(err) if attempt < MAX_ATTEMPTS && is_transient(&err) => {
                 tracing::debug!(attempt, error = %err, "report transaction failed; retrying");
                 attempt += 1;

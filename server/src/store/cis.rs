@@ -326,67 +326,72 @@ pub mod tx {
         .await?)
     }
 
-    /// A computer's dependent CI of one class, as reconciliation finds it.
-    #[derive(Debug, sqlx::FromRow)]
-    pub struct Component {
-        pub id: i64,
-        pub status: String,
-        pub observed_hash: Option<String>,
-        /// Its identifier within the computer (`{computer_id}:{key}`), if it has one.
-        pub local_key: Option<String>,
-    }
-
-    /// Every CI of `class` under a computer, retired ones included, in one read.
-    pub async fn components_of(
+    /// The computer's CIs of one class that are not retired.
+    pub async fn live_components(
         tx: &mut Tx<'_>,
         computer_id: i64,
         class: &str,
-        local_key_kind: &str,
-    ) -> StoreResult<Vec<Component>> {
-        Ok(sqlx::query_as(
-            "SELECT c.id, c.status, c.observed_hash, i.value AS local_key
-             FROM configuration_items c
-             LEFT JOIN ci_identifiers i ON i.ci_id = c.id AND i.kind = $3
-             WHERE c.computer_id = $1 AND c.class = $2",
+    ) -> StoreResult<Vec<i64>> {
+        let rows: Vec<(i64,)> = sqlx::query_as(
+            "SELECT id FROM configuration_items
+             WHERE computer_id = $1 AND class = $2 AND status <> 'retired'",
         )
         .bind(computer_id)
         .bind(class)
-        .bind(local_key_kind)
         .fetch_all(&mut **tx)
-        .await?)
+        .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
-    /// New measurements for CIs whose observation did not change, seen at `seen_at`: one
-    /// statement per few hundred CIs.
-    pub async fn refresh_metrics(
+    /// The steady state of a computer's components of one class, in one statement: every
+    /// active one whose `observed_hash` is among `observed` (hash, new measurements) gets its
+    /// measurements and is seen at `seen_at`. Returns (id, hash) of those refreshed, and how many
+    /// of the class the computer has that are not retired (to tell whether any went missing).
+    pub async fn refresh_unchanged(
         tx: &mut Tx<'_>,
-        refreshed: &[(i64, String)],
+        computer_id: i64,
+        class: &str,
+        observed: &[(&str, &str)],
         seen_at: i64,
-    ) -> StoreResult<()> {
-        for chunk in refreshed.chunks(REFRESH_CHUNK) {
-            let mut sql = String::from("UPDATE configuration_items SET metrics = CASE id");
+    ) -> StoreResult<(Vec<(i64, String)>, i64)> {
+        let mut refreshed = Vec::with_capacity(observed.len());
+        let mut live = 0;
+        for chunk in observed.chunks(REFRESH_CHUNK) {
+            let mut sql =
+                String::from("UPDATE configuration_items SET metrics = CASE observed_hash");
             for n in 0..chunk.len() {
-                let _ = write!(sql, " WHEN ${} THEN ${}", 2 * n + 2, 2 * n + 3);
+                let _ = write!(sql, " WHEN ${} THEN ${}", 2 * n + 4, 2 * n + 5);
             }
             sql.push_str(
-                " END, last_seen_at = CASE WHEN last_seen_at < $1 THEN $1 ELSE last_seen_at END WHERE id IN (",
+                " END, last_seen_at = CASE WHEN last_seen_at < $3 THEN $3 ELSE last_seen_at END
+                 WHERE computer_id = $1 AND class = $2 AND status = 'active' AND observed_hash IN (",
             );
             for n in 0..chunk.len() {
                 let sep = if n == 0 { "" } else { ", " };
-                let _ = write!(sql, "{sep}${}", 2 * n + 2);
+                let _ = write!(sql, "{sep}${}", 2 * n + 4);
             }
-            sql.push(')');
-            let mut query = sqlx::query(&sql).bind(seen_at);
-            for (id, metrics) in chunk {
-                query = query.bind(*id).bind(metrics.as_str());
+            sql.push_str(
+                ") RETURNING id, observed_hash, (SELECT COUNT(*) FROM configuration_items l
+                     WHERE l.computer_id = $1 AND l.class = $2 AND l.status <> 'retired')",
+            );
+            let mut query = sqlx::query_as(&sql)
+                .bind(computer_id)
+                .bind(class)
+                .bind(seen_at);
+            for (hash, metrics) in chunk {
+                query = query.bind(*hash).bind(*metrics);
             }
-            query.execute(&mut **tx).await?;
+            let rows: Vec<(i64, String, i64)> = query.fetch_all(&mut **tx).await?;
+            for (id, hash, count) in rows {
+                refreshed.push((id, hash));
+                live = count;
+            }
         }
-        Ok(())
+        Ok((refreshed, live))
     }
 
-    /// CIs per [`refresh_metrics`] statement (two parameters each, well under both backends'
-    /// limits).
+    /// Components per [`refresh_unchanged`] statement (two parameters each, well under both
+    /// backends' limits).
     const REFRESH_CHUNK: usize = 500;
 
     pub async fn set_inventory_hash(tx: &mut Tx<'_>, id: i64, hash: &str) -> StoreResult<()> {

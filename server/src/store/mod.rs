@@ -152,6 +152,7 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     rules_cache: std::sync::Arc<rules::RulesCache>,
+    inventory_hints: std::sync::Arc<reports::InventoryHints>,
 }
 
 impl Store {
@@ -189,6 +190,7 @@ impl Store {
             pool,
             backend,
             rules_cache: Default::default(),
+            inventory_hints: Default::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -220,6 +222,10 @@ impl Store {
 
     fn rules_cache(&self) -> &rules::RulesCache {
         &self.rules_cache
+    }
+
+    fn inventory_hints(&self) -> &reports::InventoryHints {
+        &self.inventory_hints
     }
 
     /// A write transaction. Most read before they write, and must not fail for that: on SQLite

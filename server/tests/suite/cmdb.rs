@@ -1039,3 +1039,47 @@ on_every_backend!(
         );
     }
 );
+
+on_every_backend!(
+    an_inventory_this_process_remembers_is_still_checked_against_the_database,
+    |store| {
+        let t = store
+            .create_tenant("acme", "Acme")
+            .await
+            .expect("create")
+            .expect("new")
+            .id;
+        let agent = enroll(&store, t, "web07").await;
+        let facts = host("web07", "m-web07", None);
+        let inv = inventory("h1", vec![], vec![package("openssl", "3.0.9")], vec![]);
+        send(
+            &store,
+            &agent,
+            &report(&agent, 1, facts.clone(), 10.0),
+            Some(&inv),
+        )
+        .await;
+        let computer = computer_of(&store, "web07").await;
+        // Another replica stored a newer inventory of the machine meanwhile (this process
+        // still remembers h1 as the machine's inventory).
+        sqlx::query("UPDATE configuration_items SET inventory_hash = 'h2' WHERE id = $1")
+            .bind(computer.id)
+            .execute(store.pool())
+            .await
+            .expect("update");
+        send(
+            &store,
+            &agent,
+            &report(&agent, 2, facts.clone(), 10.0),
+            Some(&inv),
+        )
+        .await;
+        let (hash,): (Option<String>,) =
+            sqlx::query_as("SELECT inventory_hash FROM configuration_items WHERE id = $1")
+                .bind(computer.id)
+                .fetch_one(store.pool())
+                .await
+                .expect("hash");
+        assert_eq!(hash.as_deref(), Some("h1"), "h1 applied again, not skipped");
+    }
+);
