@@ -20,7 +20,8 @@ pub const PHASES: [&str; 4] = [
     "no inventory",
 ];
 
-async fn enroll(store: &Store, tenant: TenantId, hostname: &str) -> anyhow::Result<AgentIdentity> {
+/// Enroll an agent; returns its credential.
+async fn enroll(store: &Store, tenant: TenantId, hostname: &str) -> anyhow::Result<String> {
     let (token, _) = store
         .create_enrollment_token(
             tenant,
@@ -31,7 +32,7 @@ async fn enroll(store: &Store, tenant: TenantId, hostname: &str) -> anyhow::Resu
         )
         .await?;
     let mut tx = store.begin().await?;
-    let (agent_id, _) = Store::create_agent(
+    let (_, credential) = Store::create_agent(
         &mut tx,
         &NewAgent {
             tenant,
@@ -43,11 +44,7 @@ async fn enroll(store: &Store, tenant: TenantId, hostname: &str) -> anyhow::Resu
     )
     .await?;
     tx.commit().await?;
-    Ok(AgentIdentity {
-        agent_id,
-        tenant,
-        site_id: None,
-    })
+    Ok(credential)
 }
 
 /// Ingest computers `0..count` through the four phases; the time per report of each phase.
@@ -61,7 +58,13 @@ pub async fn measure(store: &Store, tenant: TenantId, count: u64) -> anyhow::Res
     for (phase, _) in PHASES.iter().enumerate() {
         let seq = phase as u64 + 1;
         let mut times: Vec<Duration> = Vec::with_capacity(agents.len());
-        for (agent, machine) in &agents {
+        for (credential, machine) in &agents {
+            // As the report handler does, untimed: authentication comes before ingest.
+            let agent: AgentIdentity = store
+                .authenticate_agent(credential)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("the bench agent's credential was refused"))?;
+            let agent = &agent;
             let report = machine.report(&agent.agent_id, seq);
             let inventory = match phase {
                 0 => Some(machine.inventory(0)),

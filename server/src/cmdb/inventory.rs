@@ -62,13 +62,14 @@ pub async fn computer(
     let fingerprint = reconcile::fingerprint(&observed, &identify::computer_identifiers(host, &[]));
     if inventory.is_none() {
         let metrics = Value::Object(observed.metrics.clone()).to_string();
-        if let Some((ci_id, inventory_hash)) =
+        if let Some(refreshed) =
             ci_tx::refresh_observed(tx, agent_id, &fingerprint, &metrics, seen_at).await?
         {
             return Ok(Reconciled {
-                ci_id,
+                ci_id: refreshed.ci_id,
                 created: false,
-                inventory_hash,
+                inventory_hash: refreshed.inventory_hash,
+                alerts_unsettled: Some(refreshed.alerts_unsettled),
             });
         }
     }

@@ -69,6 +69,9 @@ pub struct Reconciled {
     pub ci_id: i64,
     pub created: bool,
     pub inventory_hash: Option<String>,
+    /// Whether an alert on the CI or its parts is unsettled, when that was read on the way
+    /// (a computer's refresh); `None`: not known.
+    pub alerts_unsettled: Option<bool>,
 }
 
 /// Create or update the CI `observed` describes, identified by `ids` (strongest first).
@@ -124,6 +127,7 @@ pub async fn reconcile_hashed(
         ci_id,
         created,
         inventory_hash,
+        alerts_unsettled: None,
     })
 }
 

@@ -42,18 +42,20 @@ impl Engine {
         now: i64,
     ) -> StoreResult<Engine> {
         let rules = Arc::new(rule_store::effective_rules(tx, tenant).await?);
-        Engine::with_rules(tx, backend, rules, computer_id, now).await
+        Engine::with_rules(tx, backend, rules, computer_id, None, now).await
     }
 
-    /// [`Engine::load`] with the tenant's rules already at hand.
+    /// [`Engine::load`] with the tenant's rules already at hand, and whether any alert on the
+    /// computer is unsettled if that is known (`Some(false)` spares reading them).
     pub async fn with_rules(
         tx: &mut Tx<'_>,
         backend: Backend,
         rules: Arc<Vec<Rule>>,
         computer_id: i64,
+        any_unsettled: Option<bool>,
         now: i64,
     ) -> StoreResult<Engine> {
-        let unsettled = if rules.is_empty() {
+        let unsettled = if rules.is_empty() || any_unsettled == Some(false) {
             HashMap::new()
         } else {
             rule_store::unsettled_alerts(tx, computer_id)

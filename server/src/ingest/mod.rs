@@ -10,7 +10,7 @@ use atalaya_shared::{DiskIo, Inventory, Report, ServiceState, Volume, VolumeInod
 use serde::Deserialize;
 
 use crate::cmdb::{inventory, software};
-use crate::store::agents::AgentIdentity;
+use crate::store::agents::{AgentIdentity, AgentRecord};
 use crate::store::cis::tx as ci_tx;
 use crate::store::{now_ms, reports, Store, StoreError, StoreResult};
 
@@ -329,16 +329,14 @@ async fn ingest_once(
     )
     .await?;
     let computer_id = computer.ci_id;
-    reports::touch_agent(
-        &mut tx,
-        &agent.agent_id,
-        computer_id,
-        &report.host.hostname,
-        &report.agent_version,
-        seq,
-        now,
-    )
-    .await?;
+    let record = AgentRecord {
+        computer_id: Some(computer_id),
+        hostname: report.host.hostname.clone(),
+        agent_version: report.agent_version.clone(),
+    };
+    if agent.recorded.as_ref() != Some(&record) {
+        reports::record_agent(&mut tx, &agent.agent_id, &record).await?;
+    }
     // Every sample of the report, written in one statement before the rules read them.
     let mut samples: Vec<ci_tx::Sample<'_>> = report
         .metrics
@@ -413,7 +411,15 @@ async fn ingest_once(
     let rules = store
         .effective_rules_at(&mut tx, tenant, rules_revision)
         .await?;
-    let mut engine = Engine::with_rules(&mut tx, store.backend(), rules, computer_id, now).await?;
+    let mut engine = Engine::with_rules(
+        &mut tx,
+        store.backend(),
+        rules,
+        computer_id,
+        computer.alerts_unsettled,
+        now,
+    )
+    .await?;
     let host = &report.host.hostname;
     let computer = Subject {
         tenant,

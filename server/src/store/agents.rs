@@ -11,6 +11,17 @@ pub struct AgentIdentity {
     pub agent_id: String,
     pub tenant: TenantId,
     pub site_id: Option<i64>,
+    /// The agent's row as authentication read it, if it did: a report that changes none of it
+    /// writes nothing to the row (its liveness moves with the report ledger, migration 0016).
+    pub recorded: Option<AgentRecord>,
+}
+
+/// What a report keeps up to date in its agent's row, besides liveness.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRecord {
+    pub computer_id: Option<i64>,
+    pub hostname: String,
+    pub agent_version: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -91,17 +102,26 @@ impl Store {
 
     /// Resolve a presented agent credential; `None` if unknown or revoked.
     pub async fn authenticate_agent(&self, credential: &str) -> StoreResult<Option<AgentIdentity>> {
-        let row: Option<(String, i64, Option<i64>)> = sqlx::query_as(
-            "SELECT id, tenant_id, site_id FROM agents WHERE credential_hash = $1 AND revoked_at IS NULL",
+        type Row = (String, i64, Option<i64>, Option<i64>, String, String);
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT id, tenant_id, site_id, computer_id, hostname, agent_version
+             FROM agents WHERE credential_hash = $1 AND revoked_at IS NULL",
         )
         .bind(secrets::hash(credential))
         .fetch_optional(self.pool())
         .await?;
-        Ok(row.map(|(agent_id, tenant, site_id)| AgentIdentity {
-            agent_id,
-            tenant: TenantId(tenant),
-            site_id,
-        }))
+        Ok(row.map(
+            |(agent_id, tenant, site_id, computer_id, hostname, agent_version)| AgentIdentity {
+                agent_id,
+                tenant: TenantId(tenant),
+                site_id,
+                recorded: Some(AgentRecord {
+                    computer_id,
+                    hostname,
+                    agent_version,
+                }),
+            },
+        ))
     }
 
     pub async fn list_agents(&self, scope: TenantScope) -> StoreResult<Vec<Agent>> {

@@ -302,28 +302,49 @@ pub mod tx {
     /// The computer an agent reported for last time, refreshed — new measurements, seen now —
     /// if the agent says exactly what it said then (`observed_hash`) and the CI is still active.
     /// `None` when anything differs: the caller reconciles in full. One statement in place of
-    /// identification, a load, the locks and an update; it also returns the hash of the
-    /// inventory last applied to the computer.
+    /// identification, a load, the locks and an update.
     pub async fn refresh_observed(
         tx: &mut Tx<'_>,
         agent_id: &str,
         observed_hash: &str,
         metrics: &str,
         seen_at: i64,
-    ) -> StoreResult<Option<(i64, Option<String>)>> {
-        Ok(sqlx::query_as(
+    ) -> StoreResult<Option<Refreshed>> {
+        type Row = (i64, Option<String>, i64);
+        let row: Option<Row> = sqlx::query_as(
             "UPDATE configuration_items SET metrics = $3,
                  last_seen_at = CASE WHEN last_seen_at < $4 THEN $4 ELSE last_seen_at END
              WHERE id = (SELECT computer_id FROM agents WHERE id = $1)
                AND observed_hash = $2 AND status = 'active'
-             RETURNING id, inventory_hash",
+             RETURNING id, inventory_hash, CAST(CASE WHEN EXISTS (
+                 SELECT 1 FROM alert_states s
+                 WHERE (s.state <> 'ok' OR s.flapping = 1)
+                   AND (s.ci_id = configuration_items.id OR s.ci_id IN (
+                        SELECT k.id FROM configuration_items k
+                        WHERE k.computer_id = configuration_items.id))
+             ) THEN 1 ELSE 0 END AS BIGINT)",
         )
         .bind(agent_id)
         .bind(observed_hash)
         .bind(metrics)
         .bind(seen_at)
         .fetch_optional(&mut **tx)
-        .await?)
+        .await?;
+        Ok(row.map(|(ci_id, inventory_hash, unsettled)| Refreshed {
+            ci_id,
+            inventory_hash,
+            alerts_unsettled: unsettled != 0,
+        }))
+    }
+
+    /// A computer refreshed by [`refresh_observed`].
+    pub struct Refreshed {
+        pub ci_id: i64,
+        /// The inventory last applied to it.
+        pub inventory_hash: Option<String>,
+        /// Whether an alert on it or one of its parts is not settled (read in the same
+        /// statement, so the rule engine need not ask).
+        pub alerts_unsettled: bool,
     }
 
     /// The computer's CIs of one class that are not retired.

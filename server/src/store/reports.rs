@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
+use super::agents::AgentRecord;
 use super::{Store, StoreResult, TenantId, Tx};
 
 /// The inventory each agent's computer has, as far as this process knows: the one it stored or
@@ -102,27 +103,19 @@ pub async fn record(
     Ok(row.map(|r| r.0))
 }
 
-/// Move the agent's bookkeeping forward; `last_seen_at` and `last_seq` never go backwards.
-pub async fn touch_agent(
+/// Point the agent's row at the computer it reports for, with its host name and version (its
+/// `last_seen_at` and `last_seq` move with every stored report, migration 0016).
+pub async fn record_agent(
     tx: &mut Tx<'_>,
     agent_id: &str,
-    computer_id: i64,
-    hostname: &str,
-    agent_version: &str,
-    seq: i64,
-    now: i64,
+    record: &AgentRecord,
 ) -> StoreResult<()> {
     sqlx::query(
-        "UPDATE agents SET computer_id = $1, hostname = $2, agent_version = $3,
-                last_seen_at = CASE WHEN last_seen_at IS NULL OR last_seen_at < $4 THEN $4 ELSE last_seen_at END,
-                last_seq = CASE WHEN last_seq IS NULL OR last_seq < $5 THEN $5 ELSE last_seq END
-         WHERE id = $6",
+        "UPDATE agents SET computer_id = $1, hostname = $2, agent_version = $3 WHERE id = $4",
     )
-    .bind(computer_id)
-    .bind(hostname)
-    .bind(agent_version)
-    .bind(now)
-    .bind(seq)
+    .bind(record.computer_id)
+    .bind(&record.hostname)
+    .bind(&record.agent_version)
     .bind(agent_id)
     .execute(&mut **tx)
     .await?;

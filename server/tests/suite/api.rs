@@ -542,3 +542,50 @@ async fn tenant_scoped_tokens_see_only_their_tenant() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     api.db.cleanup().await;
 }
+
+async fn agent_row(api: &Api) -> Value {
+    let (status, agents) = api
+        .call("GET", "/api/v1/agents", Some(&api.admin), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{agents}");
+    agents[0].clone()
+}
+
+async fn send_report(api: &Api, credential: &str, body: Value) {
+    let (status, ack) = api
+        .call("POST", "/api/v1/agent/report", Some(credential), Some(body))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{ack}");
+}
+
+#[tokio::test]
+async fn the_agent_row_follows_its_reports_and_a_replay_moves_nothing_back() {
+    let api = Api::new().await;
+    let (agent_id, credential) = api.enroll().await;
+    send_report(&api, &credential, report_body(&agent_id, 1, 1)).await;
+    let first = agent_row(&api).await;
+    assert_eq!(first["last_seq"], 1);
+    assert!(first["computer_id"].is_i64(), "{first}");
+
+    // Unchanged host: liveness still moves.
+    send_report(&api, &credential, report_body(&agent_id, 2, 1)).await;
+    let second = agent_row(&api).await;
+    assert_eq!(second["last_seq"], 2);
+    assert!(second["last_seen_at"].as_str() >= first["last_seen_at"].as_str());
+
+    // Renamed host and upgraded agent: the row follows.
+    let mut renamed = report_body(&agent_id, 3, 1);
+    renamed["host"]["hostname"] = json!("web01-renamed");
+    renamed["agent_version"] = json!("0.2.0");
+    send_report(&api, &credential, renamed).await;
+    let third = agent_row(&api).await;
+    assert_eq!(third["hostname"], "web01-renamed");
+    assert_eq!(third["agent_version"], "0.2.0");
+    assert_eq!(third["computer_id"], first["computer_id"], "same computer");
+
+    // A replay of an old report: acknowledged, nothing moves back.
+    send_report(&api, &credential, report_body(&agent_id, 1, 1)).await;
+    let fourth = agent_row(&api).await;
+    assert_eq!(fourth["last_seq"], 3);
+    assert_eq!(fourth["hostname"], "web01-renamed");
+}

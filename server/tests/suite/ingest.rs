@@ -41,6 +41,7 @@ pub async fn enroll(store: &Store, tenant: TenantId, hostname: &str) -> AgentIde
         agent_id,
         tenant,
         site_id: None,
+        recorded: None,
     }
 }
 

@@ -66,6 +66,7 @@ async fn enroll_at(store: &Store, tenant: TenantId, site: i64, hostname: &str) -
         agent_id,
         tenant,
         site_id: Some(site),
+        recorded: None,
     }
 }
 
