@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use atalaya_shared::{metric as m, DiskIo};
 
 use super::alerts::{Engine, Subject};
-use crate::cmdb::class;
 use crate::rules::metrics;
 use crate::store::cis::tx as ci_tx;
 use crate::store::{StoreResult, TenantId, Tx};
@@ -22,32 +21,20 @@ pub struct KnownDisk<'a> {
     pub disk: &'a DiskIo,
 }
 
-/// The entries of `disk_io` whose disk has a CI on this computer (one statement, none when the
-/// report has no `disk_io`).
-pub async fn known<'a>(
-    tx: &mut Tx<'_>,
-    computer_id: i64,
-    disk_io: &'a [DiskIo],
-) -> StoreResult<Vec<KnownDisk<'a>>> {
-    if disk_io.is_empty() {
-        return Ok(Vec::new());
-    }
-    let rows: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT id, name FROM configuration_items
-         WHERE computer_id = $1 AND class = $2 AND status <> 'retired'",
-    )
-    .bind(computer_id)
-    .bind(class::PHYSICAL_DISK)
-    .fetch_all(&mut **tx)
-    .await?;
-    let ids: HashMap<&str, i64> = rows.iter().map(|(id, name)| (name.as_str(), *id)).collect();
-    Ok(disk_io
+/// The entries of `disk_io` whose disk has a CI on this computer (`disks`: its live disk CIs,
+/// id and name).
+pub fn known<'a>(disks: &[(i64, String)], disk_io: &'a [DiskIo]) -> Vec<KnownDisk<'a>> {
+    let ids: HashMap<&str, i64> = disks
+        .iter()
+        .map(|(id, name)| (name.as_str(), *id))
+        .collect();
+    disk_io
         .iter()
         .filter_map(|disk| {
             let ci_id = *ids.get(disk.device.as_str())?;
             Some(KnownDisk { ci_id, disk })
         })
-        .collect())
+        .collect()
 }
 
 /// The samples of every known disk, for the report's one batched insert.

@@ -4,6 +4,7 @@
 pub mod alerts;
 mod disks;
 mod offline;
+mod parts;
 mod services;
 
 use atalaya_shared::{DiskIo, Inventory, Report, ServiceState, Volume, VolumeInodes};
@@ -401,8 +402,23 @@ async fn ingest_once(
             });
         }
     }
-    // Disks by name, once the inventory (if any) has made their CIs.
-    let known_disks = disks::known(&mut tx, computer_id, extras.disk_io).await?;
+    // Services: from the inventory when one was applied (it has just set every service CI),
+    // else from this collection's service states.
+    let services_from_inventory = applied
+        .as_ref()
+        .is_some_and(|_| inventory.is_some_and(|i| !i.unavailable.contains_key("services")));
+    let service_states = extras
+        .service_states
+        .filter(|states| !services_from_inventory && !states.is_empty());
+    // Disks (by name) and services, once the inventory (if any) has made their CIs.
+    let parts = parts::load(
+        &mut tx,
+        computer_id,
+        !extras.disk_io.is_empty(),
+        service_states.is_some(),
+    )
+    .await?;
+    let known_disks = disks::known(&parts.disks, extras.disk_io);
     let mut disk_samples = Vec::new();
     disks::samples(&known_disks, collected_at, &mut disk_samples);
     samples.extend(disk_samples);
@@ -490,12 +506,7 @@ async fn ingest_once(
             }
         }
     }
-    // Services: from the inventory when one was applied (it has just set every service CI),
-    // else from this collection's service states.
-    let services_from_inventory = applied
-        .as_ref()
-        .is_some_and(|_| inventory.is_some_and(|i| !i.unavailable.contains_key("services")));
-    if let (false, Some(states)) = (services_from_inventory, extras.service_states) {
+    if let Some(states) = service_states {
         services::observe_states(
             &mut tx,
             &mut engine,
@@ -503,6 +514,7 @@ async fn ingest_once(
             computer_id,
             host,
             states,
+            &parts.services,
             collected_at,
         )
         .await?;

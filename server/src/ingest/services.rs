@@ -12,10 +12,10 @@ use atalaya_shared::ServiceState;
 use serde_json::{Map, Value};
 
 use super::alerts::{Engine, Subject};
-use crate::cmdb::class;
 use crate::rules::metrics;
 use crate::store::{StoreResult, TenantId, Tx};
 
+#[allow(clippy::too_many_arguments)]
 pub async fn observe_states(
     tx: &mut Tx<'_>,
     engine: &mut Engine,
@@ -23,19 +23,12 @@ pub async fn observe_states(
     computer_id: i64,
     host: &str,
     states: &[ServiceState],
+    rows: &[(i64, String, Option<String>)],
     at: i64,
 ) -> StoreResult<()> {
     if states.is_empty() {
         return Ok(());
     }
-    let rows: Vec<(i64, String, Option<String>)> = sqlx::query_as(
-        "SELECT id, name, metrics FROM configuration_items
-         WHERE computer_id = $1 AND class = $2 AND status <> 'retired'",
-    )
-    .bind(computer_id)
-    .bind(class::SERVICE)
-    .fetch_all(&mut **tx)
-    .await?;
     let known: HashMap<&str, (i64, Map<String, Value>)> = rows
         .iter()
         .map(|(id, name, m)| {
