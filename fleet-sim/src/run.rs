@@ -418,6 +418,7 @@ async fn drive(
             .await;
             match result {
                 Ok(ack) if ack.seq == pending.seq => {
+                    fleet.recorder.any_acked();
                     if pending.counted {
                         fleet.recorder.acked(
                             started.elapsed(),

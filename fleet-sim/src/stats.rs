@@ -48,6 +48,8 @@ pub struct Recorder {
 
 #[derive(Default)]
 struct Counters {
+    /// Every acknowledgement, warm-up included (for progress lines).
+    all_acked: u64,
     attempts: u64,
     acked: u64,
     duplicates: u64,
@@ -90,13 +92,18 @@ impl Recorder {
         });
     }
 
+    /// Any acknowledgement, counted or not: progress lines show the warm-up too.
+    pub fn any_acked(&self) {
+        self.with(|c| c.all_acked += 1);
+    }
+
     pub fn error(&self, kind: String) {
         self.with(|c| *c.errors.entry(kind).or_default() += 1);
     }
 
     pub fn snapshot(&self) -> Snapshot {
         self.with(|c| Snapshot {
-            acked: c.acked,
+            acked: c.all_acked,
             errors: c.errors.values().sum(),
         })
     }

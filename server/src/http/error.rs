@@ -79,6 +79,7 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(m) => ApiError::Conflict(m),
             StoreError::Invalid(m) => ApiError::invalid(m),
             StoreError::Database(sqlx::Error::PoolTimedOut) => ApiError::Unavailable,
+            StoreError::Database(e) if is_busy(&e) => ApiError::Unavailable,
             StoreError::Database(e) => ApiError::Internal(e.into()),
             StoreError::Migrate(e) => ApiError::Internal(e.into()),
         }
@@ -109,3 +110,51 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// SQLite's write lock was not free within the busy timeout (`SQLITE_BUSY`, `SQLITE_LOCKED`,
+/// with or without an extended code): the server is overloaded, not broken — the client is told
+/// to come back (an agent keeps the report spooled), not that the server failed.
+fn is_busy(err: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = err else {
+        return false;
+    };
+    db.code()
+        .and_then(|code| code.parse::<u32>().ok())
+        .is_some_and(|code| matches!(code & 0xff, 5 | 6))
+}
+
+#[cfg(test)]
+mod busy_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_locked_sqlite_database_is_unavailable_not_an_internal_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("busy.db").display());
+        sqlx::any::install_default_drivers();
+        let mut holder = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+            .await
+            .expect("connect");
+        let mut other = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+            .await
+            .expect("connect");
+        sqlx::query("CREATE TABLE t (x INTEGER)")
+            .execute(&mut holder)
+            .await
+            .expect("create");
+        sqlx::query("PRAGMA busy_timeout = 0")
+            .execute(&mut other)
+            .await
+            .expect("pragma");
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut holder)
+            .await
+            .expect("lock");
+        let err = sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut other)
+            .await
+            .expect_err("the write lock is taken");
+        let api = ApiError::from(StoreError::Database(err));
+        assert_eq!(api.status_code(), StatusCode::SERVICE_UNAVAILABLE, "{api}");
+    }
+}
