@@ -10,6 +10,7 @@ use atalaya_server::store::{Store, TenantId, TenantScope};
 use atalaya_shared::{Inventory, PhysicalDisk, Report, ServiceUnit, SmartHealth, SoftwarePackage};
 use serde_json::{json, Map};
 
+use crate::db::tenant;
 use crate::ingest::{enroll, host, report};
 use crate::on_every_backend;
 
@@ -101,12 +102,7 @@ async fn computer_of(store: &Store, name: &str) -> ConfigurationItem {
 }
 
 on_every_backend!(inventory_components_are_reconciled_and_retired, |store| {
-    let t = store
-        .create_tenant("acme", "Acme")
-        .await
-        .expect("create")
-        .expect("new")
-        .id;
+    let t = tenant(&store, "acme").await;
     let agent = enroll(&store, t, "db01").await;
     let first = inventory(
         "h1",
@@ -248,12 +244,7 @@ on_every_backend!(inventory_components_are_reconciled_and_retired, |store| {
 on_every_backend!(
     locked_fields_survive_agent_updates_until_unlocked,
     |store| {
-        let t = store
-            .create_tenant("acme", "Acme")
-            .await
-            .expect("create")
-            .expect("new")
-            .id;
+        let t = tenant(&store, "acme").await;
         let agent = enroll(&store, t, "web01").await;
         let mut facts = host("web01", "m", None);
         facts.os_name = Some("Debian".into());
@@ -332,12 +323,7 @@ on_every_backend!(
 );
 
 on_every_backend!(history_and_past_states, |store| {
-    let t = store
-        .create_tenant("acme", "Acme")
-        .await
-        .expect("create")
-        .expect("new")
-        .id;
+    let t = tenant(&store, "acme").await;
     let agent = enroll(&store, t, "old-name").await;
     let mut facts = host("old-name", "m", None);
     facts.memory_total_bytes = Some(4 << 30);
@@ -384,12 +370,7 @@ on_every_backend!(history_and_past_states, |store| {
 });
 
 on_every_backend!(cloned_machines_are_flagged_for_review, |store| {
-    let t = store
-        .create_tenant("acme", "Acme")
-        .await
-        .expect("create")
-        .expect("new")
-        .id;
+    let t = tenant(&store, "acme").await;
     let a = enroll(&store, t, "vm-a").await;
     let b = enroll(&store, t, "vm-b").await;
     send(
@@ -462,12 +443,7 @@ async fn fleet(store: &Store, t: TenantId) {
 }
 
 on_every_backend!(asset_queries_answer_the_questions_msps_ask, |store| {
-    let t = store
-        .create_tenant("acme", "Acme")
-        .await
-        .expect("create")
-        .expect("new")
-        .id;
+    let t = tenant(&store, "acme").await;
     fleet(&store, t).await;
     let all = TenantScope::All;
     assert_eq!(
@@ -608,12 +584,7 @@ on_every_backend!(asset_queries_answer_the_questions_msps_ask, |store| {
     assert_eq!(sorted, ["web2", "db1", "web1"]);
 
     // Another tenant sees none of it.
-    let other = store
-        .create_tenant("other", "Other")
-        .await
-        .expect("create")
-        .expect("new")
-        .id;
+    let other = tenant(&store, "other").await;
     assert!(
         query(&store, TenantScope::Tenant(other), "class = computer")
             .await
@@ -727,12 +698,7 @@ mod property {
     }
 
     on_every_backend!(sql_results_equal_an_in_memory_filter, |store| {
-        let t = store
-            .create_tenant("acme", "Acme")
-            .await
-            .expect("create")
-            .expect("new")
-            .id;
+        let t = tenant(&store, "acme").await;
         let mut machines = Vec::new();
         for i in 0..8u32 {
             let m = Machine {
@@ -777,12 +743,7 @@ on_every_backend!(concurrent_first_inventories_share_the_catalogue, |store| {
     // different orders: the shared catalogue row of each package is raced for by every report.
     // Every report must commit (no deadlock reaches the agent), and each package is catalogued
     // once.
-    let t = store
-        .create_tenant("racers", "Racers")
-        .await
-        .expect("create")
-        .expect("new")
-        .id;
+    let t = tenant(&store, "racers").await;
     let mut agents = Vec::new();
     for i in 0..12 {
         agents.push(enroll(&store, t, &format!("racer{i}")).await);
@@ -834,12 +795,7 @@ async fn history_of(store: &Store, ci_id: i64, field: &str) -> Vec<serde_json::V
 on_every_backend!(
     an_unchanged_report_refreshes_measurements_and_every_change_still_lands,
     |store| {
-        let t = store
-            .create_tenant("acme", "Acme")
-            .await
-            .expect("create")
-            .expect("new")
-            .id;
+        let t = tenant(&store, "acme").await;
         let agent = enroll(&store, t, "app01").await;
         let mut facts = host("app01", "m-app01", None);
         facts.kernel_version = Some("6.1.0".into());
@@ -1000,12 +956,7 @@ on_every_backend!(
 on_every_backend!(
     a_serial_number_read_from_dmi_survives_reports_without_inventory,
     |store| {
-        let t = store
-            .create_tenant("acme", "Acme")
-            .await
-            .expect("create")
-            .expect("new")
-            .id;
+        let t = tenant(&store, "acme").await;
         let agent = enroll(&store, t, "nas01").await;
         // Without root the host facts carry no serial; the inventory read it from DMI.
         let facts = host("nas01", "m-nas01", None);
@@ -1043,12 +994,7 @@ on_every_backend!(
 on_every_backend!(
     an_inventory_this_process_remembers_is_still_checked_against_the_database,
     |store| {
-        let t = store
-            .create_tenant("acme", "Acme")
-            .await
-            .expect("create")
-            .expect("new")
-            .id;
+        let t = tenant(&store, "acme").await;
         let agent = enroll(&store, t, "web07").await;
         let facts = host("web07", "m-web07", None);
         let inv = inventory("h1", vec![], vec![package("openssl", "3.0.9")], vec![]);

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::sync::Once;
 
-use atalaya_server::store::Store;
+use atalaya_server::store::{Store, TenantId};
 use sqlx::{Connection, Executor};
 
 pub struct TestDb {
@@ -101,6 +101,16 @@ pub fn with_database(url: &str, name: &str) -> String {
         Some(q) => format!("{root}/{name}?{q}"),
         None => format!("{root}/{name}"),
     }
+}
+
+/// A new tenant named `name` (also its display name).
+pub async fn tenant(store: &Store, name: &str) -> TenantId {
+    store
+        .create_tenant(name, name)
+        .await
+        .expect("create tenant")
+        .expect("new tenant")
+        .id
 }
 
 /// Run a test body once per configured backend; the label says which failed.

@@ -9,12 +9,13 @@ use atalaya_server::sla::plan::{Coverage, SupportPlan};
 use atalaya_server::store::tickets::{
     Comment, NewTicket, SlaRisk, TicketEdit, TicketFilter, TicketKind,
 };
-use atalaya_server::store::{Store, TenantId, TenantScope};
+use atalaya_server::store::TenantScope;
 use axum::http::StatusCode;
 use axum::Router;
 use chrono::TimeZone;
 use serde_json::{json, Value};
 
+use crate::db::tenant;
 use crate::db::TestDb;
 use crate::on_every_backend;
 
@@ -43,15 +44,6 @@ fn ticket(title: &str, impact: i64, urgency: i64) -> NewTicket {
         group: None,
         assignee: None,
     }
-}
-
-async fn tenant(store: &Store, name: &str) -> TenantId {
-    store
-        .create_tenant(name, name)
-        .await
-        .expect("create tenant")
-        .expect("new tenant")
-        .id
 }
 
 fn madrid_5x8() -> SupportPlan {

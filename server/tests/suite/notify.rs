@@ -12,13 +12,14 @@ use atalaya_server::notify::Deliverer;
 use atalaya_server::sla::plan::{Coverage, SupportPlan};
 use atalaya_server::store::outbox::ChannelKind;
 use atalaya_server::store::tickets::{NewTicket, TicketKind};
-use atalaya_server::store::{Store, TenantId, TenantScope};
+use atalaya_server::store::{Store, TenantScope};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio::io::AsyncReadExt;
 
+use crate::db::tenant;
 use crate::on_every_backend;
 
 const T0: i64 = 1_795_000_000_000;
@@ -54,15 +55,6 @@ async fn receiver(failures: usize) -> (String, Seen) {
         let _ = axum::serve(listener, app).await;
     });
     (format!("http://{address}/hook"), seen)
-}
-
-async fn tenant(store: &Store, name: &str) -> TenantId {
-    store
-        .create_tenant(name, name)
-        .await
-        .expect("create tenant")
-        .expect("new")
-        .id
 }
 
 fn ticket(title: &str, impact: i64, urgency: i64, group: Option<&str>) -> NewTicket {
