@@ -257,7 +257,14 @@ impl Engine {
             )
             .await?;
         }
-        rule_store::save_alert_state(tx, subject.tenant, rule.id, subject.ci_id, &next).await?;
+        rule_store::save_alert_state(
+            tx,
+            subject.tenant,
+            rule.id,
+            (subject.ci_id, subject.computer_id),
+            &next,
+        )
+        .await?;
         if next.state.phase == Phase::Ok && !next.flapping {
             self.unsettled.remove(&key);
         } else {

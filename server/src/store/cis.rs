@@ -318,10 +318,8 @@ pub mod tx {
                AND observed_hash = $2 AND status = 'active'
              RETURNING id, inventory_hash, CAST(CASE WHEN EXISTS (
                  SELECT 1 FROM alert_states s
-                 WHERE (s.state <> 'ok' OR s.flapping = 1)
-                   AND (s.ci_id = configuration_items.id OR s.ci_id IN (
-                        SELECT k.id FROM configuration_items k
-                        WHERE k.computer_id = configuration_items.id))
+                 WHERE s.computer_id = configuration_items.id
+                   AND (s.state <> 'ok' OR s.flapping = 1)
              ) THEN 1 ELSE 0 END AS BIGINT)",
         )
         .bind(agent_id)

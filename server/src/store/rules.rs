@@ -484,8 +484,7 @@ pub async fn unsettled_alerts(
 ) -> StoreResult<Vec<((i64, i64), StoredAlert)>> {
     let rows: Vec<AlertStateRow> = sqlx::query_as(&format!(
         "SELECT {ALERT_COLUMNS} FROM alert_states
-         WHERE (state <> 'ok' OR flapping = 1)
-           AND (ci_id = $1 OR ci_id IN (SELECT id FROM configuration_items WHERE computer_id = $1))"
+         WHERE computer_id = $1 AND (state <> 'ok' OR flapping = 1)"
     ))
     .bind(computer_id)
     .fetch_all(&mut **tx)
@@ -497,14 +496,14 @@ pub async fn save_alert_state(
     tx: &mut Tx<'_>,
     tenant: TenantId,
     rule_id: i64,
-    ci_id: i64,
+    (ci_id, computer_id): (i64, i64),
     alert: &StoredAlert,
 ) -> StoreResult<()> {
     let state = &alert.state;
     sqlx::query(
         "INSERT INTO alert_states (tenant_id, rule_id, ci_id, state, severity, since_at, last_value, last_sample_at,
-                                   incident_id, recent, flapping, suppressed_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                                   incident_id, recent, flapping, suppressed_by, computer_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
          ON CONFLICT (rule_id, ci_id) DO UPDATE SET state = $4, severity = $5, since_at = $6,
              last_value = $7, last_sample_at = $8, incident_id = $9, recent = $10, flapping = $11,
              suppressed_by = $12",
@@ -521,6 +520,7 @@ pub async fn save_alert_state(
     .bind(&alert.recent)
     .bind(i64::from(alert.flapping))
     .bind(alert.suppressed_by.as_deref())
+    .bind(computer_id)
     .execute(&mut **tx)
     .await?;
     Ok(())

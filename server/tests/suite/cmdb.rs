@@ -835,6 +835,17 @@ on_every_backend!(
             .expect("get");
         assert_eq!(vol.metrics["used_percent"], json!(42.0));
         assert!(vol.last_seen_at > volume.last_seen_at);
+        // The asset-query columns follow the refreshed measurement (on PostgreSQL they are kept
+        // by a trigger, not recomputed by the database on read).
+        assert_eq!(
+            query(&store, TenantScope::All, "class = volume and used_percent > 40")
+                .await
+                .len(),
+            1
+        );
+        assert!(query(&store, TenantScope::All, "class = volume and used_percent < 20")
+            .await
+            .is_empty());
         let entries = store
             .ci_history(TenantScope::All, volume.id)
             .await
@@ -858,6 +869,22 @@ on_every_backend!(
             history_of(&store, computer.id, "attributes.kernel_version").await,
             [json!(["6.1.0", "6.1.1"])]
         );
+        // ...and so do the query columns derived from attributes.
+        assert!(names(&store, TenantScope::All, "class = computer and memory >= 16GB")
+            .await
+            .is_empty());
+        facts.memory_total_bytes = Some(32 << 30);
+        send(
+            &store,
+            &agent,
+            &report(&agent, 4, facts.clone(), 42.0),
+            None,
+        )
+        .await;
+        assert_eq!(
+            names(&store, TenantScope::All, "class = computer and memory >= 16GB").await,
+            ["app01"]
+        );
 
         // Retired by a person, reported again unchanged: back, with history.
         store
@@ -867,7 +894,7 @@ on_every_backend!(
         send(
             &store,
             &agent,
-            &report(&agent, 4, facts.clone(), 43.0),
+            &report(&agent, 5, facts.clone(), 43.0),
             None,
         )
         .await;
@@ -893,7 +920,7 @@ on_every_backend!(
         send(
             &store,
             &agent,
-            &report(&agent, 5, facts.clone(), 43.0),
+            &report(&agent, 6, facts.clone(), 43.0),
             None,
         )
         .await;
@@ -920,7 +947,7 @@ on_every_backend!(
         send(
             &store,
             &agent,
-            &report(&agent, 6, facts.clone(), 43.0),
+            &report(&agent, 7, facts.clone(), 43.0),
             None,
         )
         .await;
@@ -941,7 +968,7 @@ on_every_backend!(
         send(
             &store,
             &agent,
-            &report(&agent, 7, facts.clone(), 43.0),
+            &report(&agent, 8, facts.clone(), 43.0),
             None,
         )
         .await;
