@@ -12,6 +12,7 @@
 //! The first computers (`--ingested`) go through ingest, the rest are bulk-written (see
 //! `seed.rs`). A database that already holds the fleet (`--database-url`) is queried as it is.
 
+mod cpu;
 mod fleet;
 mod ingest;
 mod seed;
@@ -148,7 +149,11 @@ async fn tenant_id(store: &Store) -> anyhow::Result<Option<TenantId>> {
 }
 
 /// Seed the fleet and measure ingest; the ingest figures.
-async fn populate(args: &Args, store: &Store, url: &str) -> anyhow::Result<Vec<Stats>> {
+async fn populate(
+    args: &Args,
+    store: &Store,
+    url: &str,
+) -> anyhow::Result<Vec<(Stats, ingest::Cpu)>> {
     let tenant = store
         .create_tenant(TENANT, "Acme")
         .await?
@@ -268,26 +273,29 @@ async fn explain(store: &Store, tenant: TenantId, text: &str) -> anyhow::Result<
     Ok(plan)
 }
 
-fn print_ingest(stats: &[Stats]) {
+fn print_ingest(stats: &[(Stats, ingest::Cpu)]) {
     println!(
-        "\n| report (through ingest_with_inventory) | n | mean ms | p50 ms | p95 ms | max ms |"
+        "\n| report (through ingest_with_inventory) | n | mean ms | p50 ms | p95 ms | max ms | CPU ms: bench | CPU ms: PostgreSQL |"
     );
-    println!("|---|---|---|---|---|---|");
-    for (phase, s) in ingest::PHASES.iter().zip(stats) {
+    println!("|---|---|---|---|---|---|---|---|");
+    for (phase, (s, cpu)) in ingest::PHASES.iter().zip(stats) {
         println!(
-            "| {phase} | {} | {} | {} | {} | {} |",
+            "| {phase} | {} | {} | {} | {} | {} | {:.2} | {:.2} |",
             s.n,
             ms(s.mean),
             ms(s.p50),
             ms(s.p95),
-            ms(s.max)
+            ms(s.max),
+            cpu.own_ms,
+            cpu.postgres_ms
         );
     }
-    if let [_, changed, unchanged, _] = stats {
+    if let [_, (changed, changed_cpu), (unchanged, unchanged_cpu), _] = stats {
         println!(
-            "\nunchanged / changed inventory: mean {:.3}, p95 {:.3} (target < 0.1)",
+            "\nunchanged / changed inventory: mean {:.3}, p95 {:.3}, CPU {:.3} (target < 0.1)",
             unchanged.mean.as_secs_f64() / changed.mean.as_secs_f64(),
-            unchanged.p95.as_secs_f64() / changed.p95.as_secs_f64()
+            unchanged.p95.as_secs_f64() / changed.p95.as_secs_f64(),
+            unchanged_cpu.total_ms() / changed_cpu.total_ms()
         );
     }
 }

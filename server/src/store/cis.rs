@@ -366,6 +366,11 @@ pub mod tx {
     /// active one whose `observed_hash` is among `observed` (hash, new measurements) gets its
     /// measurements and is seen at `seen_at`. Returns (id, hash) of those refreshed, and how many
     /// of the class the computer has that are not retired (to tell whether any went missing).
+    ///
+    /// The class is written into the statement (one of [`crate::cmdb::class::ALL`], never
+    /// caller text): with it as a parameter PostgreSQL's generic plan guesses a computer has
+    /// three times as many CIs of the class, rejects itself for a custom plan, and plans the
+    /// statement on every report (0.24 ms of a 2.9 ms report on the CMDB bench).
     pub async fn refresh_unchanged(
         tx: &mut Tx<'_>,
         computer_id: i64,
@@ -373,30 +378,33 @@ pub mod tx {
         observed: &[(&str, &str)],
         seen_at: i64,
     ) -> StoreResult<(Vec<(i64, String)>, i64)> {
+        let Some(class) = crate::cmdb::class::ALL.iter().find(|c| **c == class) else {
+            return Err(StoreError::Invalid(format!("unknown CI class {class:?}")));
+        };
         let mut refreshed = Vec::with_capacity(observed.len());
         let mut live = 0;
         for chunk in observed.chunks(REFRESH_CHUNK) {
             let mut sql =
                 String::from("UPDATE configuration_items SET metrics = CASE observed_hash");
             for n in 0..chunk.len() {
-                let _ = write!(sql, " WHEN ${} THEN ${}", 2 * n + 4, 2 * n + 5);
+                let _ = write!(sql, " WHEN ${} THEN ${}", 2 * n + 3, 2 * n + 4);
             }
-            sql.push_str(
-                " END, last_seen_at = CASE WHEN last_seen_at < $3 THEN $3 ELSE last_seen_at END
-                 WHERE computer_id = $1 AND class = $2 AND status = 'active' AND observed_hash IN (",
+            let _ = write!(
+                sql,
+                " END, last_seen_at = CASE WHEN last_seen_at < $2 THEN $2 ELSE last_seen_at END
+                 WHERE computer_id = $1 AND class = '{class}' AND status = 'active'
+                   AND observed_hash IN ("
             );
             for n in 0..chunk.len() {
                 let sep = if n == 0 { "" } else { ", " };
-                let _ = write!(sql, "{sep}${}", 2 * n + 4);
+                let _ = write!(sql, "{sep}${}", 2 * n + 3);
             }
-            sql.push_str(
+            let _ = write!(
+                sql,
                 ") RETURNING id, observed_hash, (SELECT COUNT(*) FROM configuration_items l
-                     WHERE l.computer_id = $1 AND l.class = $2 AND l.status <> 'retired')",
+                     WHERE l.computer_id = $1 AND l.class = '{class}' AND l.status <> 'retired')"
             );
-            let mut query = sqlx::query_as(&sql)
-                .bind(computer_id)
-                .bind(class)
-                .bind(seen_at);
+            let mut query = sqlx::query_as(&sql).bind(computer_id).bind(seen_at);
             for (hash, metrics) in chunk {
                 query = query.bind(*hash).bind(*metrics);
             }

@@ -838,14 +838,22 @@ on_every_backend!(
         // The asset-query columns follow the refreshed measurement (on PostgreSQL they are kept
         // by a trigger, not recomputed by the database on read).
         assert_eq!(
-            query(&store, TenantScope::All, "class = volume and used_percent > 40")
-                .await
-                .len(),
+            query(
+                &store,
+                TenantScope::All,
+                "class = volume and used_percent > 40"
+            )
+            .await
+            .len(),
             1
         );
-        assert!(query(&store, TenantScope::All, "class = volume and used_percent < 20")
-            .await
-            .is_empty());
+        assert!(query(
+            &store,
+            TenantScope::All,
+            "class = volume and used_percent < 20"
+        )
+        .await
+        .is_empty());
         let entries = store
             .ci_history(TenantScope::All, volume.id)
             .await
@@ -870,9 +878,13 @@ on_every_backend!(
             [json!(["6.1.0", "6.1.1"])]
         );
         // ...and so do the query columns derived from attributes.
-        assert!(names(&store, TenantScope::All, "class = computer and memory >= 16GB")
-            .await
-            .is_empty());
+        assert!(names(
+            &store,
+            TenantScope::All,
+            "class = computer and memory >= 16GB"
+        )
+        .await
+        .is_empty());
         facts.memory_total_bytes = Some(32 << 30);
         send(
             &store,
@@ -882,7 +894,12 @@ on_every_backend!(
         )
         .await;
         assert_eq!(
-            names(&store, TenantScope::All, "class = computer and memory >= 16GB").await,
+            names(
+                &store,
+                TenantScope::All,
+                "class = computer and memory >= 16GB"
+            )
+            .await,
             ["app01"]
         );
 
