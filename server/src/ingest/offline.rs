@@ -68,32 +68,46 @@ pub async fn offline_sweep_with(store: &Store, policy: &SiteOutagePolicy) -> Sto
             }
         }
         let candidates = alerts::offline_candidates(&mut tx, tenant.id, seen_before).await?;
-        for (computer_id, last_seen) in candidates {
+        tx.commit().await?;
+        for (computer_id, _) in candidates {
             if deferred.contains(&computer_id) {
                 continue; // peers of its site are going silent too: the site check decides first
             }
-            let (name,): (String,) =
-                sqlx::query_as("SELECT name FROM configuration_items WHERE id = $1")
-                    .bind(computer_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            let mut engine =
-                Engine::load(&mut tx, store.backend(), tenant.id, computer_id, now).await?;
-            let subject = Subject {
-                tenant: tenant.id,
-                ci_id: computer_id,
-                computer_id,
-                description: format!("Computer {name}"),
-            };
-            let offline_secs = ((now - last_seen) as f64 / 1000.0).max(0.0);
-            engine
-                .observe(&mut tx, &subject, OFFLINE_SECONDS, offline_secs, now)
-                .await?;
-            opened += engine.incidents_opened;
+            opened += evaluate_computer(store, tenant.id, computer_id, now).await?;
         }
-        tx.commit().await?;
     }
     Ok(opened)
+}
+
+/// One computer's offline rules, in a transaction of its own with its last report read again
+/// inside it: a report that arrived since the candidates were listed wins, and no transaction
+/// holds the tenant's incident counter for longer than one computer. (One transaction for the
+/// whole tenant did: when a loaded server fell behind, thousands of offline incidents were
+/// opened in it while every report that opened an incident waited on the counter.)
+async fn evaluate_computer(
+    store: &Store,
+    tenant: TenantId,
+    computer_id: i64,
+    now: i64,
+) -> StoreResult<usize> {
+    let mut tx = store.begin().await?;
+    let Some((name, last_seen)) = alerts::last_report_of(&mut tx, computer_id).await? else {
+        tx.rollback().await?;
+        return Ok(0);
+    };
+    let mut engine = Engine::load(&mut tx, store.backend(), tenant, computer_id, now).await?;
+    let subject = Subject {
+        tenant,
+        ci_id: computer_id,
+        computer_id,
+        description: format!("Computer {name}"),
+    };
+    let offline_secs = ((now - last_seen) as f64 / 1000.0).max(0.0);
+    engine
+        .observe(&mut tx, &subject, OFFLINE_SECONDS, offline_secs, now)
+        .await?;
+    tx.commit().await?;
+    Ok(engine.incidents_opened)
 }
 
 /// Open, extend or end one site's outage. Returns whether an outage is in force afterwards and

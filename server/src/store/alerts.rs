@@ -277,6 +277,19 @@ pub async fn dependent_business_services(tx: &mut Tx<'_>, ci_ids: &[i64]) -> Sto
 /// once it stops. The CI's own time stands in only for a computer without agents.
 pub const LAST_REPORT_AT: &str = "COALESCE((SELECT MAX(a.last_seen_at) FROM agents a WHERE a.computer_id = c.id), c.last_seen_at)";
 
+/// A computer's name and when its last report arrived ([`LAST_REPORT_AT`]).
+pub async fn last_report_of(
+    tx: &mut Tx<'_>,
+    computer_id: i64,
+) -> StoreResult<Option<(String, i64)>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT c.name, {LAST_REPORT_AT} FROM configuration_items c WHERE c.id = $1"
+    ))
+    .bind(computer_id)
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
 /// Computers of a tenant to check for being offline: (id, when its last report arrived).
 pub async fn offline_candidates(
     tx: &mut Tx<'_>,
