@@ -69,7 +69,7 @@ pub async fn offline_sweep_with(store: &Store, policy: &SiteOutagePolicy) -> Sto
         }
         let candidates = alerts::offline_candidates(&mut tx, tenant.id, seen_before).await?;
         tx.commit().await?;
-        for (computer_id, _) in candidates {
+        for computer_id in candidates {
             if deferred.contains(&computer_id) {
                 continue; // peers of its site are going silent too: the site check decides first
             }

@@ -290,14 +290,15 @@ pub async fn last_report_of(
     .await?)
 }
 
-/// Computers of a tenant to check for being offline: (id, when its last report arrived).
+/// Computers of a tenant to check for being offline (each is evaluated with its last report
+/// read again: [`last_report_of`]).
 pub async fn offline_candidates(
     tx: &mut Tx<'_>,
     tenant: TenantId,
     seen_before: i64,
-) -> StoreResult<Vec<(i64, i64)>> {
-    Ok(sqlx::query_as(&format!(
-        "SELECT x.id, x.seen FROM (
+) -> StoreResult<Vec<i64>> {
+    let rows: Vec<(i64,)> = sqlx::query_as(&format!(
+        "SELECT x.id FROM (
              SELECT c.id, {LAST_REPORT_AT} AS seen FROM configuration_items c
               WHERE c.tenant_id = $1 AND c.class = 'computer' AND c.status <> 'retired') x
          WHERE x.seen < $2 OR EXISTS (
@@ -309,7 +310,8 @@ pub async fn offline_candidates(
     .bind(seen_before)
     .bind(crate::rules::metrics::OFFLINE_SECONDS)
     .fetch_all(&mut **tx)
-    .await?)
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
 #[derive(Debug, Clone, Serialize)]
