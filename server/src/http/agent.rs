@@ -128,12 +128,18 @@ async fn report(
             outcome.incidents_opened as u64,
         );
     }
-    // After the commit: the acknowledgement names the config the agent should run.
-    let config = state
-        .store
-        .agent_config_layers(agent.tenant, &agent.agent_id)
-        .await?
-        .resolve(state.config.report_interval_secs);
+    // The acknowledgement names the config the agent should run: as the report's transaction
+    // read it, or (a replay) read now.
+    let layers = match outcome.config {
+        Some(layers) => layers,
+        None => {
+            state
+                .store
+                .agent_config_layers(agent.tenant, &agent.agent_id)
+                .await?
+        }
+    };
+    let config = layers.resolve(state.config.report_interval_secs);
     Ok(Json(ReportAck {
         protocol: PROTOCOL_VERSION,
         seq: report.seq,

@@ -3,6 +3,7 @@
 
 pub mod alerts;
 mod disks;
+pub mod lag;
 mod offline;
 mod parts;
 mod services;
@@ -11,6 +12,7 @@ use atalaya_shared::{DiskIo, Inventory, Report, ServiceState, Volume, VolumeInod
 use serde::Deserialize;
 
 use crate::cmdb::{inventory, software};
+use crate::store::agent_configs::AgentConfigLayers;
 use crate::store::agents::{AgentIdentity, AgentRecord};
 use crate::store::cis::tx as ci_tx;
 use crate::store::{now_ms, reports, Store, StoreError, StoreResult};
@@ -107,13 +109,15 @@ struct Extras<'a> {
 }
 
 /// What happened to a report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct IngestOutcome {
     /// The sequence number had been stored before; nothing changed.
     pub duplicate: bool,
     pub computer_id: Option<i64>,
     /// Incidents this report opened.
     pub incidents_opened: usize,
+    /// The agent's config as the report's transaction read it (`None` for a duplicate).
+    pub config: Option<AgentConfigLayers>,
 }
 
 /// Check what no database constraint can: values a well-behaved agent never sends.
@@ -220,12 +224,15 @@ async fn ingest_full(
         // small reports keep the rest of the connection pool (and SQLite's write lock between
         // them).
         let _inventory_slot = match needs_catalogue {
-            true => Some(
-                INVENTORY_SLOTS
+            true => {
+                let asked = std::time::Instant::now();
+                let slot = INVENTORY_SLOTS
                     .acquire()
                     .await
-                    .map_err(|_| StoreError::Invalid("the server is shutting down".into()))?,
-            ),
+                    .map_err(|_| StoreError::Invalid("the server is shutting down".into()))?;
+                store.ingest_lag().waited(asked.elapsed(), now_ms());
+                Some(slot)
+            }
             false => None,
         };
         let catalogue = match inventory {
@@ -247,7 +254,7 @@ async fn ingest_full(
                 if let (Some(inventory), false) = (inventory, outcome.duplicate) {
                     store.remember_inventory(&agent.agent_id, &inventory.hash);
                 }
-                return Ok(outcome);
+                return Ok(*outcome);
             }
             Err(err) if attempt < MAX_ATTEMPTS && is_transient(&err) => {
                 tracing::debug!(attempt, error = %err, "report transaction failed; retrying");
@@ -260,7 +267,7 @@ async fn ingest_full(
 
 /// How one try of a report's transaction ended.
 enum Attempt {
-    Stored(IngestOutcome),
+    Stored(Box<IngestOutcome>),
     /// The inventory is not the computer's current one, and the try had no catalogue for it:
     /// rolled back.
     NeedsCatalogue,
@@ -297,7 +304,9 @@ async fn ingest_once(
         i64::try_from(report.seq).map_err(|_| StoreError::Invalid("seq out of range".into()))?;
     let dropped = i64::try_from(report.dropped_since_last).unwrap_or(i64::MAX);
 
+    let asked = std::time::Instant::now();
     let mut tx = store.begin().await?;
+    store.ingest_lag().waited(asked.elapsed(), now_ms());
     let recorded = reports::record(
         &mut tx,
         tenant,
@@ -308,13 +317,14 @@ async fn ingest_once(
         dropped,
     )
     .await?;
-    let Some(rules_revision) = recorded else {
+    let Some(recorded) = recorded else {
         tx.rollback().await?;
-        return Ok(Attempt::Stored(IngestOutcome {
+        return Ok(Attempt::Stored(Box::new(IngestOutcome {
             duplicate: true,
             computer_id: None,
             incidents_opened: 0,
-        }));
+            config: None,
+        })));
     };
 
     // An inventory the computer already has adds nothing to its attributes (checked below).
@@ -425,7 +435,7 @@ async fn ingest_once(
     ci_tx::record_samples(&mut tx, tenant, &samples).await?;
 
     let rules = store
-        .effective_rules_at(&mut tx, tenant, rules_revision)
+        .effective_rules_at(&mut tx, tenant, recorded.rules_revision)
         .await?;
     let mut engine = Engine::with_rules(
         &mut tx,
@@ -599,11 +609,12 @@ async fn ingest_once(
     .await?;
     let incidents_opened = engine.incidents_opened;
     tx.commit().await?;
-    Ok(Attempt::Stored(IngestOutcome {
+    Ok(Attempt::Stored(Box::new(IngestOutcome {
         duplicate: false,
         computer_id: Some(computer_id),
         incidents_opened,
-    }))
+        config: Some(recorded.config),
+    })))
 }
 
 /// Volumes less full than this are not forecast.

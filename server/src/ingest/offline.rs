@@ -52,10 +52,26 @@ pub async fn offline_sweep_with(store: &Store, policy: &SiteOutagePolicy) -> Sto
             continue;
         };
         let seen_before = now - (lowest * 1000.0) as i64;
+        // Reports queued here within the rule's window: a silence may be ours, not the
+        // computer's. Outages in force are still kept up (or ended); nothing new is declared.
+        let behind = store.ingest_lag().behind_since(seen_before);
+        if let Some(at) = behind {
+            tracing::warn!(
+                tenant = %tenant.name,
+                behind_secs_ago = (now - at) / 1000,
+                window_secs = lowest,
+                "offline verdicts held back: this server was behind on reports within the window"
+            );
+        }
+        let verdicts = Verdicts {
+            seen_before,
+            now,
+            open_new: behind.is_none(),
+        };
         let mut deferred = HashSet::new();
         for site in site_outages::sites_of(&mut tx, tenant.id).await? {
             let (out, site_opened) =
-                correlate(&mut tx, tenant.id, &site, seen_before, now, policy).await?;
+                correlate(&mut tx, tenant.id, &site, &verdicts, policy).await?;
             opened += site_opened;
             if !out {
                 deferred.extend(
@@ -66,6 +82,10 @@ pub async fn offline_sweep_with(store: &Store, policy: &SiteOutagePolicy) -> Sto
                         .map(|(id, _)| *id),
                 );
             }
+        }
+        if !verdicts.open_new {
+            tx.commit().await?;
+            continue;
         }
         let candidates = alerts::offline_candidates(&mut tx, tenant.id, seen_before).await?;
         tx.commit().await?;
@@ -110,16 +130,27 @@ async fn evaluate_computer(
     Ok(engine.incidents_opened)
 }
 
+/// What one tenant's sweep may conclude.
+struct Verdicts {
+    /// Computers last seen before this (UTC ms) are silent.
+    seen_before: i64,
+    now: i64,
+    /// Whether new outages and offline alerts may be declared (not while the server is behind).
+    open_new: bool,
+}
+
 /// Open, extend or end one site's outage. Returns whether an outage is in force afterwards and
 /// how many incidents were opened.
 async fn correlate(
     tx: &mut Tx<'_>,
     tenant: TenantId,
     site: &Site,
-    seen_before: i64,
-    now: i64,
+    verdicts: &Verdicts,
     policy: &SiteOutagePolicy,
 ) -> StoreResult<(bool, usize)> {
+    let Verdicts {
+        seen_before, now, ..
+    } = *verdicts;
     // The suppression lapses by itself if the sweeps stop renewing it.
     let expires_at = now + 2 * policy.window_ms().max(60_000);
     let offline: HashSet<i64> = site
@@ -129,6 +160,7 @@ async fn correlate(
         .map(|(id, _)| *id)
         .collect();
     match site_outages::outage_in_force(tx, site.id).await? {
+        None if !verdicts.open_new => Ok((false, 0)),
         None => match policy.outage(&site.computers, seen_before) {
             Some(cluster) => {
                 let id = site_outages::open(tx, tenant, site, &cluster, now, expires_at).await?;

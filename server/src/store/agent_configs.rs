@@ -22,8 +22,17 @@ pub struct ConfigLayer {
 type LayerRow = (String, Option<String>, i64, i64);
 
 fn layer_from_row(row: &LayerRow) -> StoreResult<ConfigLayer> {
+    layer_from_columns(row.1.as_deref(), Some(row.2), Some(row.3))
+}
+
+/// A layer from its columns, each `NULL` when the layer has no row (never set).
+pub(super) fn layer_from_columns(
+    settings: Option<&str>,
+    version: Option<i64>,
+    updated_at: Option<i64>,
+) -> StoreResult<ConfigLayer> {
     let settings =
-        match &row.1 {
+        match settings {
             Some(json) => Some(serde_json::from_str(json).map_err(|e| {
                 StoreError::Invalid(format!("stored agent config is not valid: {e}"))
             })?),
@@ -31,8 +40,8 @@ fn layer_from_row(row: &LayerRow) -> StoreResult<ConfigLayer> {
         };
     Ok(ConfigLayer {
         settings,
-        version: row.2,
-        updated_at: to_time_opt(Some(row.3)),
+        version: version.unwrap_or(0),
+        updated_at: to_time_opt(updated_at),
     })
 }
 

@@ -153,6 +153,7 @@ pub struct Store {
     backend: Backend,
     rules_cache: std::sync::Arc<rules::RulesCache>,
     inventory_hints: std::sync::Arc<reports::InventoryHints>,
+    ingest_lag: std::sync::Arc<crate::ingest::lag::Lag>,
 }
 
 impl Store {
@@ -191,6 +192,7 @@ impl Store {
             backend,
             rules_cache: Default::default(),
             inventory_hints: Default::default(),
+            ingest_lag: Default::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -226,6 +228,11 @@ impl Store {
 
     fn inventory_hints(&self) -> &reports::InventoryHints {
         &self.inventory_hints
+    }
+
+    /// Whether this process is behind on reports (shared by its report handlers and jobs).
+    pub fn ingest_lag(&self) -> &crate::ingest::lag::Lag {
+        &self.ingest_lag
     }
 
     /// A write transaction. Most read before they write, and must not fail for that: on SQLite

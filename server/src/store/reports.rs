@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
+use super::agent_configs::{layer_from_columns, AgentConfigLayers};
 use super::agents::AgentRecord;
 use super::{Store, StoreResult, TenantId, Tx};
 
@@ -73,8 +74,8 @@ impl Store {
 }
 
 /// Record a report inside the ingest transaction. Returns the rules revision (migration 0015)
-/// for the rules to evaluate it by, or `None` when this sequence number was already stored —
-/// the caller then changes nothing else (a replay is a no-op).
+/// for the rules to evaluate it by and the agent's config, or `None` when this sequence number
+/// was already stored — the caller then changes nothing else (a replay is a no-op).
 ///
 /// This is the transaction's first statement and a write, so on SQLite the write lock is taken
 /// up front instead of being upgraded later (which could fail with `SQLITE_BUSY`).
@@ -86,11 +87,19 @@ pub async fn record(
     collected_at: i64,
     received_at: i64,
     dropped: i64,
-) -> StoreResult<Option<i64>> {
-    let row: Option<(i64,)> = sqlx::query_as(
+) -> StoreResult<Option<Recorded>> {
+    // The agent's two config layers come back with the insert, one round trip for both; the
+    // tenant default's row has the empty agent id (see `agent_configs`).
+    let row: Option<RecordedRow> = sqlx::query_as(
         "INSERT INTO reports (tenant_id, agent_id, seq, collected_at, received_at, dropped)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (agent_id, seq) DO NOTHING
-         RETURNING (SELECT revision FROM rules_revision WHERE id = 1)",
+         RETURNING (SELECT revision FROM rules_revision WHERE id = 1),
+             (SELECT settings FROM agent_configs WHERE tenant_id = $1 AND agent_id = ''),
+             (SELECT version FROM agent_configs WHERE tenant_id = $1 AND agent_id = ''),
+             (SELECT updated_at FROM agent_configs WHERE tenant_id = $1 AND agent_id = ''),
+             (SELECT settings FROM agent_configs WHERE tenant_id = $1 AND agent_id = $2),
+             (SELECT version FROM agent_configs WHERE tenant_id = $1 AND agent_id = $2),
+             (SELECT updated_at FROM agent_configs WHERE tenant_id = $1 AND agent_id = $2)",
     )
     .bind(tenant.0)
     .bind(agent_id)
@@ -100,7 +109,35 @@ pub async fn record(
     .bind(dropped)
     .fetch_optional(&mut **tx)
     .await?;
-    Ok(row.map(|r| r.0))
+    let Some((rules_revision, d_settings, d_version, d_at, o_settings, o_version, o_at)) = row
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Recorded {
+        rules_revision,
+        config: AgentConfigLayers {
+            tenant_default: layer_from_columns(d_settings.as_deref(), d_version, d_at)?,
+            agent_override: layer_from_columns(o_settings.as_deref(), o_version, o_at)?,
+        },
+    }))
+}
+
+type RecordedRow = (
+    i64,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// A report newly in the ledger: what its transaction needs to know besides.
+pub struct Recorded {
+    /// The rules revision (migration 0015).
+    pub rules_revision: i64,
+    /// The agent's config, as the report's acknowledgement names it.
+    pub config: AgentConfigLayers,
 }
 
 /// Point the agent's row at the computer it reports for, with its host name and version (its

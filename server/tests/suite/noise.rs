@@ -211,6 +211,39 @@ on_every_backend!(
 );
 
 on_every_backend!(
+    a_server_behind_on_reports_declares_no_one_offline,
+    |store| {
+        let t = tenant(&store).await;
+        offline_rule(&store, t).await;
+        let north = store.ensure_site(t, "North").await.expect("site");
+        let south = store.ensure_site(t, "South").await.expect("site");
+        let early = enroll_at(&store, t, north, "early").await;
+        let late = enroll_at(&store, t, south, "late").await;
+        report_at(&store, &early, 1, "early", Duration::minutes(10)).await;
+        report_at(&store, &late, 1, "late", Duration::seconds(5)).await;
+        let behind_after = atalaya_server::ingest::lag::BEHIND_AFTER;
+
+        // Reports queued here ten minutes ago, before the rule's 180 s window: the verdict
+        // stands.
+        let long_ago = now_ms() - 600_000;
+        store.ingest_lag().waited(behind_after, long_ago);
+        assert_eq!(offline_sweep(&store).await.expect("sweep"), 1);
+
+        // `late` went silent too, but reports waited here 30 s ago: its silence may be ours.
+        arrived_at(&store, &late, Utc::now() - Duration::minutes(10)).await;
+        store.ingest_lag().waited(behind_after, now_ms() - 30_000);
+        assert_eq!(offline_sweep(&store).await.expect("sweep"), 0);
+        let titles: Vec<String> = incidents(&store)
+            .await
+            .into_iter()
+            .map(|i| i.title)
+            .collect();
+        assert_eq!(titles.len(), 1, "{titles:?}");
+        assert!(titles[0].contains("early"), "{titles:?}");
+    }
+);
+
+on_every_backend!(
     peers_going_silent_wait_for_the_site_check_and_replicas_agree,
     |store| {
         let t = tenant(&store).await;

@@ -1,0 +1,58 @@
+//! Whether this server is behind on reports — and so whether a silent computer may be silent
+//! only because its reports are queued here.
+//!
+//! A report that waited long for what it needs (an inventory slot, a database connection or,
+//! on SQLite, the write lock) marks the server behind at that moment. The offline sweep gives
+//! no offline verdict while the last such moment is within a rule's window: the computer's
+//! silence may be ours. Without this, an overloaded server declared its whole queued fleet
+//! offline, and the thousands of incidents it opened starved the reports that would have proved
+//! them wrong (BENCHMARKS.md, "an overloaded server declares its fleet offline"). Zabbix holds
+//! back `nodata()` triggers behind a lagging proxy for the same reason.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+/// A wait this long means reports queue faster than they are stored: eight times the 250 ms
+/// p99 acknowledgement the server is sized for, and far above any wait of a server keeping up
+/// (the fleet benchmark's waits stay under 50 ms until it saturates).
+pub const BEHIND_AFTER: Duration = Duration::from_secs(2);
+
+/// When this server process last made a report wait [`BEHIND_AFTER`] or longer.
+#[derive(Debug, Default)]
+pub struct Lag {
+    /// UTC milliseconds; 0 = never.
+    behind_at: AtomicI64,
+}
+
+impl Lag {
+    /// A report waited `waited` for a resource, ending at `at` (UTC ms).
+    pub fn waited(&self, waited: Duration, at: i64) {
+        if waited >= BEHIND_AFTER {
+            self.behind_at.fetch_max(at, Ordering::Relaxed);
+        }
+    }
+
+    /// The last time the server was behind, if that was at `since` or later.
+    pub fn behind_since(&self, since: i64) -> Option<i64> {
+        let at = self.behind_at.load(Ordering::Relaxed);
+        (at > 0 && at >= since).then_some(at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_long_waits_mark_the_server_behind() {
+        let lag = Lag::default();
+        lag.waited(Duration::from_millis(300), 1_000);
+        assert_eq!(lag.behind_since(0), None);
+        lag.waited(BEHIND_AFTER, 5_000);
+        assert_eq!(lag.behind_since(5_000), Some(5_000));
+        assert_eq!(lag.behind_since(5_001), None);
+        // A late-finishing wait that ended earlier does not move the mark back.
+        lag.waited(BEHIND_AFTER * 3, 4_000);
+        assert_eq!(lag.behind_since(0), Some(5_000));
+    }
+}
