@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use super::identify::{self, is_junk};
 use super::reconcile::{self, Observed, Reconciled};
 use super::{class, relation, software};
-use crate::store::cis::tx as ci_tx;
+use crate::store::cis::tx::{self as ci_tx, ComponentsAhead, ComponentsRefreshed};
 use crate::store::{StoreResult, TenantId, Tx};
 
 fn object(value: Value) -> Map<String, Value> {
@@ -47,6 +47,7 @@ pub async fn computer(
     inventory: Option<&Inventory>,
     samples: &[Sample],
     seen_at: i64,
+    volumes: Option<&reconcile::Components<'_, '_>>,
 ) -> StoreResult<Reconciled> {
     let mut observed = Observed {
         tenant,
@@ -62,14 +63,23 @@ pub async fn computer(
     let fingerprint = reconcile::fingerprint(&observed, &identify::computer_identifiers(host, &[]));
     if inventory.is_none() {
         let metrics = Value::Object(observed.metrics.clone()).to_string();
+        let pairs = volumes.map(reconcile::Components::refresh_pairs);
+        let ahead = volumes
+            .zip(pairs.as_deref())
+            .map(|(v, pairs)| ComponentsAhead {
+                computer_id: v.computer_id,
+                class: class::VOLUME,
+                observed: pairs,
+            });
         if let Some(refreshed) =
-            ci_tx::refresh_observed(tx, agent_id, &fingerprint, &metrics, seen_at).await?
+            ci_tx::refresh_observed(tx, agent_id, &fingerprint, &metrics, seen_at, ahead).await?
         {
             return Ok(Reconciled {
                 ci_id: refreshed.ci_id,
                 created: false,
                 inventory_hash: refreshed.inventory_hash,
                 alerts_unsettled: Some(refreshed.alerts_unsettled),
+                components: refreshed.components,
             });
         }
     }
@@ -185,15 +195,15 @@ fn computer_metrics(host: &HostFacts, samples: &[Sample]) -> Map<String, Value> 
     metrics
 }
 
-/// Reconcile a computer's volumes (a report lists them all); returns the CI id of each.
-pub async fn volumes(
-    tx: &mut Tx<'_>,
+/// A computer's volumes as observed (a report lists them all), to fingerprint with
+/// [`reconcile::Components::new`] and reconcile with [`volumes`].
+pub fn observe_volumes<'a>(
     tenant: TenantId,
     computer_id: i64,
-    volumes: &[Volume],
+    volumes: &'a [Volume],
     seen_at: i64,
-) -> StoreResult<Vec<i64>> {
-    let observed: Vec<(String, Observed<'_>)> = volumes
+) -> Vec<(String, Observed<'a>)> {
+    volumes
         .iter()
         .map(|v| {
             let attributes = object(json!({
@@ -216,17 +226,27 @@ pub async fn volumes(
             };
             (v.mount_point.clone(), o)
         })
-        .collect();
-    reconcile::sync_components(
-        tx,
-        tenant,
-        computer_id,
-        class::VOLUME,
-        relation::CONTAINED_IN,
-        &observed,
-        seen_at,
-    )
-    .await
+        .collect()
+}
+
+/// Volumes observed by [`observe_volumes`], fingerprinted for their computer.
+pub fn prepare_volumes<'o, 'a>(
+    computer_id: i64,
+    observed: &'o [(String, Observed<'a>)],
+) -> reconcile::Components<'o, 'a> {
+    reconcile::Components::new(computer_id, class::VOLUME, relation::CONTAINED_IN, observed)
+}
+
+/// Reconcile a computer's volumes, observed by [`observe_volumes`]; returns the CI id of each.
+/// `refreshed_ahead`: what the computer's refresh did to them already.
+pub async fn volumes(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    observed: &reconcile::Components<'_, '_>,
+    refreshed_ahead: Option<ComponentsRefreshed>,
+    seen_at: i64,
+) -> StoreResult<Vec<i64>> {
+    reconcile::sync_prepared(tx, tenant, observed, refreshed_ahead, seen_at).await
 }
 
 /// The CIs an applied inventory produced, in the inventory's order, for the rule engine.

@@ -72,6 +72,9 @@ pub struct Reconciled {
     /// Whether an alert on the CI or its parts is unsettled, when that was read on the way
     /// (a computer's refresh); `None`: not known.
     pub alerts_unsettled: Option<bool>,
+    /// Components refreshed by the same statement (a computer's steady refresh, see
+    /// [`ci_tx::refresh_observed`]).
+    pub components: Option<ci_tx::ComponentsRefreshed>,
 }
 
 /// Create or update the CI `observed` describes, identified by `ids` (strongest first).
@@ -128,6 +131,7 @@ pub async fn reconcile_hashed(
         created,
         inventory_hash,
         alerts_unsettled: None,
+        components: None,
     })
 }
 
@@ -401,23 +405,81 @@ pub async fn sync_components(
     components: &[(String, Observed<'_>)],
     at: i64,
 ) -> StoreResult<Vec<i64>> {
-    let observed: Vec<(Identifier, String, String)> = components
-        .iter()
-        .map(|(local_key, observed)| {
-            let id = Identifier {
-                kind: identify::LOCAL_KEY,
-                value: format!("{computer_id}:{local_key}"),
-            };
-            let hash = fingerprint(observed, std::slice::from_ref(&id));
-            let metrics = Value::Object(observed.metrics.clone()).to_string();
-            (id, hash, metrics)
-        })
-        .collect();
-    let pairs: Vec<(&str, &str)> = observed
-        .iter()
-        .map(|(_, hash, metrics)| (hash.as_str(), metrics.as_str()))
-        .collect();
-    let (refreshed, live) = ci_tx::refresh_unchanged(tx, computer_id, class, &pairs, at).await?;
+    let prepared = Components::new(computer_id, class, relation, components);
+    sync_prepared(tx, tenant, &prepared, None, at).await
+}
+
+/// A computer's components of one class as observed, fingerprinted for that computer.
+pub struct Components<'o, 'a> {
+    pub computer_id: i64,
+    class: &'a str,
+    relation: &'a str,
+    observed: &'o [(String, Observed<'a>)],
+    /// Per component, in order: its identifier, fingerprint and measurements (JSON).
+    fingerprinted: Vec<(Identifier, String, String)>,
+}
+
+impl<'o, 'a> Components<'o, 'a> {
+    pub fn new(
+        computer_id: i64,
+        class: &'a str,
+        relation: &'a str,
+        observed: &'o [(String, Observed<'a>)],
+    ) -> Self {
+        let fingerprinted = observed
+            .iter()
+            .map(|(local_key, observed)| {
+                let id = Identifier {
+                    kind: identify::LOCAL_KEY,
+                    value: format!("{computer_id}:{local_key}"),
+                };
+                let hash = fingerprint(observed, std::slice::from_ref(&id));
+                let metrics = Value::Object(observed.metrics.clone()).to_string();
+                (id, hash, metrics)
+            })
+            .collect();
+        Components {
+            computer_id,
+            class,
+            relation,
+            observed,
+            fingerprinted,
+        }
+    }
+
+    /// (fingerprint, measurements) of each, as [`ci_tx::refresh_unchanged`] takes them.
+    pub fn refresh_pairs(&self) -> Vec<(&str, &str)> {
+        self.fingerprinted
+            .iter()
+            .map(|(_, hash, metrics)| (hash.as_str(), metrics.as_str()))
+            .collect()
+    }
+}
+
+/// [`sync_components`] of components prepared beforehand. `refreshed_ahead`: what
+/// [`ci_tx::refresh_unchanged`] returned for them, when a statement before already ran it
+/// (the computer's steady refresh does, on PostgreSQL).
+pub async fn sync_prepared(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    prepared: &Components<'_, '_>,
+    refreshed_ahead: Option<ci_tx::ComponentsRefreshed>,
+    at: i64,
+) -> StoreResult<Vec<i64>> {
+    let Components {
+        computer_id,
+        class,
+        relation,
+        observed: components,
+        fingerprinted: ref observed,
+    } = *prepared;
+    let ci_tx::ComponentsRefreshed { refreshed, live } = match refreshed_ahead {
+        Some(ahead) => ahead,
+        None => {
+            let pairs = prepared.refresh_pairs();
+            ci_tx::refresh_unchanged(tx, computer_id, class, &pairs, at).await?
+        }
+    };
     let refreshed: HashMap<String, i64> = refreshed.into_iter().map(|(id, h)| (h, id)).collect();
     let all_refreshed = observed.iter().all(|(_, h, _)| refreshed.contains_key(h));
     if all_refreshed && usize::try_from(live).is_ok_and(|n| n == components.len()) {
@@ -426,7 +488,7 @@ pub async fn sync_components(
 
     let live = ci_tx::live_components(tx, computer_id, class).await?;
     let mut seen = Vec::with_capacity(components.len());
-    for ((_, observed), (id, hash, _)) in components.iter().zip(&observed) {
+    for ((_, observed), (id, hash, _)) in components.iter().zip(observed) {
         if let Some(ci_id) = refreshed.get(hash) {
             seen.push(*ci_id);
             continue;

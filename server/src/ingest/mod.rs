@@ -327,8 +327,18 @@ async fn ingest_once(
         })));
     };
 
+    // The volumes, fingerprinted for the computer the agent reported for last time: when
+    // nothing changed they are refreshed with it.
+    let last_computer = agent.recorded.as_ref().and_then(|r| r.computer_id);
+    let observed_ahead = last_computer.map(|id| {
+        let observed = inventory::observe_volumes(tenant, id, &report.volumes, collected_at);
+        (id, observed)
+    });
+    let volumes_ahead = observed_ahead
+        .as_ref()
+        .map(|(id, observed)| inventory::prepare_volumes(*id, observed));
     // An inventory the computer already has adds nothing to its attributes (checked below).
-    let computer = inventory::computer(
+    let mut computer = inventory::computer(
         &mut tx,
         tenant,
         &agent.agent_id,
@@ -337,6 +347,7 @@ async fn ingest_once(
         inventory.filter(|_| catalogue.is_some()),
         &report.metrics,
         collected_at,
+        volumes_ahead.as_ref(),
     )
     .await?;
     let computer_id = computer.ci_id;
@@ -385,8 +396,20 @@ async fn ingest_once(
         }
         None => None,
     };
+    let observed_now;
+    let volumes_now;
+    let volumes = match &volumes_ahead {
+        Some(ahead) if ahead.computer_id == computer_id => ahead,
+        _ => {
+            observed_now =
+                inventory::observe_volumes(tenant, computer_id, &report.volumes, collected_at);
+            volumes_now = inventory::prepare_volumes(computer_id, &observed_now);
+            &volumes_now
+        }
+    };
+    let refreshed_ahead = computer.components.take();
     let volume_ids =
-        inventory::volumes(&mut tx, tenant, computer_id, &report.volumes, collected_at).await?;
+        inventory::volumes(&mut tx, tenant, volumes, refreshed_ahead, collected_at).await?;
     for (volume, volume_id) in report.volumes.iter().zip(&volume_ids) {
         samples.push(ci_tx::Sample {
             ci_id: *volume_id,

@@ -303,36 +303,140 @@ pub mod tx {
     /// if the agent says exactly what it said then (`observed_hash`) and the CI is still active.
     /// `None` when anything differs: the caller reconciles in full. One statement in place of
     /// identification, a load, the locks and an update.
+    ///
+    /// `volumes`, when given, are refreshed as [`refresh_unchanged`] would, if the computer was
+    /// refreshed and is the one they were fingerprinted for — on PostgreSQL in the same
+    /// statement (one round trip of the four or five a steady report makes).
     pub async fn refresh_observed(
         tx: &mut Tx<'_>,
         agent_id: &str,
         observed_hash: &str,
         metrics: &str,
         seen_at: i64,
+        volumes: Option<ComponentsAhead<'_>>,
     ) -> StoreResult<Option<Refreshed>> {
+        let volumes =
+            volumes.filter(|v| !v.observed.is_empty() && v.observed.len() <= REFRESH_CHUNK);
+        if let (Some(ahead), true) = (&volumes, tx.backend_name() == "PostgreSQL") {
+            return refresh_with_components(tx, agent_id, observed_hash, metrics, seen_at, ahead)
+                .await;
+        }
         type Row = (i64, Option<String>, i64);
-        let row: Option<Row> = sqlx::query_as(
-            "UPDATE configuration_items SET metrics = $3,
-                 last_seen_at = CASE WHEN last_seen_at < $4 THEN $4 ELSE last_seen_at END
-             WHERE id = (SELECT computer_id FROM agents WHERE id = $1)
-               AND observed_hash = $2 AND status = 'active'
-             RETURNING id, inventory_hash, CAST(CASE WHEN EXISTS (
-                 SELECT 1 FROM alert_states s
-                 WHERE s.computer_id = configuration_items.id
-                   AND (s.state <> 'ok' OR s.flapping = 1)
-             ) THEN 1 ELSE 0 END AS BIGINT)",
-        )
+        let row: Option<Row> = sqlx::query_as(&format!(
+            "UPDATE configuration_items SET {COMPUTER_REFRESH} RETURNING {COMPUTER_REFRESHED}"
+        ))
         .bind(agent_id)
         .bind(observed_hash)
         .bind(metrics)
         .bind(seen_at)
         .fetch_optional(&mut **tx)
         .await?;
-        Ok(row.map(|(ci_id, inventory_hash, unsettled)| Refreshed {
+        let Some((ci_id, inventory_hash, unsettled)) = row else {
+            return Ok(None);
+        };
+        let components = match volumes {
+            Some(ahead) if ahead.computer_id == ci_id => {
+                Some(refresh_unchanged(tx, ci_id, ahead.class, ahead.observed, seen_at).await?)
+            }
+            _ => None,
+        };
+        Ok(Some(Refreshed {
             ci_id,
             inventory_hash,
             alerts_unsettled: unsettled != 0,
+            components,
         }))
+    }
+
+    /// The computer's refresh: SET … WHERE, parameters $1 agent, $2 fingerprint, $3
+    /// measurements, $4 seen at.
+    const COMPUTER_REFRESH: &str = "metrics = $3,
+             last_seen_at = CASE WHEN last_seen_at < $4 THEN $4 ELSE last_seen_at END
+         WHERE id = (SELECT computer_id FROM agents WHERE id = $1)
+           AND observed_hash = $2 AND status = 'active'";
+
+    /// What the computer's refresh returns: its id, inventory hash and whether an alert on it
+    /// or its parts is unsettled.
+    const COMPUTER_REFRESHED: &str = "id, inventory_hash, CAST(CASE WHEN EXISTS (
+             SELECT 1 FROM alert_states s
+             WHERE s.computer_id = configuration_items.id
+               AND (s.state <> 'ok' OR s.flapping = 1)
+         ) THEN 1 ELSE 0 END AS BIGINT)";
+
+    /// [`refresh_observed`] and [`refresh_unchanged`] of its components in one statement
+    /// (PostgreSQL: a data-modifying `WITH`; the components' update runs only if the
+    /// computer's did, on the computer they were fingerprinted for).
+    async fn refresh_with_components(
+        tx: &mut Tx<'_>,
+        agent_id: &str,
+        observed_hash: &str,
+        metrics: &str,
+        seen_at: i64,
+        ahead: &ComponentsAhead<'_>,
+    ) -> StoreResult<Option<Refreshed>> {
+        let class = known_class(ahead.class)?;
+        let mut sql = format!(
+            "WITH computer AS (UPDATE configuration_items SET {COMPUTER_REFRESH}
+                 RETURNING {COMPUTER_REFRESHED} AS unsettled),
+             parts AS (UPDATE configuration_items SET metrics = CASE observed_hash"
+        );
+        for n in 0..ahead.observed.len() {
+            let _ = write!(sql, " WHEN ${} THEN ${}", 2 * n + 6, 2 * n + 7);
+        }
+        let _ = write!(
+            sql,
+            " END, last_seen_at = CASE WHEN last_seen_at < $4 THEN $4 ELSE last_seen_at END
+             WHERE computer_id = $5 AND class = '{class}' AND status = 'active'
+               AND EXISTS (SELECT 1 FROM computer WHERE computer.id = $5)
+               AND observed_hash IN ("
+        );
+        for n in 0..ahead.observed.len() {
+            let sep = if n == 0 { "" } else { ", " };
+            let _ = write!(sql, "{sep}${}", 2 * n + 6);
+        }
+        let _ = write!(
+            sql,
+            ") RETURNING id, observed_hash)
+             SELECT c.id, c.inventory_hash, c.unsettled, p.id, p.observed_hash,
+                 (SELECT COUNT(*) FROM configuration_items l
+                  WHERE l.computer_id = $5 AND l.class = '{class}' AND l.status <> 'retired')
+             FROM computer c LEFT JOIN parts p ON TRUE"
+        );
+        let mut query = sqlx::query_as(&sql)
+            .bind(agent_id)
+            .bind(observed_hash)
+            .bind(metrics)
+            .bind(seen_at)
+            .bind(ahead.computer_id);
+        for (hash, metrics) in ahead.observed {
+            query = query.bind(*hash).bind(*metrics);
+        }
+        type Row = (i64, Option<String>, i64, Option<i64>, Option<String>, i64);
+        let rows: Vec<Row> = query.fetch_all(&mut **tx).await?;
+        let Some((ci_id, inventory_hash, unsettled, _, _, live)) = rows.first().cloned() else {
+            return Ok(None);
+        };
+        let components = (ci_id == ahead.computer_id).then(|| ComponentsRefreshed {
+            refreshed: rows
+                .into_iter()
+                .filter_map(|(_, _, _, id, hash, _)| id.zip(hash))
+                .collect(),
+            live,
+        });
+        Ok(Some(Refreshed {
+            ci_id,
+            inventory_hash,
+            alerts_unsettled: unsettled != 0,
+            components,
+        }))
+    }
+
+    /// Components to refresh with their computer: fingerprinted for `computer_id` (the one the
+    /// agent reported for last time), as (fingerprint, measurements).
+    pub struct ComponentsAhead<'a> {
+        pub computer_id: i64,
+        pub class: &'a str,
+        pub observed: &'a [(&'a str, &'a str)],
     }
 
     /// A computer refreshed by [`refresh_observed`].
@@ -343,6 +447,9 @@ pub mod tx {
         /// Whether an alert on it or one of its parts is not settled (read in the same
         /// statement, so the rule engine need not ask).
         pub alerts_unsettled: bool,
+        /// The components refreshed with it (`None`: none were asked for, or they were
+        /// fingerprinted for another computer).
+        pub components: Option<ComponentsRefreshed>,
     }
 
     /// The computer's CIs of one class that are not retired.
@@ -377,10 +484,8 @@ pub mod tx {
         class: &str,
         observed: &[(&str, &str)],
         seen_at: i64,
-    ) -> StoreResult<(Vec<(i64, String)>, i64)> {
-        let Some(class) = crate::cmdb::class::ALL.iter().find(|c| **c == class) else {
-            return Err(StoreError::Invalid(format!("unknown CI class {class:?}")));
-        };
+    ) -> StoreResult<ComponentsRefreshed> {
+        let class = known_class(class)?;
         let mut refreshed = Vec::with_capacity(observed.len());
         let mut live = 0;
         for chunk in observed.chunks(REFRESH_CHUNK) {
@@ -414,7 +519,24 @@ pub mod tx {
                 live = count;
             }
         }
-        Ok((refreshed, live))
+        Ok(ComponentsRefreshed { refreshed, live })
+    }
+
+    /// What [`refresh_unchanged`] did.
+    pub struct ComponentsRefreshed {
+        /// (id, fingerprint) of each component refreshed.
+        pub refreshed: Vec<(i64, String)>,
+        /// How many of the class the computer has that are not retired.
+        pub live: i64,
+    }
+
+    /// `class` as one of the fixed classes, fit to be written into SQL.
+    fn known_class(class: &str) -> StoreResult<&'static str> {
+        crate::cmdb::class::ALL
+            .iter()
+            .find(|c| **c == class)
+            .copied()
+            .ok_or_else(|| StoreError::Invalid(format!("unknown CI class {class:?}")))
     }
 
     /// Components per [`refresh_unchanged`] statement (two parameters each, well under both

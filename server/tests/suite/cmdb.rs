@@ -11,7 +11,7 @@ use atalaya_shared::{Inventory, PhysicalDisk, Report, ServiceUnit, SmartHealth, 
 use serde_json::{json, Map};
 
 use crate::db::tenant;
-use crate::ingest::{enroll, host, report};
+use crate::ingest::{as_authenticated, enroll, host, report};
 use crate::on_every_backend;
 
 fn disk(name: &str, serial: &str) -> PhysicalDisk {
@@ -810,6 +810,13 @@ on_every_backend!(
         let volume = query(&store, TenantScope::All, "class = volume")
             .await
             .remove(0);
+        // From now on as the report endpoint knows the agent: with its computer, so that the
+        // volumes are refreshed with the computer (one statement on PostgreSQL).
+        let agent = as_authenticated(&store, agent).await;
+        assert_eq!(
+            agent.recorded.as_ref().and_then(|r| r.computer_id),
+            Some(computer.id)
+        );
         let created = store
             .ci_history(TenantScope::All, volume.id)
             .await
@@ -994,6 +1001,42 @@ on_every_backend!(
             .await
             .expect("get");
         assert_eq!(now.attributes["kernel_version"], "6.1.1");
+
+        // A volume added, then the first one gone, while the computer stays unchanged: the new
+        // one is created beside the refreshed one, then the missing one retired.
+        let mut two = report(&agent, 9, facts.clone(), 44.0);
+        let mut data = two.volumes[0].clone();
+        data.mount_point = "/data".into();
+        data.device = Some("/dev/vdb1".into());
+        two.volumes.push(data);
+        send(&store, &agent, &two, None).await;
+        let vol = store
+            .get_ci(TenantScope::All, volume.id)
+            .await
+            .expect("get");
+        assert_eq!(vol.metrics["used_percent"], json!(44.0));
+        assert_eq!(
+            names(&store, TenantScope::All, "class = volume").await,
+            ["/", "/data"]
+        );
+        let mut only_data = report(&agent, 10, facts.clone(), 45.0);
+        only_data.volumes[0].mount_point = "/data".into();
+        only_data.volumes[0].device = Some("/dev/vdb1".into());
+        send(&store, &agent, &only_data, None).await;
+        let vol = store
+            .get_ci(TenantScope::All, volume.id)
+            .await
+            .expect("get");
+        assert_eq!(vol.status, "retired", "the missing volume is retired");
+        assert_eq!(
+            names(
+                &store,
+                TenantScope::All,
+                "class = volume and used_percent > 44"
+            )
+            .await,
+            ["/data"]
+        );
     }
 );
 

@@ -1,7 +1,7 @@
 //! Ingest end to end on the store: replays, CI identification, the volume rule and incidents.
 
 use atalaya_server::ingest::ingest;
-use atalaya_server::store::agents::{AgentIdentity, NewAgent};
+use atalaya_server::store::agents::{AgentIdentity, AgentRecord, NewAgent};
 use atalaya_server::store::cis::CiFilter;
 use atalaya_server::store::incidents::IncidentFilter;
 use atalaya_server::store::tokens::NewEnrollmentToken;
@@ -42,6 +42,25 @@ pub async fn enroll(store: &Store, tenant: TenantId, hostname: &str) -> AgentIde
         tenant,
         site_id: None,
         recorded: None,
+    }
+}
+
+/// The agent as the report endpoint sees it (`Store::authenticate_agent`): with the computer,
+/// host name and version its last report recorded.
+pub async fn as_authenticated(store: &Store, agent: AgentIdentity) -> AgentIdentity {
+    let (computer_id, hostname, agent_version): (Option<i64>, String, String) =
+        sqlx::query_as("SELECT computer_id, hostname, agent_version FROM agents WHERE id = $1")
+            .bind(&agent.agent_id)
+            .fetch_one(store.pool())
+            .await
+            .expect("the agent's row");
+    AgentIdentity {
+        recorded: Some(AgentRecord {
+            computer_id,
+            hostname,
+            agent_version,
+        }),
+        ..agent
     }
 }
 
