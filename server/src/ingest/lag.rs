@@ -17,6 +17,9 @@ use std::time::Duration;
 /// (the fleet benchmark's waits stay under 50 ms until it saturates).
 pub const BEHIND_AFTER: Duration = Duration::from_secs(2);
 
+/// A server behind on reports says so in its log at most this often.
+const LOG_EVERY_MS: i64 = 10_000;
+
 /// When this server process last made a report wait [`BEHIND_AFTER`] or longer.
 #[derive(Debug, Default)]
 pub struct Lag {
@@ -25,10 +28,19 @@ pub struct Lag {
 }
 
 impl Lag {
-    /// A report waited `waited` for a resource, ending at `at` (UTC ms).
-    pub fn waited(&self, waited: Duration, at: i64) {
-        if waited >= BEHIND_AFTER {
-            self.behind_at.fetch_max(at, Ordering::Relaxed);
+    /// A report waited `waited` for `what` (an inventory slot, a database connection), ending
+    /// at `at` (UTC ms). Logged at most once per [`LOG_EVERY_MS`].
+    pub fn waited(&self, what: &'static str, waited: Duration, at: i64) {
+        if waited < BEHIND_AFTER {
+            return;
+        }
+        let before = self.behind_at.fetch_max(at, Ordering::Relaxed);
+        if at - before >= LOG_EVERY_MS {
+            tracing::warn!(
+                waited_ms = waited.as_millis() as u64,
+                waited_for = what,
+                "behind on reports: a report waited for {what}"
+            );
         }
     }
 
@@ -46,13 +58,13 @@ mod tests {
     #[test]
     fn only_long_waits_mark_the_server_behind() {
         let lag = Lag::default();
-        lag.waited(Duration::from_millis(300), 1_000);
+        lag.waited("a test", Duration::from_millis(300), 1_000);
         assert_eq!(lag.behind_since(0), None);
-        lag.waited(BEHIND_AFTER, 5_000);
+        lag.waited("a test", BEHIND_AFTER, 5_000);
         assert_eq!(lag.behind_since(5_000), Some(5_000));
         assert_eq!(lag.behind_since(5_001), None);
         // A late-finishing wait that ended earlier does not move the mark back.
-        lag.waited(BEHIND_AFTER * 3, 4_000);
+        lag.waited("a test", BEHIND_AFTER * 3, 4_000);
         assert_eq!(lag.behind_since(0), Some(5_000));
     }
 }

@@ -230,7 +230,9 @@ async fn ingest_full(
                     .acquire()
                     .await
                     .map_err(|_| StoreError::Invalid("the server is shutting down".into()))?;
-                store.ingest_lag().waited(asked.elapsed(), now_ms());
+                store
+                    .ingest_lag()
+                    .waited("an inventory slot", asked.elapsed(), now_ms());
                 Some(slot)
             }
             false => None,
@@ -306,7 +308,9 @@ async fn ingest_once(
 
     let asked = std::time::Instant::now();
     let mut tx = store.begin().await?;
-    store.ingest_lag().waited(asked.elapsed(), now_ms());
+    store
+        .ingest_lag()
+        .waited("a database connection", asked.elapsed(), now_ms());
     let recorded = reports::record(
         &mut tx,
         tenant,

@@ -226,12 +226,14 @@ on_every_backend!(
         // Reports queued here ten minutes ago, before the rule's 180 s window: the verdict
         // stands.
         let long_ago = now_ms() - 600_000;
-        store.ingest_lag().waited(behind_after, long_ago);
+        store.ingest_lag().waited("a test", behind_after, long_ago);
         assert_eq!(offline_sweep(&store).await.expect("sweep"), 1);
 
         // `late` went silent too, but reports waited here 30 s ago: its silence may be ours.
         arrived_at(&store, &late, Utc::now() - Duration::minutes(10)).await;
-        store.ingest_lag().waited(behind_after, now_ms() - 30_000);
+        store
+            .ingest_lag()
+            .waited("a test", behind_after, now_ms() - 30_000);
         assert_eq!(offline_sweep(&store).await.expect("sweep"), 0);
         let titles: Vec<String> = incidents(&store)
             .await
