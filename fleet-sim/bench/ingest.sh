@@ -12,13 +12,15 @@
 # postgres://postgres@127.0.0.1), PERF_SECS (record a `perf` profile of the server for this many
 # seconds, starting PERF_DELAY seconds after the simulator starts; default none), REPLICAS
 # (postgres only: this many atalaya-server processes on the one database, agents spread evenly
-# over them; their CPU times are added; default 1). The server is told the fleet's INTERVAL
-# (ATALAYA_REPORT_INTERVAL), so the default "Agent offline" rule (three missed intervals) fits it.
+# over them; their CPU times are added; default 1), SERVER_LOG (the server's RUST_LOG; default
+# warn; warn,atalaya_server::ingest::offline=info also logs what each offline sweep opened). The
+# server is told the fleet's INTERVAL (ATALAYA_REPORT_INTERVAL), so the default "Agent offline"
+# rule (three missed intervals) fits it.
 # Build first: cargo build --release -p atalaya-server -p atalaya-fleet-sim
 set -euo pipefail
 
 if [ $# -lt 4 ]; then
-    sed -n '2,18p' "$0" >&2
+    sed -n '2,20p' "$0" >&2
     exit 2
 fi
 backend=$1 agents=$2 interval=$3 duration=$4
@@ -73,7 +75,7 @@ start_server() {
     local n=$1 dir=$2 log="$name.server.log"
     started_url=""
     [ "$n" -gt 0 ] && log="$name.server$n.log"
-    RUST_LOG=warn ATALAYA_REPORT_INTERVAL=$report_interval "$BIN_DIR/atalaya-server" --listen 127.0.0.1:0 --data-dir "$dir" "${db_args[@]}" \
+    RUST_LOG=${SERVER_LOG:-warn} ATALAYA_REPORT_INTERVAL=$report_interval "$BIN_DIR/atalaya-server" --listen 127.0.0.1:0 --data-dir "$dir" "${db_args[@]}" \
         >"$dir/server.out" 2>"$log" &
     server_pids+=($!)
     for _ in $(seq 1 600); do

@@ -3,6 +3,7 @@
 
 pub mod alerts;
 mod disks;
+pub mod forecasts;
 pub mod lag;
 mod offline;
 mod parts;
@@ -529,7 +530,10 @@ async fn ingest_once(
             .await?;
         // Forecasting reads hours of samples: worth it only once a volume is half full (a
         // half-empty one that fills within a day trips the usage rules long before it is full).
-        if used >= FORECAST_FROM_PERCENT && engine.watches(metrics::VOLUME_HOURS_TO_FULL) {
+        if used >= FORECAST_FROM_PERCENT
+            && engine.watches(metrics::VOLUME_HOURS_TO_FULL)
+            && store.forecasts().due(volume_id, collected_at)
+        {
             if let Some(hours) = forecast_hours(&mut tx, volume_id, volume, collected_at).await? {
                 engine
                     .observe(

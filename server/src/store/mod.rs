@@ -154,6 +154,7 @@ pub struct Store {
     rules_cache: std::sync::Arc<rules::RulesCache>,
     inventory_hints: std::sync::Arc<reports::InventoryHints>,
     ingest_lag: std::sync::Arc<crate::ingest::lag::Lag>,
+    forecasts: std::sync::Arc<crate::ingest::forecasts::ForecastSchedule>,
 }
 
 impl Store {
@@ -193,6 +194,7 @@ impl Store {
             rules_cache: Default::default(),
             inventory_hints: Default::default(),
             ingest_lag: Default::default(),
+            forecasts: Default::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -233,6 +235,11 @@ impl Store {
     /// Whether this process is behind on reports (shared by its report handlers and jobs).
     pub fn ingest_lag(&self) -> &crate::ingest::lag::Lag {
         &self.ingest_lag
+    }
+
+    /// When each volume's fill forecast is due (shared by this process's report handlers).
+    pub fn forecasts(&self) -> &crate::ingest::forecasts::ForecastSchedule {
+        &self.forecasts
     }
 
     /// A write transaction. Most read before they write, and must not fail for that: on SQLite

@@ -461,6 +461,49 @@ on_every_backend!(
     }
 );
 
+on_every_backend!(
+    a_volume_is_forecast_at_most_every_five_minutes_of_its_samples,
+    |store| {
+        let t = tenant(&store).await;
+        let mut spec = RuleSpec::new(
+            "Full within 24 h",
+            "volume.hours_to_full",
+            Direction::Below,
+            24.0,
+        );
+        spec.recovery_level = Some(48.0);
+        store.create_rule(Some(t), &spec).await.expect("rule");
+        let agent = enroll(&store, t, "logs").await;
+        let send = |seq: u64, used: f64| {
+            let r = report(&agent, seq, host("logs", "m", None), used);
+            let store = store.clone();
+            let agent = agent.clone();
+            async move { ingest(&store, &agent, &r).await.expect("ingest") }
+        };
+        // A sample a minute: flat at 70 % for ten minutes (forecast at minutes 1, 6 and 11:
+        // not growing), then a point a minute more — full within the hour. The forecast after
+        // minute 11 is due at minute 16; minutes 12 to 15 leave it as it stands.
+        for seq in 1..=11u64 {
+            send(seq, 70.0).await;
+        }
+        for seq in 12..=15u64 {
+            send(seq, 70.0 + (seq - 11) as f64).await;
+        }
+        assert_eq!(
+            count(&store).await,
+            0,
+            "not worked out again before minute 16"
+        );
+        send(16, 75.0).await;
+        let incidents = store
+            .list_incidents(TenantScope::All, &all())
+            .await
+            .expect("list");
+        assert_eq!(incidents.len(), 1, "{incidents:?}");
+        assert!(incidents[0].title.contains("Full within 24 h"));
+    }
+);
+
 on_every_backend!(optional_levels_can_be_saved_in_any_order, |store| {
     // A rule without a warning level, then one with it, on the same pooled connection: the NULL
     // must not fix the parameter's type for the next save (PostgreSQL refused the second with
