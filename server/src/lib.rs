@@ -126,6 +126,21 @@ fn spawn_sweeps(
             },
         )),
     ));
+    // Every replica, lease or not, tells the others when it was behind on reports.
+    let lag_store = store.clone();
+    let lag_holder = holder.to_string();
+    tasks.push((
+        INGEST_LAG,
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(ingest::lag::PUBLISH_EVERY);
+            loop {
+                tick.tick().await;
+                if let Err(e) = ingest::lag::publish(&lag_store, &lag_holder).await {
+                    tracing::warn!(error = %e, "could not publish this replica's ingest lag");
+                }
+            }
+        }),
+    ));
     let stale_after_ms =
         i64::try_from(config.stale_after_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX);
     let stale_store = store.clone();
@@ -218,6 +233,9 @@ pub const NOTIFICATIONS: &str = "notifications";
 pub const AUTO_CLOSE: &str = "auto-close";
 /// Daily digests queued when their schedule comes, checked every minute.
 pub const DAILY_DIGEST: &str = "daily-digest";
+/// Not a leased job: every replica's report of its ingest lag, every 5 s (its "lease", released
+/// on stop, is never taken).
+pub const INGEST_LAG: &str = "ingest-lag";
 
 /// Close resolved tickets whose plan says they have waited long enough.
 async fn auto_close(store: &Store) {

@@ -12,6 +12,8 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+use crate::store::{Store, StoreResult};
+
 /// A wait this long means reports queue faster than they are stored: eight times the 250 ms
 /// p99 acknowledgement the server is sized for, and far above any wait of a server keeping up
 /// (the fleet benchmark's waits stay under 50 ms until it saturates).
@@ -25,6 +27,8 @@ const LOG_EVERY_MS: i64 = 10_000;
 pub struct Lag {
     /// UTC milliseconds; 0 = never.
     behind_at: AtomicI64,
+    /// The last `behind_at` written to the database for the other replicas.
+    published: AtomicI64,
 }
 
 impl Lag {
@@ -49,6 +53,31 @@ impl Lag {
         let at = self.behind_at.load(Ordering::Relaxed);
         (at > 0 && at >= since).then_some(at)
     }
+}
+
+/// How often a replica tells the others (through the database) that it was behind, if it was.
+pub const PUBLISH_EVERY: Duration = Duration::from_secs(5);
+
+/// Tell the other replicas when this one was last behind on reports, if that changed since it
+/// last told them (the offline sweep runs on one replica and must not judge by its own queue
+/// alone).
+pub async fn publish(store: &Store, holder: &str) -> StoreResult<()> {
+    let lag = store.ingest_lag();
+    let at = lag.behind_at.load(Ordering::Relaxed);
+    if at > lag.published.load(Ordering::Relaxed) {
+        store.publish_ingest_lag(holder, at).await?;
+        lag.published.fetch_max(at, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// The last time this replica or any other was behind on reports, if that was at `since` or
+/// later.
+pub async fn fleet_behind_since(store: &Store, since: i64) -> StoreResult<Option<i64>> {
+    let others = store.replicas_behind_at().await?.unwrap_or(0);
+    let own = store.ingest_lag().behind_since(0).unwrap_or(0);
+    let at = own.max(others);
+    Ok((at > 0 && at >= since).then_some(at))
 }
 
 #[cfg(test)]

@@ -34,6 +34,8 @@ pub async fn offline_sweep(store: &Store) -> StoreResult<usize> {
 pub async fn offline_sweep_with(store: &Store, policy: &SiteOutagePolicy) -> StoreResult<usize> {
     let now = now_ms();
     let mut opened = 0;
+    // When this replica or any other was last behind on reports.
+    let behind_at = super::lag::fleet_behind_since(store, 0).await?;
     for tenant in store.list_tenants(TenantScope::All).await? {
         // Reads, then writes, while reports keep arriving: the write lock first (on SQLite).
         let mut tx = store.begin().await?;
@@ -52,9 +54,9 @@ pub async fn offline_sweep_with(store: &Store, policy: &SiteOutagePolicy) -> Sto
             continue;
         };
         let seen_before = now - (lowest * 1000.0) as i64;
-        // Reports queued here within the rule's window: a silence may be ours, not the
+        // Reports queued at a replica within the rule's window: a silence may be ours, not the
         // computer's. Outages in force are still kept up (or ended); nothing new is declared.
-        let behind = store.ingest_lag().behind_since(seen_before);
+        let behind = behind_at.filter(|at| *at >= seen_before);
         if let Some(at) = behind {
             tracing::warn!(
                 tenant = %tenant.name,

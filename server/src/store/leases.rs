@@ -1,4 +1,5 @@
-//! Leases on background jobs, so each runs on one replica at a time.
+//! Leases on background jobs, so each runs on one replica at a time; and what each replica tells
+//! the others about its ingest lag.
 
 use super::{Store, StoreResult};
 
@@ -35,6 +36,29 @@ impl Store {
             .execute(self.pool())
             .await?;
         Ok(())
+    }
+
+    /// Record that replica `holder` was behind on reports at `behind_at` (UTC ms; never moved
+    /// back).
+    pub async fn publish_ingest_lag(&self, holder: &str, behind_at: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO ingest_lag (holder, behind_at) VALUES ($1, $2)
+             ON CONFLICT (holder) DO UPDATE SET behind_at = excluded.behind_at
+             WHERE ingest_lag.behind_at < excluded.behind_at",
+        )
+        .bind(holder)
+        .bind(behind_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The last time any replica said it was behind on reports (UTC ms).
+    pub async fn replicas_behind_at(&self) -> StoreResult<Option<i64>> {
+        let (at,): (Option<i64>,) = sqlx::query_as("SELECT MAX(behind_at) FROM ingest_lag")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(at)
     }
 
     /// Who holds each job's lease, and until when (ms): for `/metrics` and tests.

@@ -10,6 +10,8 @@ use sqlx::{Connection, Executor};
 pub struct TestDb {
     pub label: &'static str,
     pub store: Store,
+    /// For a second `Store` on the same database: another replica.
+    pub url: String,
     _dir: Option<tempfile::TempDir>,
     drop_pg: Option<(String, String)>,
 }
@@ -35,6 +37,7 @@ impl TestDb {
         TestDb {
             label: "sqlite",
             store,
+            url,
             _dir: Some(dir),
             drop_pg: None,
         }
@@ -62,6 +65,7 @@ impl TestDb {
         Some(TestDb {
             label: "postgres",
             store,
+            url,
             _dir: None,
             drop_pg: Some((admin_url, name)),
         })

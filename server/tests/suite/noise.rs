@@ -245,6 +245,45 @@ on_every_backend!(
     }
 );
 
+/// The sweep runs on one replica; another one behind on reports holds its verdicts back too,
+/// once it has told the others through the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_behind_on_reports_holds_back_the_sweep_of_another() {
+    for db in crate::db::TestDb::all().await {
+        eprintln!(
+            "a_replica_behind_on_reports_holds_back_the_sweep_of_another on {}",
+            db.label
+        );
+        let store = db.store.clone();
+        let other = Store::connect(&db.url).await.expect("a second replica");
+        let t = tenant(&store).await;
+        offline_rule(&store, t).await;
+        let north = store.ensure_site(t, "North").await.expect("site");
+        let south = store.ensure_site(t, "South").await.expect("site");
+        let early = enroll_at(&store, t, north, "early").await;
+        let late = enroll_at(&store, t, south, "late").await;
+        report_at(&store, &early, 1, "early", Duration::minutes(10)).await;
+        report_at(&store, &late, 1, "late", Duration::seconds(5)).await;
+        let behind_after = atalaya_server::ingest::lag::BEHIND_AFTER;
+
+        // The other replica fell behind 30 s ago but has not said so yet: the verdict stands.
+        other
+            .ingest_lag()
+            .waited("a test", behind_after, now_ms() - 30_000);
+        assert_eq!(offline_sweep(&store).await.expect("sweep"), 1);
+
+        // It has now; `late` went silent meanwhile, and is not declared offline.
+        atalaya_server::ingest::lag::publish(&other, "replica-b")
+            .await
+            .expect("publish");
+        arrived_at(&store, &late, Utc::now() - Duration::minutes(10)).await;
+        assert_eq!(offline_sweep(&store).await.expect("sweep"), 0);
+        assert_eq!(incidents(&store).await.len(), 1);
+        other.close().await;
+        db.cleanup().await;
+    }
+}
+
 on_every_backend!(
     peers_going_silent_wait_for_the_site_check_and_replicas_agree,
     |store| {
