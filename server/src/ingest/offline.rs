@@ -62,7 +62,7 @@ pub async fn offline_sweep_with(store: &Store, policy: &SiteOutagePolicy) -> Sto
                 tenant = %tenant.name,
                 behind_secs_ago = (now - at) / 1000,
                 window_secs = lowest,
-                "offline verdicts held back: this server was behind on reports within the window"
+                "offline verdicts held back: a replica of this server was behind on reports within the window"
             );
         }
         let verdicts = Verdicts {
@@ -137,7 +137,7 @@ struct Verdicts {
     /// Computers last seen before this (UTC ms) are silent.
     seen_before: i64,
     now: i64,
-    /// Whether new outages and offline alerts may be declared (not while the server is behind).
+    /// Whether new outages and offline alerts may be declared (not while a replica is behind).
     open_new: bool,
 }
 
