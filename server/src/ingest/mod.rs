@@ -335,13 +335,11 @@ async fn ingest_once(
     // The volumes, fingerprinted for the computer the agent reported for last time: when
     // nothing changed they are refreshed with it.
     let last_computer = agent.recorded.as_ref().and_then(|r| r.computer_id);
-    let observed_ahead = last_computer.map(|id| {
-        let observed = inventory::observe_volumes(tenant, id, &report.volumes, collected_at);
-        (id, observed)
-    });
-    let volumes_ahead = observed_ahead
-        .as_ref()
-        .map(|(id, observed)| inventory::prepare_volumes(*id, observed));
+    let observed_ahead = last_computer
+        .map(|id| inventory::observe_volumes(tenant, id, &report.volumes, collected_at));
+    let volumes_ahead = last_computer
+        .zip(observed_ahead.as_deref())
+        .map(|(id, observed)| inventory::prepare_volumes(id, observed));
     // An inventory the computer already has adds nothing to its attributes (checked below).
     let mut computer = inventory::computer(
         &mut tx,

@@ -210,17 +210,24 @@ on_every_backend!(
     }
 );
 
+/// An offline rule (180 s) and two computers at two sites: `early` silent for ten minutes,
+/// `late` (returned) seen 5 s ago.
+async fn early_silent_late_reporting(store: &Store) -> AgentIdentity {
+    let t = tenant(store).await;
+    offline_rule(store, t).await;
+    let north = store.ensure_site(t, "North").await.expect("site");
+    let south = store.ensure_site(t, "South").await.expect("site");
+    let early = enroll_at(store, t, north, "early").await;
+    let late = enroll_at(store, t, south, "late").await;
+    report_at(store, &early, 1, "early", Duration::minutes(10)).await;
+    report_at(store, &late, 1, "late", Duration::seconds(5)).await;
+    late
+}
+
 on_every_backend!(
     a_server_behind_on_reports_declares_no_one_offline,
     |store| {
-        let t = tenant(&store).await;
-        offline_rule(&store, t).await;
-        let north = store.ensure_site(t, "North").await.expect("site");
-        let south = store.ensure_site(t, "South").await.expect("site");
-        let early = enroll_at(&store, t, north, "early").await;
-        let late = enroll_at(&store, t, south, "late").await;
-        report_at(&store, &early, 1, "early", Duration::minutes(10)).await;
-        report_at(&store, &late, 1, "late", Duration::seconds(5)).await;
+        let late = early_silent_late_reporting(&store).await;
         let behind_after = atalaya_server::ingest::lag::BEHIND_AFTER;
 
         // Reports queued here ten minutes ago, before the rule's 180 s window: the verdict
@@ -256,14 +263,7 @@ async fn a_replica_behind_on_reports_holds_back_the_sweep_of_another() {
         );
         let store = db.store.clone();
         let other = Store::connect(&db.url).await.expect("a second replica");
-        let t = tenant(&store).await;
-        offline_rule(&store, t).await;
-        let north = store.ensure_site(t, "North").await.expect("site");
-        let south = store.ensure_site(t, "South").await.expect("site");
-        let early = enroll_at(&store, t, north, "early").await;
-        let late = enroll_at(&store, t, south, "late").await;
-        report_at(&store, &early, 1, "early", Duration::minutes(10)).await;
-        report_at(&store, &late, 1, "late", Duration::seconds(5)).await;
+        let late = early_silent_late_reporting(&store).await;
         let behind_after = atalaya_server::ingest::lag::BEHIND_AFTER;
 
         // The other replica fell behind 30 s ago but has not said so yet: the verdict stands.

@@ -412,18 +412,23 @@ on_every_backend!(
     }
 );
 
+/// "Full within 24 h": a volume's forecast below 24 hours, recovering above 48.
+async fn full_within_a_day_rule(store: &Store, t: TenantId) {
+    let mut spec = RuleSpec::new(
+        "Full within 24 h",
+        "volume.hours_to_full",
+        Direction::Below,
+        24.0,
+    );
+    spec.recovery_level = Some(48.0);
+    store.create_rule(Some(t), &spec).await.expect("rule");
+}
+
 on_every_backend!(
     a_volume_filling_fast_is_forecast_full_within_a_day,
     |store| {
         let t = tenant(&store).await;
-        let mut spec = RuleSpec::new(
-            "Full within 24 h",
-            "volume.hours_to_full",
-            Direction::Below,
-            24.0,
-        );
-        spec.recovery_level = Some(48.0);
-        store.create_rule(Some(t), &spec).await.expect("rule");
+        full_within_a_day_rule(&store, t).await;
         let agent = enroll(&store, t, "logs").await;
         // One point per minute, growing a point per minute from 60 %: full in about half an hour.
         for seq in 1..=12u64 {
@@ -465,14 +470,7 @@ on_every_backend!(
     a_volume_is_forecast_at_most_every_five_minutes_of_its_samples,
     |store| {
         let t = tenant(&store).await;
-        let mut spec = RuleSpec::new(
-            "Full within 24 h",
-            "volume.hours_to_full",
-            Direction::Below,
-            24.0,
-        );
-        spec.recovery_level = Some(48.0);
-        store.create_rule(Some(t), &spec).await.expect("rule");
+        full_within_a_day_rule(&store, t).await;
         let agent = enroll(&store, t, "logs").await;
         let send = |seq: u64, used: f64| {
             let r = report(&agent, seq, host("logs", "m", None), used);
