@@ -49,15 +49,7 @@ pub async fn computer(
     seen_at: i64,
     volumes: Option<&reconcile::Components<'_, '_>>,
 ) -> StoreResult<Reconciled> {
-    let mut observed = Observed {
-        tenant,
-        class: class::COMPUTER,
-        name: &host.hostname,
-        computer_id: None,
-        attributes: host_attributes(host, agent_version),
-        metrics: computer_metrics(host, samples),
-        seen_at,
-    };
+    let mut observed = observe_computer(tenant, host, agent_version, samples, seen_at);
     // The fingerprint covers what every report says (host facts), never the inventory: the
     // inventory has its own hash, and is applied in full whenever it changes.
     let fingerprint = reconcile::fingerprint(&observed, &identify::computer_identifiers(host, &[]));
@@ -107,6 +99,39 @@ pub async fn computer(
     };
     let ids = identify::computer_identifiers(&effective, &identifying_macs(inventory));
     reconcile::reconcile_hashed(tx, &observed, &ids, &fingerprint).await
+}
+
+fn observe_computer<'a>(
+    tenant: TenantId,
+    host: &'a HostFacts,
+    agent_version: &str,
+    samples: &[Sample],
+    seen_at: i64,
+) -> Observed<'a> {
+    Observed {
+        tenant,
+        class: class::COMPUTER,
+        name: &host.hostname,
+        computer_id: None,
+        attributes: host_attributes(host, agent_version),
+        metrics: computer_metrics(host, samples),
+        seen_at,
+    }
+}
+
+/// What the steady refresh of [`computer`] compares and writes for a report without an
+/// inventory: the computer's fingerprint and its measurements (JSON).
+pub fn steady_computer(
+    tenant: TenantId,
+    host: &HostFacts,
+    agent_version: &str,
+    samples: &[Sample],
+    seen_at: i64,
+) -> (String, String) {
+    let observed = observe_computer(tenant, host, agent_version, samples, seen_at);
+    let fingerprint = reconcile::fingerprint(&observed, &identify::computer_identifiers(host, &[]));
+    let metrics = Value::Object(observed.metrics).to_string();
+    (fingerprint, metrics)
 }
 
 /// What every report says about its computer. A hardware UUID or serial number the host facts

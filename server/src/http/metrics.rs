@@ -18,7 +18,8 @@ impl Metrics {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
-    pub fn render(&self) -> String {
+    /// The counters, and the group commit's (`steady`).
+    pub fn render(&self, steady: &crate::ingest::steady::GroupCommit) -> String {
         let counters = [
             (
                 "atalaya_reports_stored_total",
@@ -49,6 +50,16 @@ impl Metrics {
                 "atalaya_incidents_opened_total",
                 "Incidents opened by rules",
                 &self.incidents_opened,
+            ),
+            (
+                "atalaya_reports_group_committed_total",
+                "Steady agent reports committed together with others",
+                &steady.reports,
+            ),
+            (
+                "atalaya_report_group_commits_total",
+                "Transactions that committed steady agent reports together",
+                &steady.batches,
             ),
         ];
         let mut out = String::new();

@@ -77,9 +77,9 @@ impl Engine {
         self.unsettled.keys().any(|(_, ci)| *ci == ci_id)
     }
 
-    /// Whether any rule watches `metric` (to skip computing it otherwise).
-    pub fn watches(&self, metric: &str) -> bool {
-        self.rules.iter().any(|r| r.metric == metric)
+    /// The rules it evaluates.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
     }
 
     /// Check one sample against every rule of its metric.

@@ -89,27 +89,35 @@ pub async fn observe(
     at: i64,
 ) -> StoreResult<()> {
     for KnownDisk { ci_id, disk } in known {
-        let Some(healthy) = disk.smart_healthy.filter(|_| !skip.contains(ci_id)) else {
+        let readings = readings(disk, skip.contains(ci_id));
+        if readings.is_empty() {
             continue;
-        };
+        }
         let subject = Subject {
             tenant,
             ci_id: *ci_id,
             computer_id,
             description: format!("Disk {} on {host}", disk.device),
         };
-        let readings = [
-            (metrics::DISK_SMART_FAILED, Some(u64::from(!healthy))),
-            (metrics::DISK_REALLOCATED_SECTORS, disk.reallocated_sectors),
-            (metrics::DISK_PENDING_SECTORS, disk.pending_sectors),
-        ];
         for (metric, value) in readings {
-            if let Some(value) = value {
-                engine
-                    .observe(tx, &subject, metric, value as f64, at)
-                    .await?;
-            }
+            engine.observe(tx, &subject, metric, value, at).await?;
         }
     }
     Ok(())
+}
+
+/// What [`observe`] shows the rules of one disk (nothing when `skipped` or its verdict is
+/// unknown).
+pub fn readings(disk: &DiskIo, skipped: bool) -> Vec<(&'static str, f64)> {
+    let Some(healthy) = disk.smart_healthy.filter(|_| !skipped) else {
+        return Vec::new();
+    };
+    [
+        (metrics::DISK_SMART_FAILED, Some(u64::from(!healthy))),
+        (metrics::DISK_REALLOCATED_SECTORS, disk.reallocated_sectors),
+        (metrics::DISK_PENDING_SECTORS, disk.pending_sectors),
+    ]
+    .into_iter()
+    .filter_map(|(metric, value)| value.map(|v| (metric, v as f64)))
+    .collect()
 }

@@ -23,14 +23,17 @@ pub struct ForecastSchedule {
 }
 
 impl ForecastSchedule {
+    /// Whether [`ForecastSchedule::due`] would say so, without counting it as worked out.
+    pub fn is_due(&self, volume_id: i64, at: i64) -> bool {
+        let last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        due_in(&last, volume_id, at)
+    }
+
     /// Whether the forecast of `volume_id` is due for its sample taken at `at` (UTC ms); when it
     /// is, it counts as worked out at `at`. A clock that went back counts like one that went on.
     pub fn due(&self, volume_id: i64, at: i64) -> bool {
         let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
-        if last
-            .get(&volume_id)
-            .is_some_and(|prev| (at - prev).abs() < FORECAST_EVERY_MS)
-        {
+        if !due_in(&last, volume_id, at) {
             return false;
         }
         if last.len() >= MAX_VOLUMES {
@@ -39,6 +42,11 @@ impl ForecastSchedule {
         last.insert(volume_id, at);
         true
     }
+}
+
+fn due_in(last: &HashMap<i64, i64>, volume_id: i64, at: i64) -> bool {
+    last.get(&volume_id)
+        .is_none_or(|prev| (at - prev).abs() >= FORECAST_EVERY_MS)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod lag;
 mod offline;
 mod parts;
 mod services;
+pub mod steady;
 
 use atalaya_shared::{DiskIo, Inventory, Report, ServiceState, Volume, VolumeInodes};
 use serde::Deserialize;
@@ -21,6 +22,7 @@ use crate::store::{now_ms, reports, Store, StoreError, StoreResult};
 pub use offline::{offline_sweep, offline_sweep_job, offline_sweep_with};
 
 use crate::rules::metrics;
+use crate::store::rules::Rule;
 use alerts::{Engine, Subject};
 
 /// The sample name volume usage is stored under.
@@ -173,6 +175,12 @@ pub async fn ingest_incoming(
     agent: &AgentIdentity,
     incoming: &IncomingReport,
 ) -> StoreResult<IngestOutcome> {
+    if let Some(steady) = steady::SteadyReport::prepare(store, agent, incoming) {
+        if let steady::Committed::Stored(outcome) = store.group_commit().submit(store, steady).await
+        {
+            return Ok(*outcome);
+        }
+    }
     let extras = Extras {
         service_states: incoming.service_states.as_deref(),
         volume_inodes: &incoming.volume_inodes,
@@ -421,13 +429,7 @@ async fn ingest_once(
             value: volume.used_percent(),
         });
     }
-    let inodes_of = |mount: &str| {
-        extras
-            .volume_inodes
-            .iter()
-            .find(|i| i.mount_point == mount && i.inodes_total > 0)
-            .map(VolumeInodes::used_percent)
-    };
+    let inodes_of = |mount: &str| inodes_used(extras.volume_inodes, mount);
     for (volume, volume_id) in report.volumes.iter().zip(&volume_ids) {
         if let Some(used) = inodes_of(&volume.mount_point) {
             samples.push(ci_tx::Sample {
@@ -479,13 +481,16 @@ async fn ingest_once(
         computer_id,
         description: format!("Computer {host}"),
     };
-    // A report is proof of life: an offline alert on this computer recovers.
-    engine
-        .observe(&mut tx, &computer, metrics::OFFLINE_SECONDS, 0.0, now)
-        .await?;
-    for (metric, value) in computer_metrics(report) {
+    // A report is proof of life: an offline alert on this computer recovers (as of now, the
+    // report's arrival).
+    for (metric, value) in computer_readings(report) {
+        let at = if metric == metrics::OFFLINE_SECONDS {
+            now
+        } else {
+            collected_at
+        };
         engine
-            .observe(&mut tx, &computer, metric, value, collected_at)
+            .observe(&mut tx, &computer, metric, value, at)
             .await?;
     }
     for (volume, volume_id) in report.volumes.iter().zip(volume_ids) {
@@ -496,42 +501,14 @@ async fn ingest_once(
             description: format!("Volume {} on {host}", volume.mount_point),
         };
         let used = volume.used_percent();
-        engine
-            .observe(
-                &mut tx,
-                &subject,
-                metrics::VOLUME_USED_PERCENT,
-                used,
-                collected_at,
-            )
-            .await?;
-        if let Some(inodes_used) = inodes_of(&volume.mount_point) {
+        for (metric, value) in volume_readings(volume, inodes_of(&volume.mount_point)) {
             engine
-                .observe(
-                    &mut tx,
-                    &subject,
-                    metrics::VOLUME_INODES_USED_PERCENT,
-                    inodes_used,
-                    collected_at,
-                )
+                .observe(&mut tx, &subject, metric, value, collected_at)
                 .await?;
         }
-        let free = volume.available_bytes as f64;
-        engine
-            .observe(
-                &mut tx,
-                &subject,
-                metrics::VOLUME_FREE_BYTES,
-                free,
-                collected_at,
-            )
-            .await?;
         // Forecasting reads hours of samples: worth it only once a volume is half full (a
         // half-empty one that fills within a day trips the usage rules long before it is full).
-        if used >= FORECAST_FROM_PERCENT
-            && engine.watches(metrics::VOLUME_HOURS_TO_FULL)
-            && store.forecasts().due(volume_id, collected_at)
-        {
+        if forecast_wanted(used, engine.rules()) && store.forecasts().due(volume_id, collected_at) {
             if let Some(hours) = forecast_hours(&mut tx, volume_id, volume, collected_at).await? {
                 engine
                     .observe(
@@ -648,6 +625,41 @@ async fn ingest_once(
 
 /// Volumes less full than this are not forecast.
 const FORECAST_FROM_PERCENT: f64 = 50.0;
+
+/// The inode use the agent sent for the volume mounted at `mount`, if any.
+fn inodes_used(volume_inodes: &[VolumeInodes], mount: &str) -> Option<f64> {
+    volume_inodes
+        .iter()
+        .find(|i| i.mount_point == mount && i.inodes_total > 0)
+        .map(VolumeInodes::used_percent)
+}
+
+/// Whether a volume this full is forecast (when its forecast is due), under these rules.
+fn forecast_wanted(used_percent: f64, rules: &[Rule]) -> bool {
+    used_percent >= FORECAST_FROM_PERCENT
+        && rules
+            .iter()
+            .any(|r| r.metric == metrics::VOLUME_HOURS_TO_FULL)
+}
+
+/// What a report shows the rules of one of its volumes (besides the forecast): its usage, its
+/// inode use when the agent sent it, and its free bytes.
+fn volume_readings(volume: &Volume, inodes_used: Option<f64>) -> Vec<(&'static str, f64)> {
+    let mut readings = vec![(metrics::VOLUME_USED_PERCENT, volume.used_percent())];
+    if let Some(inodes_used) = inodes_used {
+        readings.push((metrics::VOLUME_INODES_USED_PERCENT, inodes_used));
+    }
+    readings.push((metrics::VOLUME_FREE_BYTES, volume.available_bytes as f64));
+    readings
+}
+
+/// A report's computer-level readings as the rules see them: proof of life (no offline
+/// seconds) and the latest of its samples.
+fn computer_readings(report: &Report) -> Vec<(&'static str, f64)> {
+    let mut readings = vec![(metrics::OFFLINE_SECONDS, 0.0)];
+    readings.extend(computer_metrics(report));
+    readings
+}
 
 /// Computer-level rule metrics from a report's samples (the latest of each).
 fn computer_metrics(report: &Report) -> Vec<(&'static str, f64)> {

@@ -29,27 +29,16 @@ pub async fn observe_states(
     if states.is_empty() {
         return Ok(());
     }
-    let known: HashMap<&str, (i64, Map<String, Value>)> = rows
-        .iter()
-        .map(|(id, name, m)| {
-            let m = m
-                .as_deref()
-                .and_then(|t| serde_json::from_str(t).ok())
-                .unwrap_or_default();
-            (name.as_str(), (*id, m))
-        })
-        .collect();
+    let known = stored_states(rows);
     for state in states {
         // A service the inventory has not described yet waits for the next inventory.
         let Some((ci_id, stored)) = known.get(state.name.as_str()) else {
             continue;
         };
-        let text = |v: Option<&String>| v.map_or(Value::Null, |s| Value::String(s.clone()));
-        let changed = stored.get("active_state").unwrap_or(&Value::Null)
-            != &text(state.active_state.as_ref())
-            || stored.get("sub_state").unwrap_or(&Value::Null) != &text(state.sub_state.as_ref());
+        let changed = differs(stored, state);
         if changed {
             let mut updated = stored.clone();
+            let text = |v: Option<&String>| v.map_or(Value::Null, |s| Value::String(s.clone()));
             updated.insert("active_state".into(), text(state.active_state.as_ref()));
             updated.insert("sub_state".into(), text(state.sub_state.as_ref()));
             sqlx::query(
@@ -82,4 +71,37 @@ pub async fn observe_states(
             .await?;
     }
     Ok(())
+}
+
+/// Whether any of `states` differs from what its service CI (`rows`, as [`observe_states`]
+/// takes them) has stored: then [`observe_states`] has something to write.
+pub fn any_changed(states: &[ServiceState], rows: &[(i64, String, Option<String>)]) -> bool {
+    let known = stored_states(rows);
+    states.iter().any(|state| {
+        known
+            .get(state.name.as_str())
+            .is_some_and(|(_, stored)| differs(stored, state))
+    })
+}
+
+/// Each service CI's id and stored measurements, by unit name.
+fn stored_states(
+    rows: &[(i64, String, Option<String>)],
+) -> HashMap<&str, (i64, Map<String, Value>)> {
+    rows.iter()
+        .map(|(id, name, m)| {
+            let m = m
+                .as_deref()
+                .and_then(|t| serde_json::from_str(t).ok())
+                .unwrap_or_default();
+            (name.as_str(), (*id, m))
+        })
+        .collect()
+}
+
+/// Whether a service's state or sub-state is not the one its CI has stored.
+fn differs(stored: &Map<String, Value>, state: &ServiceState) -> bool {
+    let text = |v: Option<&String>| v.map_or(Value::Null, |s| Value::String(s.clone()));
+    stored.get("active_state").unwrap_or(&Value::Null) != &text(state.active_state.as_ref())
+        || stored.get("sub_state").unwrap_or(&Value::Null) != &text(state.sub_state.as_ref())
 }

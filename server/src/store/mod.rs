@@ -26,6 +26,7 @@ pub mod rules;
 pub mod satisfaction;
 pub mod server_secrets;
 pub mod site_outages;
+pub mod steady_reports;
 pub mod support_plans;
 pub mod tenants;
 pub mod tickets;
@@ -155,6 +156,7 @@ pub struct Store {
     inventory_hints: std::sync::Arc<reports::InventoryHints>,
     ingest_lag: std::sync::Arc<crate::ingest::lag::Lag>,
     forecasts: std::sync::Arc<crate::ingest::forecasts::ForecastSchedule>,
+    group_commit: std::sync::Arc<crate::ingest::steady::GroupCommit>,
 }
 
 impl Store {
@@ -195,6 +197,7 @@ impl Store {
             inventory_hints: Default::default(),
             ingest_lag: Default::default(),
             forecasts: Default::default(),
+            group_commit: Default::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -240,6 +243,11 @@ impl Store {
     /// When each volume's fill forecast is due (shared by this process's report handlers).
     pub fn forecasts(&self) -> &crate::ingest::forecasts::ForecastSchedule {
         &self.forecasts
+    }
+
+    /// The queue of steady reports stored together (shared by this process's report handlers).
+    pub fn group_commit(&self) -> &crate::ingest::steady::GroupCommit {
+        &self.group_commit
     }
 
     /// A write transaction. Most read before they write, and must not fail for that: on SQLite

@@ -8,6 +8,7 @@ mod cmdb;
 mod db;
 mod desk;
 mod disk_io;
+mod group_commit;
 mod ingest;
 mod jobs;
 mod noise;

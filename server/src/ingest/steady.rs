@@ -1,0 +1,485 @@
+//! Group commit of steady reports (PostgreSQL).
+//!
+//! Most reports of a fleet say nothing new: same host facts and volumes, no inventory, no
+//! alert in flight, no threshold crossed. Stored one by one, each costs about nine round trips
+//! to PostgreSQL, and on a small server that per-statement cost, not the rows, is what limits
+//! the fleet. So such a report is queued; a few workers take whatever has queued up (up to
+//! [`MAX_BATCH`]) and store it in one transaction with one statement per step
+//! (`store::steady_reports`): the computers and volumes refreshed, the ledger, the samples.
+//! Each agent is acknowledged when that transaction has committed, so an acknowledgement still
+//! means the report is durable.
+//!
+//! Whether a report really is steady is only known inside the transaction (its computer's
+//! fingerprint, its unsettled alerts, its stored service states); one that is not — or one
+//! the batch could not store — *leaves the batch*: nothing of it is in the ledger or the
+//! samples, and it takes the full path ([`super::ingest_incoming`]) at once.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use atalaya_shared::{DiskIo, ServiceState};
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+use super::{
+    computer_readings, disks, forecast_wanted, inodes_used, is_transient, services,
+    volume_readings, IncomingReport, IngestOutcome, MAX_ATTEMPTS,
+};
+use crate::cmdb::inventory;
+use crate::rules::metrics;
+use crate::store::agents::AgentIdentity;
+use crate::store::rules::Rule;
+use crate::store::steady_reports::{self as batch, ComputerRow, LedgerRow, SampleRow, VolumeRow};
+use crate::store::{now_ms, Backend, Store, StoreResult, TenantId};
+
+/// Reports stored in one transaction at most.
+const MAX_BATCH: usize = 64;
+
+/// Transactions of steady reports under way at once, per server process: one commits while the
+/// next is being written.
+const WORKERS: usize = 3;
+
+/// Reports waiting for a worker at most; past that a report takes the full path.
+const QUEUE: usize = 4096;
+
+/// A report that may be steady, prepared for the batch (everything worked out that needs no
+/// database).
+pub struct SteadyReport {
+    tenant: TenantId,
+    agent_id: String,
+    seq: i64,
+    collected_at: i64,
+    dropped: i64,
+    /// The computer the agent reported for last time.
+    computer_id: i64,
+    fingerprint: String,
+    measurements: String,
+    volumes: Vec<SteadyVolume>,
+    /// The computer's own samples: (metric, at, value).
+    samples: Vec<(String, i64, f64)>,
+    readings: Vec<(&'static str, f64)>,
+    disk_io: Vec<DiskIo>,
+    service_states: Vec<ServiceState>,
+}
+
+struct SteadyVolume {
+    fingerprint: String,
+    measurements: String,
+    used: f64,
+    inodes_used: Option<f64>,
+    readings: Vec<(&'static str, f64)>,
+}
+
+impl SteadyReport {
+    /// The report prepared for the batch, if it may be steady: PostgreSQL, no inventory, and an
+    /// agent whose row already names its computer, host name and version as reported.
+    pub fn prepare(
+        store: &Store,
+        agent: &AgentIdentity,
+        incoming: &IncomingReport,
+    ) -> Option<SteadyReport> {
+        let report = &incoming.report;
+        let recorded = agent.recorded.as_ref()?;
+        let steady = store.backend() == Backend::Postgres
+            && incoming.inventory.is_none()
+            && recorded.hostname == report.host.hostname
+            && recorded.agent_version == report.agent_version;
+        if !steady {
+            return None;
+        }
+        let computer_id = recorded.computer_id?;
+        let tenant = agent.tenant;
+        let collected_at = report.collected_at.timestamp_millis();
+        let (fingerprint, measurements) = inventory::steady_computer(
+            tenant,
+            &report.host,
+            &report.agent_version,
+            &report.metrics,
+            collected_at,
+        );
+        let observed =
+            inventory::observe_volumes(tenant, computer_id, &report.volumes, collected_at);
+        let prepared = inventory::prepare_volumes(computer_id, &observed);
+        let volumes = report
+            .volumes
+            .iter()
+            .zip(prepared.refresh_pairs())
+            .map(|(volume, (fingerprint, measurements))| {
+                let inodes = inodes_used(&incoming.volume_inodes, &volume.mount_point);
+                SteadyVolume {
+                    fingerprint: fingerprint.to_string(),
+                    measurements: measurements.to_string(),
+                    used: volume.used_percent(),
+                    inodes_used: inodes,
+                    readings: volume_readings(volume, inodes),
+                }
+            })
+            .collect();
+        Some(SteadyReport {
+            tenant,
+            agent_id: agent.agent_id.clone(),
+            seq: i64::try_from(report.seq).ok()?,
+            collected_at,
+            dropped: i64::try_from(report.dropped_since_last).unwrap_or(i64::MAX),
+            computer_id,
+            fingerprint,
+            measurements,
+            volumes,
+            samples: report
+                .metrics
+                .iter()
+                .map(|s| (s.metric.clone(), s.at.timestamp_millis(), s.value))
+                .collect(),
+            readings: computer_readings(report),
+            disk_io: incoming.disk_io.clone(),
+            service_states: incoming.service_states.clone().unwrap_or_default(),
+        })
+    }
+}
+
+/// How a queued report ended.
+pub enum Committed {
+    Stored(Box<IngestOutcome>),
+    /// Not steady after all, or not stored: nothing of it was kept; take the full path.
+    LeftBatch,
+}
+
+/// The queue of steady reports of one [`Store`], and its workers (started with the first
+/// report).
+#[derive(Default)]
+pub struct GroupCommit {
+    queue: OnceLock<mpsc::Sender<Queued>>,
+    /// Reports stored by a batch.
+    pub reports: AtomicU64,
+    /// Batches committed.
+    pub batches: AtomicU64,
+}
+
+struct Queued {
+    store: Store,
+    report: SteadyReport,
+    queued_at: Instant,
+    reply: oneshot::Sender<Committed>,
+}
+
+impl GroupCommit {
+    /// Reports stored by a batch, and batches committed, so far.
+    pub fn counts(&self) -> (u64, u64) {
+        (
+            self.reports.load(Ordering::Relaxed),
+            self.batches.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Queue the report and wait until its batch has committed (or it left the batch).
+    pub async fn submit(&self, store: &Store, report: SteadyReport) -> Committed {
+        let queue = self.queue.get_or_init(start_workers);
+        let (reply, answer) = oneshot::channel();
+        let queued = Queued {
+            store: store.clone(),
+            report,
+            queued_at: Instant::now(),
+            reply,
+        };
+        if queue.try_send(queued).is_err() {
+            return Committed::LeftBatch;
+        }
+        answer.await.unwrap_or(Committed::LeftBatch)
+    }
+}
+
+fn start_workers() -> mpsc::Sender<Queued> {
+    let (queue, receiver) = mpsc::channel(QUEUE);
+    let receiver = Arc::new(Mutex::new(receiver));
+    for _ in 0..WORKERS {
+        tokio::spawn(work(Arc::clone(&receiver)));
+    }
+    queue
+}
+
+/// Take what has queued up, store it, answer each report; until the store is dropped.
+async fn work(receiver: Arc<Mutex<mpsc::Receiver<Queued>>>) {
+    loop {
+        let batch = {
+            let mut receiver = receiver.lock().await;
+            let Some(first) = receiver.recv().await else {
+                return;
+            };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match receiver.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            batch
+        };
+        commit_batch(batch).await;
+    }
+}
+
+async fn commit_batch(batch: Vec<Queued>) {
+    let store = batch[0].store.clone();
+    let waited = batch[0].queued_at.elapsed();
+    store
+        .ingest_lag()
+        .waited("the group commit of steady reports", waited, now_ms());
+    // One report per agent and per computer in a batch; a second one waits for the full path.
+    let mut agents = HashSet::new();
+    let mut computers = HashSet::new();
+    let (batch, repeated): (Vec<Queued>, Vec<Queued>) = batch.into_iter().partition(|q| {
+        agents.insert(q.report.agent_id.clone()) & computers.insert(q.report.computer_id)
+    });
+    for queued in repeated {
+        let _ = queued.reply.send(Committed::LeftBatch);
+    }
+    let reports: Vec<&SteadyReport> = batch.iter().map(|q| &q.report).collect();
+    let mut attempt = 1;
+    let outcomes = loop {
+        match store_batch(&store, &reports).await {
+            Ok(outcomes) => break outcomes,
+            Err(err) if attempt < MAX_ATTEMPTS && is_transient(&err) => attempt += 1,
+            Err(err) => {
+                tracing::warn!(error = %err, reports = reports.len(), "a batch of steady reports failed; each takes the full path");
+                break vec![None; reports.len()];
+            }
+        }
+    };
+    let stored = outcomes.iter().filter(|o| o.is_some()).count() as u64;
+    if stored > 0 {
+        let counts = &store.group_commit();
+        counts.reports.fetch_add(stored, Ordering::Relaxed);
+        counts.batches.fetch_add(1, Ordering::Relaxed);
+    }
+    for (queued, outcome) in batch.into_iter().zip(outcomes) {
+        let _ = queued.reply.send(match outcome {
+            Some(outcome) => Committed::Stored(Box::new(outcome)),
+            None => Committed::LeftBatch,
+        });
+    }
+}
+
+/// One transaction for the batch; per report, its outcome or `None` (it left the batch).
+async fn store_batch(
+    store: &Store,
+    reports: &[&SteadyReport],
+) -> StoreResult<Vec<Option<IngestOutcome>>> {
+    let asked = Instant::now();
+    let mut tx = store.begin().await?;
+    store
+        .ingest_lag()
+        .waited("a database connection", asked.elapsed(), now_ms());
+    let computers: Vec<ComputerRow<'_>> = reports
+        .iter()
+        .map(|r| ComputerRow {
+            agent_id: &r.agent_id,
+            seq: r.seq,
+            computer_id: r.computer_id,
+            hash: &r.fingerprint,
+            metrics: &r.measurements,
+            seen_at: r.collected_at,
+        })
+        .collect();
+    let volumes: Vec<VolumeRow<'_>> = reports
+        .iter()
+        .flat_map(|r| {
+            r.volumes.iter().map(|v| VolumeRow {
+                computer_id: r.computer_id,
+                hash: &v.fingerprint,
+                metrics: &v.measurements,
+                seen_at: r.collected_at,
+            })
+        })
+        .collect();
+    let refreshed = Found::from(batch::refresh(&mut tx, &computers, &volumes).await?);
+
+    let mut steady = Vec::with_capacity(reports.len());
+    for report in reports {
+        let rules = store
+            .effective_rules_at(&mut tx, report.tenant, refreshed.rules_revision)
+            .await?;
+        steady.push(refreshed.steady(store, report, &rules));
+    }
+    let ledger: Vec<LedgerRow<'_>> = reports
+        .iter()
+        .zip(&steady)
+        .filter(|(_, s)| s.is_some())
+        .map(|(r, _)| LedgerRow {
+            tenant_id: r.tenant.0,
+            agent_id: &r.agent_id,
+            seq: r.seq,
+            collected_at: r.collected_at,
+            received_at: now_ms(),
+            dropped: r.dropped,
+        })
+        .collect();
+    let mut configs: HashMap<String, _> = if ledger.is_empty() {
+        HashMap::new()
+    } else {
+        batch::record(&mut tx, &ledger).await?.into_iter().collect()
+    };
+    let mut samples = Vec::new();
+    let mut outcomes = Vec::with_capacity(reports.len());
+    for (report, steady) in reports.iter().zip(&steady) {
+        let outcome = match (steady, configs.remove(&report.agent_id)) {
+            (Some(steady), Some(config)) => {
+                steady.samples(report, &mut samples);
+                Some(IngestOutcome {
+                    duplicate: false,
+                    computer_id: Some(report.computer_id),
+                    incidents_opened: 0,
+                    config: Some(config),
+                })
+            }
+            // Not steady, or already in the ledger (the full path says it is a duplicate).
+            _ => None,
+        };
+        outcomes.push(outcome);
+    }
+    batch::record_samples(&mut tx, &samples).await?;
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+/// What the batch's refresh found, by computer.
+struct Found {
+    rules_revision: i64,
+    /// Refreshed computers: whether an alert is unsettled, live volumes.
+    computers: HashMap<i64, (bool, i64)>,
+    /// Refreshed volumes by (computer, fingerprint).
+    volumes: HashMap<(i64, String), i64>,
+    /// Live disks (id, kernel name) by computer.
+    disks: HashMap<i64, Vec<(i64, String)>>,
+    /// Live services (id, unit name, measurements) by computer.
+    services: HashMap<i64, Vec<(i64, String, Option<String>)>>,
+}
+
+impl From<batch::Refreshed> for Found {
+    fn from(refreshed: batch::Refreshed) -> Self {
+        let mut found = Found {
+            rules_revision: refreshed.rules_revision,
+            computers: refreshed
+                .computers
+                .into_iter()
+                .map(|(id, unsettled, live)| (id, (unsettled, live)))
+                .collect(),
+            volumes: refreshed
+                .volumes
+                .into_iter()
+                .map(|(computer, id, hash)| ((computer, hash), id))
+                .collect(),
+            disks: HashMap::new(),
+            services: HashMap::new(),
+        };
+        for (computer, id, class, name, measurements) in refreshed.parts {
+            if class == crate::cmdb::class::SERVICE {
+                let services = found.services.entry(computer).or_default();
+                services.push((id, name, measurements));
+            } else {
+                found.disks.entry(computer).or_default().push((id, name));
+            }
+        }
+        found
+    }
+}
+
+/// A report found steady: the CIs its samples go to.
+struct Steady<'r> {
+    volume_ids: Vec<i64>,
+    disks: Vec<disks::KnownDisk<'r>>,
+}
+
+impl Found {
+    /// The report's CIs if it is steady: its computer and every volume refreshed, no alert
+    /// unsettled, no service changed, no rule breached, no forecast due. Anything else is for
+    /// the full path.
+    fn steady<'r>(
+        &self,
+        store: &Store,
+        report: &'r SteadyReport,
+        rules: &[Rule],
+    ) -> Option<Steady<'r>> {
+        let &(unsettled, live) = self.computers.get(&report.computer_id)?;
+        if unsettled || usize::try_from(live).ok()? != report.volumes.len() {
+            return None;
+        }
+        let volume_ids = report
+            .volumes
+            .iter()
+            .map(|v| {
+                let key = (report.computer_id, v.fingerprint.clone());
+                self.volumes.get(&key).copied()
+            })
+            .collect::<Option<Vec<i64>>>()?;
+        let no_services = Vec::new();
+        let services = self
+            .services
+            .get(&report.computer_id)
+            .unwrap_or(&no_services);
+        if services::any_changed(&report.service_states, services) {
+            return None;
+        }
+        let no_disks = Vec::new();
+        let known_disks = self.disks.get(&report.computer_id).unwrap_or(&no_disks);
+        let disks = disks::known(known_disks, &report.disk_io);
+        let breached = |(metric, value): &(&str, f64)| {
+            rules
+                .iter()
+                .any(|r| r.metric == *metric && r.levels().severity_of(*value).is_some())
+        };
+        let mut readings = report.readings.iter().copied().chain(
+            report
+                .volumes
+                .iter()
+                .flat_map(|v| v.readings.iter().copied()),
+        );
+        if readings.any(|r| breached(&r))
+            || disks
+                .iter()
+                .any(|d| disks::readings(d.disk, false).iter().any(breached))
+        {
+            return None;
+        }
+        let forecast_due = report.volumes.iter().zip(&volume_ids).any(|(v, id)| {
+            forecast_wanted(v.used, rules) && store.forecasts().is_due(*id, report.collected_at)
+        });
+        if forecast_due {
+            return None;
+        }
+        Some(Steady { volume_ids, disks })
+    }
+}
+
+impl Steady<'_> {
+    /// The report's samples, as the full path would write them.
+    fn samples<'r>(&self, report: &'r SteadyReport, out: &mut Vec<SampleRow<'r>>) {
+        let tenant_id = report.tenant.0;
+        let row = |ci_id, metric, at, value| SampleRow {
+            tenant_id,
+            ci_id,
+            metric,
+            at,
+            value,
+        };
+        for (metric, at, value) in &report.samples {
+            out.push(row(report.computer_id, metric.as_str(), *at, *value));
+        }
+        let at = report.collected_at;
+        for (volume, id) in report.volumes.iter().zip(&self.volume_ids) {
+            out.push(row(*id, metrics::VOLUME_USED_PERCENT, at, volume.used));
+        }
+        for (volume, id) in report.volumes.iter().zip(&self.volume_ids) {
+            if let Some(inodes) = volume.inodes_used {
+                out.push(row(*id, metrics::VOLUME_INODES_USED_PERCENT, at, inodes));
+            }
+        }
+        let mut disk_samples = Vec::new();
+        disks::samples(&self.disks, at, &mut disk_samples);
+        out.extend(
+            disk_samples
+                .into_iter()
+                .map(|s| row(s.ci_id, s.metric, s.at, s.value)),
+        );
+    }
+}
