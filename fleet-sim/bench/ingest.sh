@@ -58,6 +58,7 @@ if [ "$REPLICAS" -gt 1 ] && [ "$backend" != postgres ]; then
     exit 2
 fi
 server_pids=()
+server_urls=()
 cleanup() {
     for pid in "${server_pids[@]}"; do
         kill "$pid" 2>/dev/null || true
@@ -84,6 +85,7 @@ start_server() {
         sleep 0.1
     done
     [ -n "$started_url" ] || { echo "server $n did not start" >&2; cat "$log" >&2; exit 1; }
+    server_urls+=("$started_url")
 }
 start_server 0 "$data"
 url=$started_url
@@ -116,6 +118,10 @@ fi
     --interval "$interval" --duration "$duration" "${replica_args[@]}" "${pid_args[@]}" \
     --database-size-command "$size_cmd" --json-out "$name.json" "$@" | tee -a "$name.txt"
 echo "load after: $(uptime)" | tee -a "$name.txt"
+# The servers' report counters (stored, duplicate, group-committed and their transactions).
+for server_url in "${server_urls[@]}"; do
+    curl -sf "$server_url/metrics" | grep -E '^atalaya_report' | tr '\n' ' ' | sed 's/^/counters: /;s/ $/\n/' | tee -a "$name.txt" || true
+done
 if [ -n "$perf_pid" ]; then
     wait "$perf_pid" || true
     echo "profile: perf report -i $name.perf.data --no-children --sort symbol"

@@ -17,7 +17,7 @@ use crate::cmdb::{inventory, software};
 use crate::store::agent_configs::AgentConfigLayers;
 use crate::store::agents::{AgentIdentity, AgentRecord};
 use crate::store::cis::tx as ci_tx;
-use crate::store::{now_ms, reports, Store, StoreError, StoreResult};
+use crate::store::{now_ms, reports, Store, StoreError, StoreResult, TenantId};
 
 pub use offline::{offline_sweep, offline_sweep_job, offline_sweep_with};
 
@@ -475,53 +475,27 @@ async fn ingest_once(
     )
     .await?;
     let host = &report.host.hostname;
-    let computer = Subject {
+    let volumes: Vec<ShownVolume<'_>> = report
+        .volumes
+        .iter()
+        .zip(volume_ids)
+        .map(|(volume, ci_id)| ShownVolume {
+            ci_id,
+            mount_point: &volume.mount_point,
+            total_bytes: volume.total_bytes,
+            readings: volume_readings(volume, inodes_of(&volume.mount_point)),
+        })
+        .collect();
+    let shown = Shown {
         tenant,
-        ci_id: computer_id,
         computer_id,
-        description: format!("Computer {host}"),
+        host,
+        readings: computer_readings(report),
+        volumes,
+        now,
+        collected_at,
     };
-    // A report is proof of life: an offline alert on this computer recovers (as of now, the
-    // report's arrival).
-    for (metric, value) in computer_readings(report) {
-        let at = if metric == metrics::OFFLINE_SECONDS {
-            now
-        } else {
-            collected_at
-        };
-        engine
-            .observe(&mut tx, &computer, metric, value, at)
-            .await?;
-    }
-    for (volume, volume_id) in report.volumes.iter().zip(volume_ids) {
-        let subject = Subject {
-            tenant,
-            ci_id: volume_id,
-            computer_id,
-            description: format!("Volume {} on {host}", volume.mount_point),
-        };
-        let used = volume.used_percent();
-        for (metric, value) in volume_readings(volume, inodes_of(&volume.mount_point)) {
-            engine
-                .observe(&mut tx, &subject, metric, value, collected_at)
-                .await?;
-        }
-        // Forecasting reads hours of samples: worth it only once a volume is half full (a
-        // half-empty one that fills within a day trips the usage rules long before it is full).
-        if forecast_wanted(used, engine.rules()) && store.forecasts().due(volume_id, collected_at) {
-            if let Some(hours) = forecast_hours(&mut tx, volume_id, volume, collected_at).await? {
-                engine
-                    .observe(
-                        &mut tx,
-                        &subject,
-                        metrics::VOLUME_HOURS_TO_FULL,
-                        hours,
-                        collected_at,
-                    )
-                    .await?;
-            }
-        }
-    }
+    show_computer_and_volumes(&mut tx, store, &mut engine, &shown).await?;
     if let Some(states) = service_states {
         services::observe_states(
             &mut tx,
@@ -623,6 +597,103 @@ async fn ingest_once(
     })))
 }
 
+/// A report's computer and volumes as the rules see them.
+struct Shown<'a> {
+    tenant: TenantId,
+    computer_id: i64,
+    host: &'a str,
+    /// See [`computer_readings`].
+    readings: Vec<(&'static str, f64)>,
+    volumes: Vec<ShownVolume<'a>>,
+    /// The report's arrival (proof of life counts from it).
+    now: i64,
+    collected_at: i64,
+}
+
+struct ShownVolume<'a> {
+    ci_id: i64,
+    mount_point: &'a str,
+    total_bytes: u64,
+    /// See [`volume_readings`].
+    readings: Vec<(&'static str, f64)>,
+}
+
+/// Show the rules a report's computer and volumes — and each volume's fill forecast, when it is
+/// due.
+async fn show_computer_and_volumes(
+    tx: &mut crate::store::Tx<'_>,
+    store: &Store,
+    engine: &mut Engine,
+    shown: &Shown<'_>,
+) -> StoreResult<()> {
+    let Shown {
+        tenant,
+        computer_id,
+        host,
+        now,
+        collected_at,
+        ..
+    } = *shown;
+    let computer = Subject {
+        tenant,
+        ci_id: computer_id,
+        computer_id,
+        description: format!("Computer {host}"),
+    };
+    // A report is proof of life: an offline alert on this computer recovers (as of now, the
+    // report's arrival).
+    for &(metric, value) in &shown.readings {
+        let at = if metric == metrics::OFFLINE_SECONDS {
+            now
+        } else {
+            collected_at
+        };
+        engine.observe(tx, &computer, metric, value, at).await?;
+    }
+    for volume in &shown.volumes {
+        let subject = Subject {
+            tenant,
+            ci_id: volume.ci_id,
+            computer_id,
+            description: format!("Volume {} on {host}", volume.mount_point),
+        };
+        for &(metric, value) in &volume.readings {
+            engine
+                .observe(tx, &subject, metric, value, collected_at)
+                .await?;
+        }
+        // Forecasting reads hours of samples: worth it only once a volume is half full (a
+        // half-empty one that fills within a day trips the usage rules long before it is full).
+        let used = volume_used(&volume.readings);
+        if forecast_wanted(used, engine.rules())
+            && store.forecasts().due(volume.ci_id, collected_at)
+        {
+            let forecast =
+                forecast_hours(tx, volume.ci_id, volume.total_bytes, collected_at).await?;
+            if let Some(hours) = forecast {
+                engine
+                    .observe(
+                        tx,
+                        &subject,
+                        metrics::VOLUME_HOURS_TO_FULL,
+                        hours,
+                        collected_at,
+                    )
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The usage among a volume's [`volume_readings`].
+fn volume_used(readings: &[(&'static str, f64)]) -> f64 {
+    readings
+        .iter()
+        .find(|(metric, _)| *metric == metrics::VOLUME_USED_PERCENT)
+        .map_or(0.0, |(_, used)| *used)
+}
+
 /// Volumes less full than this are not forecast.
 const FORECAST_FROM_PERCENT: f64 = 50.0;
 
@@ -699,7 +770,7 @@ fn computer_metrics(report: &Report) -> Vec<(&'static str, f64)> {
 async fn forecast_hours(
     tx: &mut crate::store::Tx<'_>,
     volume_id: i64,
-    volume: &Volume,
+    total_bytes: u64,
     at: i64,
 ) -> StoreResult<Option<f64>> {
     let rows: Vec<(i64, f64)> = sqlx::query_as(
@@ -711,7 +782,7 @@ async fn forecast_hours(
     .bind(at)
     .fetch_all(&mut **tx)
     .await?;
-    let total = volume.total_bytes as f64;
+    let total = total_bytes as f64;
     let samples: Vec<(i64, f64)> = rows
         .into_iter()
         .map(|(t, pct)| (t, pct * total / 100.0))

@@ -1,18 +1,23 @@
 //! Group commit of steady reports (PostgreSQL).
 //!
-//! Most reports of a fleet say nothing new: same host facts and volumes, no inventory, no
-//! alert in flight, no threshold crossed. Stored one by one, each costs about nine round trips
-//! to PostgreSQL, and on a small server that per-statement cost, not the rows, is what limits
-//! the fleet. So such a report is queued; a few workers take whatever has queued up (up to
-//! [`MAX_BATCH`]) and store it in one transaction with one statement per step
-//! (`store::steady_reports`): the computers and volumes refreshed, the ledger, the samples.
-//! Each agent is acknowledged when that transaction has committed, so an acknowledgement still
-//! means the report is durable.
+//! Most reports of a fleet change nothing in the CMDB: same host facts and volumes, no
+//! inventory. Stored one by one, each costs about nine round trips to PostgreSQL, and on a small
+//! server that per-statement cost, not the rows, is what limits the fleet. So such a report is
+//! queued; a few workers take whatever has queued up (up to [`MAX_BATCH`]) and store it in one
+//! transaction with one statement per step (`store::steady_reports`): the computers and volumes
+//! refreshed (with their disks, services and the rules revision read back), the ledger, the
+//! samples. Each agent is acknowledged when that transaction has committed, so an
+//! acknowledgement still means the report is durable.
 //!
-//! Whether a report really is steady is only known inside the transaction (its computer's
-//! fingerprint, its unsettled alerts, its stored service states); one that is not — or one
-//! the batch could not store — *leaves the batch*: nothing of it is in the ledger or the
-//! samples, and it takes the full path ([`super::ingest_incoming`]) at once.
+//! The rules see every report of the batch as the full path shows them: a *quiet* report (no
+//! alert unsettled, no threshold crossed, no service changed, no forecast due) costs them
+//! nothing; any other is shown to the rule engine in the batch's transaction, one after the
+//! other — a computer with a long-failed service stays in the batch.
+//!
+//! Whether a report changes the CMDB is only known inside the transaction (its computer's and
+//! volumes' fingerprints); one that does — or a replay, or one the batch could not store —
+//! *leaves the batch*: nothing of it is in the ledger or the samples, and it takes the full
+//! path ([`super::ingest_incoming`]) at once.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,16 +27,19 @@ use std::time::Instant;
 use atalaya_shared::{DiskIo, ServiceState};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
+use super::alerts::Engine;
 use super::{
     computer_readings, disks, forecast_wanted, inodes_used, is_transient, services,
-    volume_readings, IncomingReport, IngestOutcome, MAX_ATTEMPTS,
+    show_computer_and_volumes, volume_readings, IncomingReport, IngestOutcome, Shown, ShownVolume,
+    MAX_ATTEMPTS,
 };
 use crate::cmdb::inventory;
 use crate::rules::metrics;
+use crate::store::agent_configs::AgentConfigLayers;
 use crate::store::agents::AgentIdentity;
 use crate::store::rules::Rule;
 use crate::store::steady_reports::{self as batch, ComputerRow, LedgerRow, SampleRow, VolumeRow};
-use crate::store::{now_ms, Backend, Store, StoreResult, TenantId};
+use crate::store::{now_ms, Backend, Store, StoreResult, TenantId, Tx};
 
 /// Reports stored in one transaction at most.
 const MAX_BATCH: usize = 64;
@@ -53,6 +61,7 @@ pub struct SteadyReport {
     dropped: i64,
     /// The computer the agent reported for last time.
     computer_id: i64,
+    hostname: String,
     fingerprint: String,
     measurements: String,
     volumes: Vec<SteadyVolume>,
@@ -64,6 +73,8 @@ pub struct SteadyReport {
 }
 
 struct SteadyVolume {
+    mount_point: String,
+    total_bytes: u64,
     fingerprint: String,
     measurements: String,
     used: f64,
@@ -108,6 +119,8 @@ impl SteadyReport {
             .map(|(volume, (fingerprint, measurements))| {
                 let inodes = inodes_used(&incoming.volume_inodes, &volume.mount_point);
                 SteadyVolume {
+                    mount_point: volume.mount_point.clone(),
+                    total_bytes: volume.total_bytes,
                     fingerprint: fingerprint.to_string(),
                     measurements: measurements.to_string(),
                     used: volume.used_percent(),
@@ -123,6 +136,7 @@ impl SteadyReport {
             collected_at,
             dropped: i64::try_from(report.dropped_since_last).unwrap_or(i64::MAX),
             computer_id,
+            hostname: report.host.hostname.clone(),
             fingerprint,
             measurements,
             volumes,
@@ -294,12 +308,13 @@ async fn store_batch(
         .collect();
     let refreshed = Found::from(batch::refresh(&mut tx, &computers, &volumes).await?);
 
+    let now = now_ms();
     let mut steady = Vec::with_capacity(reports.len());
     for report in reports {
         let rules = store
             .effective_rules_at(&mut tx, report.tenant, refreshed.rules_revision)
             .await?;
-        steady.push(refreshed.steady(store, report, &rules));
+        steady.push(refreshed.steady(store, report, rules));
     }
     let ledger: Vec<LedgerRow<'_>> = reports
         .iter()
@@ -310,7 +325,7 @@ async fn store_batch(
             agent_id: &r.agent_id,
             seq: r.seq,
             collected_at: r.collected_at,
-            received_at: now_ms(),
+            received_at: now,
             dropped: r.dropped,
         })
         .collect();
@@ -319,25 +334,36 @@ async fn store_batch(
     } else {
         batch::record(&mut tx, &ledger).await?.into_iter().collect()
     };
+    // Not steady, or already in the ledger (the full path then says it is a duplicate): out.
+    let stored: Vec<Option<(Steady<'_>, AgentConfigLayers)>> = reports
+        .iter()
+        .zip(steady)
+        .map(|(report, steady)| steady.zip(configs.remove(&report.agent_id)))
+        .collect();
     let mut samples = Vec::new();
-    let mut outcomes = Vec::with_capacity(reports.len());
-    for (report, steady) in reports.iter().zip(&steady) {
-        let outcome = match (steady, configs.remove(&report.agent_id)) {
-            (Some(steady), Some(config)) => {
-                steady.samples(report, &mut samples);
-                Some(IngestOutcome {
-                    duplicate: false,
-                    computer_id: Some(report.computer_id),
-                    incidents_opened: 0,
-                    config: Some(config),
-                })
-            }
-            // Not steady, or already in the ledger (the full path says it is a duplicate).
-            _ => None,
-        };
-        outcomes.push(outcome);
+    for (report, stored) in reports.iter().zip(&stored) {
+        if let Some((steady, _)) = stored {
+            steady.samples(report, &mut samples);
+        }
     }
     batch::record_samples(&mut tx, &samples).await?;
+    let mut outcomes = Vec::with_capacity(reports.len());
+    for (report, stored) in reports.iter().zip(stored) {
+        let Some((steady, config)) = stored else {
+            outcomes.push(None);
+            continue;
+        };
+        let incidents_opened = match steady.quiet {
+            true => 0,
+            false => steady.show_rules(&mut tx, store, report, now).await?,
+        };
+        outcomes.push(Some(IngestOutcome {
+            duplicate: false,
+            computer_id: Some(report.computer_id),
+            incidents_opened,
+            config: Some(config),
+        }));
+    }
     tx.commit().await?;
     Ok(outcomes)
 }
@@ -384,24 +410,30 @@ impl From<batch::Refreshed> for Found {
     }
 }
 
-/// A report found steady: the CIs its samples go to.
+/// A report found steady: the CIs its samples go to, and whether the rules have anything to
+/// do with it.
 struct Steady<'r> {
     volume_ids: Vec<i64>,
     disks: Vec<disks::KnownDisk<'r>>,
+    services: &'r [(i64, String, Option<String>)],
+    rules: Arc<Vec<Rule>>,
+    unsettled: bool,
+    /// No alert unsettled, no threshold crossed, no service changed, no forecast due: the
+    /// rules would do nothing.
+    quiet: bool,
 }
 
 impl Found {
-    /// The report's CIs if it is steady: its computer and every volume refreshed, no alert
-    /// unsettled, no service changed, no rule breached, no forecast due. Anything else is for
-    /// the full path.
+    /// The report's CIs if it is steady: its computer and every volume refreshed (unchanged,
+    /// none added or gone). Anything else is for the full path.
     fn steady<'r>(
-        &self,
+        &'r self,
         store: &Store,
         report: &'r SteadyReport,
-        rules: &[Rule],
+        rules: Arc<Vec<Rule>>,
     ) -> Option<Steady<'r>> {
         let &(unsettled, live) = self.computers.get(&report.computer_id)?;
-        if unsettled || usize::try_from(live).ok()? != report.volumes.len() {
+        if usize::try_from(live).ok()? != report.volumes.len() {
             return None;
         }
         let volume_ids = report
@@ -412,16 +444,14 @@ impl Found {
                 self.volumes.get(&key).copied()
             })
             .collect::<Option<Vec<i64>>>()?;
-        let no_services = Vec::new();
         let services = self
             .services
             .get(&report.computer_id)
-            .unwrap_or(&no_services);
-        if services::any_changed(&report.service_states, services) {
-            return None;
-        }
-        let no_disks = Vec::new();
-        let known_disks = self.disks.get(&report.computer_id).unwrap_or(&no_disks);
+            .map_or(&[][..], Vec::as_slice);
+        let known_disks = self
+            .disks
+            .get(&report.computer_id)
+            .map_or(&[][..], Vec::as_slice);
         let disks = disks::known(known_disks, &report.disk_io);
         let breached = |(metric, value): &(&str, f64)| {
             rules
@@ -434,24 +464,97 @@ impl Found {
                 .iter()
                 .flat_map(|v| v.readings.iter().copied()),
         );
-        if readings.any(|r| breached(&r))
+        let crossed = readings.any(|r| breached(&r))
             || disks
                 .iter()
-                .any(|d| disks::readings(d.disk, false).iter().any(breached))
-        {
-            return None;
-        }
+                .any(|d| disks::readings(d.disk, false).iter().any(breached));
         let forecast_due = report.volumes.iter().zip(&volume_ids).any(|(v, id)| {
-            forecast_wanted(v.used, rules) && store.forecasts().is_due(*id, report.collected_at)
+            forecast_wanted(v.used, &rules) && store.forecasts().is_due(*id, report.collected_at)
         });
-        if forecast_due {
-            return None;
-        }
-        Some(Steady { volume_ids, disks })
+        let quiet = !unsettled
+            && !crossed
+            && !forecast_due
+            && !services::any_changed(&report.service_states, services);
+        Some(Steady {
+            volume_ids,
+            disks,
+            services,
+            rules,
+            unsettled,
+            quiet,
+        })
     }
 }
 
 impl Steady<'_> {
+    /// Show the rules everything the report says, as the full path would (in the batch's
+    /// transaction); the incidents this opened.
+    async fn show_rules(
+        &self,
+        tx: &mut Tx<'_>,
+        store: &Store,
+        report: &SteadyReport,
+        now: i64,
+    ) -> StoreResult<usize> {
+        let computer_id = report.computer_id;
+        let mut engine = Engine::with_rules(
+            tx,
+            store.backend(),
+            Arc::clone(&self.rules),
+            computer_id,
+            Some(self.unsettled),
+            now,
+        )
+        .await?;
+        let volumes = report
+            .volumes
+            .iter()
+            .zip(&self.volume_ids)
+            .map(|(volume, id)| ShownVolume {
+                ci_id: *id,
+                mount_point: &volume.mount_point,
+                total_bytes: volume.total_bytes,
+                readings: volume.readings.clone(),
+            })
+            .collect();
+        let shown = Shown {
+            tenant: report.tenant,
+            computer_id,
+            host: &report.hostname,
+            readings: report.readings.clone(),
+            volumes,
+            now,
+            collected_at: report.collected_at,
+        };
+        show_computer_and_volumes(tx, store, &mut engine, &shown).await?;
+        let host = &report.hostname;
+        let at = report.collected_at;
+        let (tenant, states) = (report.tenant, &report.service_states);
+        services::observe_states(
+            tx,
+            &mut engine,
+            tenant,
+            computer_id,
+            host,
+            states,
+            self.services,
+            at,
+        )
+        .await?;
+        disks::observe(
+            tx,
+            &mut engine,
+            tenant,
+            computer_id,
+            host,
+            &self.disks,
+            &[],
+            at,
+        )
+        .await?;
+        Ok(engine.incidents_opened)
+    }
+
     /// The report's samples, as the full path would write them.
     fn samples<'r>(&self, report: &'r SteadyReport, out: &mut Vec<SampleRow<'r>>) {
         let tenant_id = report.tenant.0;

@@ -14,7 +14,7 @@ use crate::db::tenant;
 use crate::ingest::{as_authenticated, enroll, host, report};
 use crate::on_every_backend;
 
-fn disk(name: &str, serial: &str) -> PhysicalDisk {
+pub fn disk(name: &str, serial: &str) -> PhysicalDisk {
     PhysicalDisk {
         name: name.into(),
         model: Some("Samsung SSD 870".into()),
@@ -39,7 +39,7 @@ fn package(name: &str, version: &str) -> SoftwarePackage {
     }
 }
 
-fn service(name: &str) -> ServiceUnit {
+pub fn service(name: &str) -> ServiceUnit {
     ServiceUnit {
         name: name.into(),
         active_state: Some("active".into()),
@@ -47,7 +47,7 @@ fn service(name: &str) -> ServiceUnit {
     }
 }
 
-fn inventory(
+pub fn inventory(
     hash: &str,
     disks: Vec<PhysicalDisk>,
     software: Vec<SoftwarePackage>,

@@ -3,11 +3,14 @@
 //! leaves the batch and is stored in full. On SQLite every report takes the full path, and the
 //! same assertions hold.
 
-use atalaya_server::ingest::{ingest, ingest_incoming, IncomingReport, IngestOutcome};
+use atalaya_server::ingest::{
+    ingest, ingest_incoming, ingest_with_inventory, IncomingReport, IngestOutcome,
+};
 use atalaya_server::store::agents::AgentIdentity;
 use atalaya_server::store::{Backend, Store, TenantId};
-use atalaya_shared::{metric, Sample, Volume, VolumeInodes};
+use atalaya_shared::{metric, DiskIo, Sample, ServiceState, Volume, VolumeInodes};
 
+use crate::cmdb::{disk, inventory, service};
 use crate::ingest::{as_authenticated, enroll, host, report};
 use crate::on_every_backend;
 use crate::store::rule;
@@ -205,15 +208,41 @@ on_every_backend!(
             .create_rule(Some(t), &rule("Volume full", 90.0))
             .await
             .expect("rule");
-        let agents = fleet(&store, t, 10).await;
-        // 0–5 steady; 6 crosses the rule; 7 has been renamed; 8 has a new volume; 9 replays
-        // its first report.
+        let mut agents = fleet(&store, t, 10).await;
+        // pc05's computer has a disk and a service, from an inventory.
+        let described = report(&agents[5], 100, host("pc05", "m5", None), 10.0);
+        let parts = inventory(
+            "i1",
+            vec![disk("sda", "S1")],
+            vec![],
+            vec![service("nginx.service")],
+        );
+        ingest_with_inventory(&store, &agents[5], &described, Some(&parts))
+            .await
+            .expect("inventory");
+        agents[5] = as_authenticated(&store, agents[5].clone()).await;
+        // 0–4 steady; 5 says its service failed and sends its disk's I/O; 6 crosses the rule:
+        // the rules have work with those two, which stay in the batch. 7 has been renamed, 8
+        // has a new volume, 9 replays its first report: those leave it.
         let mut reports: Vec<(usize, IncomingReport)> = (0..=6)
             .map(|n| {
                 let used = if n == 6 { 95.0 } else { 20.0 };
-                (n, incoming(&agents[n], n, 2, used, false))
+                let seq = if n == 5 { 101 } else { 2 };
+                (n, incoming(&agents[n], n, seq, used, false))
             })
             .collect();
+        reports[5].1.service_states = Some(vec![ServiceState {
+            name: "nginx.service".into(),
+            active_state: Some("failed".into()),
+            sub_state: Some("failed".into()),
+            watched: false,
+        }]);
+        reports[5].1.disk_io = vec![DiskIo {
+            device: "sda".into(),
+            read_bytes_per_sec: Some(1234.0),
+            smart_healthy: Some(true),
+            ..DiskIo::default()
+        }];
         let mut renamed = incoming(&agents[7], 7, 2, 20.0, false);
         renamed.report.host.hostname = "pc07-new".into();
         reports.push((7, renamed));
@@ -229,7 +258,11 @@ on_every_backend!(
         );
         for (n, agent) in agents.iter().enumerate() {
             let ledger = "SELECT COUNT(*) FROM reports WHERE agent_id = $1";
-            let expected = if n == 9 { 1 } else { 2 };
+            let expected = match n {
+                5 => 3,
+                9 => 1,
+                _ => 2,
+            };
             assert_eq!(
                 count(&store, ledger, &agent.agent_id).await,
                 expected,
@@ -259,46 +292,65 @@ on_every_backend!(
                 .await
                 .is_some());
         }
-        // Only the six steady reports were batched (PostgreSQL).
-        let steady_batched = |(reports, _): (u64, u64)| reports;
-        let expected = if store.backend() == Backend::Postgres {
-            6
-        } else {
-            0
-        };
-        assert_eq!(steady_batched(store.group_commit().counts()), expected);
-
-        // Next round: the full volume is back to 20 % — its alert is unsettled, so its report
-        // leaves the batch and the alert recovers; the rest (renamed and grown alike) are
-        // steady again.
-        let mut next = Vec::new();
-        let mut agents = agents;
-        for (n, agent) in agents.iter_mut().enumerate().take(9) {
-            *agent = as_authenticated(&store, agent.clone()).await;
-            let mut incoming = incoming(agent, n, 3, 20.0, n == 8);
-            if n == 7 {
-                incoming.report.host.hostname = "pc07-new".into();
+        let with_parts = computer_of(&store, &agents[5]).await;
+        let part = |class: &'static str| {
+            let store = store.clone();
+            async move {
+                let row: (i64, Option<String>) = sqlx::query_as(
+                    "SELECT id, metrics FROM configuration_items
+                     WHERE computer_id = $1 AND class = $2",
+                )
+                .bind(with_parts)
+                .bind(class)
+                .fetch_one(store.pool())
+                .await
+                .expect("the part");
+                row
             }
-            next.push((n, incoming));
+        };
+        let (_, state) = part("service").await;
+        let state: serde_json::Value =
+            serde_json::from_str(&state.unwrap_or_default()).expect("json");
+        assert_eq!(
+            state["active_state"], "failed",
+            "the service's new state is stored"
+        );
+        let (disk_id, _) = part("physical_disk").await;
+        let read = sample(&store, disk_id, metric::DISK_READ_BYTES_PER_SECOND, 101).await;
+        assert_eq!(read, Some(1234.0), "the disk's sample is stored");
+        // The seven steady reports were batched, 5 and 6 among them (PostgreSQL).
+        let batched = || store.group_commit().counts().0;
+        let postgres = store.backend() == Backend::Postgres;
+        assert_eq!(batched(), if postgres { 7 } else { 0 });
+
+        // Next round: the full volume is back to 20 %, and its alert recovers; the rest
+        // (renamed and grown alike) are steady again: all nine are batched.
+        for agent in agents.iter_mut().take(9) {
+            *agent = as_authenticated(&store, agent.clone()).await;
         }
+        let next = (0..9)
+            .map(|n| {
+                let seq = if n == 5 { 102 } else { 3 };
+                let mut incoming = incoming(&agents[n], n, seq, 20.0, n == 8);
+                if n == 7 {
+                    incoming.report.host.hostname = "pc07-new".into();
+                }
+                (n, incoming)
+            })
+            .collect();
         let outcomes = all_at_once(&store, &agents, next).await;
         assert!(outcomes
             .iter()
             .all(|o| !o.duplicate && o.incidents_opened == 0));
         let full = computer_of(&store, &agents[6]).await;
-        let unsettled =
-            "SELECT COUNT(*) FROM alert_states s JOIN agents a ON a.computer_id = s.computer_id
+        let unsettled = "SELECT COUNT(*) FROM alert_states s
+            JOIN agents a ON a.computer_id = s.computer_id
             WHERE a.id = $1 AND s.state <> 'ok'";
         assert_eq!(
             count(&store, unsettled, &agents[6].agent_id).await,
             0,
             "recovered ({full})"
         );
-        let expected = if store.backend() == Backend::Postgres {
-            6 + 8
-        } else {
-            0
-        };
-        assert_eq!(steady_batched(store.group_commit().counts()), expected);
+        assert_eq!(batched(), if postgres { 7 + 9 } else { 0 });
     }
 );
