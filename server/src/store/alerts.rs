@@ -164,7 +164,9 @@ pub async fn reopen(
         return Ok(false);
     }
     let done = sqlx::query(
-        "UPDATE incidents SET state = 'new', resolved_at = NULL, updated_at = $2 WHERE id = $1 AND state = 'resolved'",
+        "UPDATE incidents SET state = 'new', resolved_at = NULL, updated_at = $2,
+             reopen_count = reopen_count + 1
+         WHERE id = $1 AND state = 'resolved'",
     )
     .bind(incident_id)
     .bind(now)

@@ -445,6 +445,10 @@ async fn reopen_window(database_url: Option<String>) -> anyhow::Result<()> {
     assert_eq!(again["state"], "new", "{again}");
     assert!(again["resolved_at"].is_null(), "{again}");
     assert_eq!(timeline(&again, "reopened").len(), 1, "{again}");
+    assert_eq!(
+        again["reopen_count"], 1,
+        "counted as a reopen (KPIs): {again}"
+    );
 
     // Resolved again, and back only after the window: a new incident that refers to the old.
     machine.report_root(&server, tick(), 70).await?;
