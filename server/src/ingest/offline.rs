@@ -180,12 +180,14 @@ async fn correlate(
                 .collect();
             if policy.is_outage(still.len(), site.computers.len()) {
                 // Computers going silent during the outage belong to it; ones that died long
-                // before it keep their own incidents.
+                // before it keep their own incidents. While a replica is behind, a new silence
+                // may be the server's queue: it joins nothing (the next sweep decides).
                 let newly: Vec<i64> = site
                     .computers
                     .iter()
                     .filter(|(id, seen)| {
-                        offline.contains(id)
+                        verdicts.open_new
+                            && offline.contains(id)
                             && !attached.contains(id)
                             && *seen >= outage.started_at - policy.window_ms()
                     })

@@ -284,6 +284,67 @@ async fn a_replica_behind_on_reports_holds_back_the_sweep_of_another() {
     }
 }
 
+/// An outage in force is kept up while the server is behind, but a computer that went silent
+/// meanwhile joins it only once nothing is queued: its silence may be the queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_behind_on_reports_attaches_no_one_to_an_outage_in_force() {
+    for db in crate::db::TestDb::all().await {
+        eprintln!(
+            "a_server_behind_on_reports_attaches_no_one_to_an_outage_in_force on {}",
+            db.label
+        );
+        let store = db.store.clone();
+        let t = tenant(&store).await;
+        offline_rule(&store, t).await;
+        let hq = store.ensure_site(t, "HQ").await.expect("site");
+        let mut agents = Vec::new();
+        for i in 0..6 {
+            let name = format!("hq{i}");
+            let agent = enroll_at(&store, t, hq, &name).await;
+            // Five went silent ten minutes ago; hq5 reported just now.
+            let ago = match i {
+                5 => Duration::seconds(5),
+                _ => Duration::minutes(10) + Duration::seconds(i * 10),
+            };
+            report_at(&store, &agent, 1, &name, ago).await;
+            agents.push(agent);
+        }
+        assert_eq!(offline_sweep(&store).await.expect("sweep"), 1);
+        let site_incident = incidents(&store).await.remove(0);
+        let attached = |store: Store| {
+            let site_incident = site_incident.clone();
+            async move { store.incident_cis(&site_incident).await.expect("cis").len() }
+        };
+        assert_eq!(attached(store.clone()).await, 5);
+
+        // hq5 has been silent for four minutes, and this server was behind 30 s ago.
+        arrived_at(&store, &agents[5], Utc::now() - Duration::minutes(4)).await;
+        let behind_after = atalaya_server::ingest::lag::BEHIND_AFTER;
+        store
+            .ingest_lag()
+            .waited("a test", behind_after, now_ms() - 30_000);
+        assert_eq!(offline_sweep(&store).await.expect("sweep"), 0);
+        assert_eq!(
+            attached(store.clone()).await,
+            5,
+            "the outage is kept, not grown"
+        );
+        let site = store
+            .get_incident(TenantScope::All, site_incident.id)
+            .await
+            .expect("get");
+        assert_ne!(site.state, "resolved", "the outage is still in force");
+
+        // A replica that is not behind (it does not share this one's unpublished mark) sweeps:
+        // hq5 joins the outage.
+        let other = Store::connect(&db.url).await.expect("a second replica");
+        assert_eq!(offline_sweep(&other).await.expect("sweep"), 0);
+        assert_eq!(attached(other.clone()).await, 6);
+        other.close().await;
+        db.cleanup().await;
+    }
+}
+
 on_every_backend!(
     peers_going_silent_wait_for_the_site_check_and_replicas_agree,
     |store| {
