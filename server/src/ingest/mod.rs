@@ -1,5 +1,8 @@
 //! Ingest: one agent report, committed atomically — the report ledger, the CMDB, the samples and
 //! the alerts it causes — so the agent's acknowledgement means all of it is durable.
+//!
+//! On PostgreSQL a report that changes nothing in the CMDB is committed together with other
+//! agents' ([`steady`], group commit); every other report takes the full path below, alone.
 
 pub mod alerts;
 mod disks;
