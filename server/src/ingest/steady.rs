@@ -3,7 +3,7 @@
 //! Most reports of a fleet change nothing in the CMDB: same host facts and volumes, no
 //! inventory. Stored one by one, each costs about nine round trips to PostgreSQL, and on a small
 //! server that per-statement cost, not the rows, is what limits the fleet. So such a report is
-//! queued; a few workers take whatever has queued up (up to [`MAX_BATCH`]) and store it in one
+//! queued; a few workers take whatever has queued up (up to `MAX_BATCH`) and store it in one
 //! transaction with one statement per step (`store::steady_reports`): the computers and volumes
 //! refreshed (with their disks, services and the rules revision read back), the ledger, the
 //! samples. Each agent is acknowledged when that transaction has committed, so an
