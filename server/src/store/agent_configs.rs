@@ -45,6 +45,36 @@ pub(super) fn layer_from_columns(
     })
 }
 
+/// An agent's two config layers as six subselects for a `RETURNING` list — settings, version
+/// and time of the tenant default, then of the agent's override; `tenant` and `agent` are SQL
+/// expressions naming them (the default's row has the empty agent id). Decode with
+/// [`layers_from_columns`].
+pub(super) fn layer_columns(tenant: &str, agent: &str) -> String {
+    let column = |name: &str, agent: &str| {
+        format!(
+            "(SELECT g.{name} FROM agent_configs g WHERE g.tenant_id = {tenant} AND g.agent_id = {agent})"
+        )
+    };
+    let names = ["settings", "version", "updated_at"];
+    let default = names.iter().map(|name| column(name, "''"));
+    let override_ = names.iter().map(|name| column(name, agent));
+    default.chain(override_).collect::<Vec<_>>().join(", ")
+}
+
+/// One layer as [`layer_columns`] returns it: settings, version, updated at.
+pub(super) type LayerColumns = (Option<String>, Option<i64>, Option<i64>);
+
+/// Both layers from what [`layer_columns`] returned.
+pub(super) fn layers_from_columns(
+    (d_settings, d_version, d_at): LayerColumns,
+    (o_settings, o_version, o_at): LayerColumns,
+) -> StoreResult<AgentConfigLayers> {
+    Ok(AgentConfigLayers {
+        tenant_default: layer_from_columns(d_settings.as_deref(), d_version, d_at)?,
+        agent_override: layer_from_columns(o_settings.as_deref(), o_version, o_at)?,
+    })
+}
+
 /// The two layers that make one agent's config.
 #[derive(Debug, Clone, Default)]
 pub struct AgentConfigLayers {

@@ -2,8 +2,9 @@
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::LazyLock;
 
-use super::agent_configs::{layer_from_columns, AgentConfigLayers};
+use super::agent_configs::{layer_columns, layers_from_columns, AgentConfigLayers};
 use super::agents::AgentRecord;
 use super::{Store, StoreResult, TenantId, Tx};
 
@@ -88,37 +89,31 @@ pub async fn record(
     received_at: i64,
     dropped: i64,
 ) -> StoreResult<Option<Recorded>> {
-    // The agent's two config layers come back with the insert, one round trip for both; the
-    // tenant default's row has the empty agent id (see `agent_configs`).
-    let row: Option<RecordedRow> = sqlx::query_as(
-        "INSERT INTO reports (tenant_id, agent_id, seq, collected_at, received_at, dropped)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (agent_id, seq) DO NOTHING
-         RETURNING (SELECT revision FROM rules_revision WHERE id = 1),
-             (SELECT settings FROM agent_configs WHERE tenant_id = $1 AND agent_id = ''),
-             (SELECT version FROM agent_configs WHERE tenant_id = $1 AND agent_id = ''),
-             (SELECT updated_at FROM agent_configs WHERE tenant_id = $1 AND agent_id = ''),
-             (SELECT settings FROM agent_configs WHERE tenant_id = $1 AND agent_id = $2),
-             (SELECT version FROM agent_configs WHERE tenant_id = $1 AND agent_id = $2),
-             (SELECT updated_at FROM agent_configs WHERE tenant_id = $1 AND agent_id = $2)",
-    )
-    .bind(tenant.0)
-    .bind(agent_id)
-    .bind(seq)
-    .bind(collected_at)
-    .bind(received_at)
-    .bind(dropped)
-    .fetch_optional(&mut **tx)
-    .await?;
+    // The agent's two config layers come back with the insert, one round trip for both.
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "INSERT INTO reports (tenant_id, agent_id, seq, collected_at, received_at, dropped)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (agent_id, seq) DO NOTHING
+             RETURNING (SELECT revision FROM rules_revision WHERE id = 1), {}",
+            layer_columns("$1", "$2")
+        )
+    });
+    let row: Option<RecordedRow> = sqlx::query_as(&SQL)
+        .bind(tenant.0)
+        .bind(agent_id)
+        .bind(seq)
+        .bind(collected_at)
+        .bind(received_at)
+        .bind(dropped)
+        .fetch_optional(&mut **tx)
+        .await?;
     let Some((rules_revision, d_settings, d_version, d_at, o_settings, o_version, o_at)) = row
     else {
         return Ok(None);
     };
     Ok(Some(Recorded {
         rules_revision,
-        config: AgentConfigLayers {
-            tenant_default: layer_from_columns(d_settings.as_deref(), d_version, d_at)?,
-            agent_override: layer_from_columns(o_settings.as_deref(), o_version, o_at)?,
-        },
+        config: layers_from_columns((d_settings, d_version, d_at), (o_settings, o_version, o_at))?,
     }))
 }
 

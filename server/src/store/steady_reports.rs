@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use super::agent_configs::{layer_from_columns, AgentConfigLayers};
+use super::agent_configs::{layer_columns, layers_from_columns, AgentConfigLayers};
 use super::{StoreError, StoreResult, Tx};
 use crate::cmdb::class;
 
@@ -154,12 +154,6 @@ pub async fn record(
     reports: &[LedgerRow<'_>],
 ) -> StoreResult<Vec<(String, AgentConfigLayers)>> {
     let reports = serde_json::to_string(reports).map_err(invalid)?;
-    let config = |column: &str, agent: &str| {
-        format!(
-            "(SELECT g.{column} FROM agent_configs g
-              WHERE g.tenant_id = reports.tenant_id AND g.agent_id = {agent})"
-        )
-    };
     let sql = format!(
         "INSERT INTO reports (tenant_id, agent_id, seq, collected_at, received_at, dropped)
          SELECT tenant_id, agent_id, seq, collected_at, received_at, dropped
@@ -167,13 +161,8 @@ pub async fn record(
              AS r(tenant_id bigint, agent_id text, seq bigint, collected_at bigint,
                   received_at bigint, dropped bigint)
          ON CONFLICT (agent_id, seq) DO NOTHING
-         RETURNING agent_id, {}, {}, {}, {}, {}, {}",
-        config("settings", "''"),
-        config("version", "''"),
-        config("updated_at", "''"),
-        config("settings", "reports.agent_id"),
-        config("version", "reports.agent_id"),
-        config("updated_at", "reports.agent_id"),
+         RETURNING agent_id, {}",
+        layer_columns("reports.tenant_id", "reports.agent_id"),
     );
     type Row = (
         String,
@@ -191,10 +180,10 @@ pub async fn record(
     rows.into_iter()
         .map(
             |(agent, d_settings, d_version, d_at, o_settings, o_version, o_at)| {
-                let layers = AgentConfigLayers {
-                    tenant_default: layer_from_columns(d_settings.as_deref(), d_version, d_at)?,
-                    agent_override: layer_from_columns(o_settings.as_deref(), o_version, o_at)?,
-                };
+                let layers = layers_from_columns(
+                    (d_settings, d_version, d_at),
+                    (o_settings, o_version, o_at),
+                )?;
                 Ok((agent, layers))
             },
         )

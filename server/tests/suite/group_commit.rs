@@ -11,6 +11,7 @@ use atalaya_server::store::{Backend, Store, TenantId};
 use atalaya_shared::{metric, DiskIo, Sample, ServiceState, Volume, VolumeInodes};
 
 use crate::cmdb::{disk, inventory, service};
+use crate::db::tenant;
 use crate::ingest::{as_authenticated, enroll, host, report};
 use crate::on_every_backend;
 use crate::store::rule;
@@ -123,12 +124,7 @@ async fn sample(store: &Store, ci_id: i64, metric: &str, seq: i64) -> Option<f64
 on_every_backend!(
     steady_reports_of_many_agents_are_stored_once_with_every_sample,
     |store| {
-        let t = store
-            .create_tenant("acme", "Acme")
-            .await
-            .expect("create")
-            .expect("new")
-            .id;
+        let t = tenant(&store, "acme").await;
         let agents = fleet(&store, t, 30).await;
         for seq in 2..=3u64 {
             let reports = (0..agents.len())
@@ -198,12 +194,7 @@ on_every_backend!(
 on_every_backend!(
     a_report_that_is_not_steady_leaves_the_batch_and_is_stored_in_full,
     |store| {
-        let t = store
-            .create_tenant("acme", "Acme")
-            .await
-            .expect("create")
-            .expect("new")
-            .id;
+        let t = tenant(&store, "acme").await;
         store
             .create_rule(Some(t), &rule("Volume full", 90.0))
             .await
