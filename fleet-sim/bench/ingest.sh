@@ -105,6 +105,10 @@ for pid in "${server_pids[@]}"; do pid_args+=(--server-pid "$pid"); done
     echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
     echo "command: REPLICAS=$REPLICAS $0 $backend $agents $interval $duration $*"
     echo "load before: $(uptime)"
+    if [ "$backend" = postgres ]; then
+        # What a PostgreSQL figure depends on most (BENCHMARKS.md, "Fleet ingest", session 8).
+        echo "postgresql: $(psql "$PG_URL/$pg_db" -Atc "select string_agg(name || '=' || current_setting(name), ' ' order by name) from pg_settings where name in ('shared_buffers', 'max_wal_size', 'checkpoint_timeout', 'wal_compression', 'synchronous_commit')")"
+    fi
 } >"$name.txt"
 
 perf_pid=""

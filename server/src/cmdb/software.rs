@@ -165,24 +165,25 @@ pub async fn sync(
     insert_installations(tx, tenant, computer_id, &installed, at).await?;
     set_retired(tx, computer_id, &restored, None).await?;
     set_retired(tx, computer_id, &removed, Some(at)).await?;
-    for (name, (before, after)) in versions {
-        let text = |v: &[String]| {
-            (!v.is_empty()).then(|| serde_json::Value::String(v.join(", ")).to_string())
-        };
-        let (old, new) = (text(&before), text(&after));
-        let field = format!("software.{name}");
-        let change = Change {
+    let text =
+        |v: &[String]| (!v.is_empty()).then(|| serde_json::Value::String(v.join(", ")).to_string());
+    let entries: Vec<(String, Option<String>, Option<String>)> = versions
+        .into_iter()
+        .map(|(name, (before, after))| (format!("software.{name}"), text(&before), text(&after)))
+        .collect();
+    let changes: Vec<Change<'_>> = entries
+        .iter()
+        .map(|(field, old, new)| Change {
             tenant,
             ci_id: computer_id,
             at,
-            field: &field,
+            field,
             old: old.as_deref(),
             new: new.as_deref(),
             source: AGENT,
-        };
-        ci_tx::record_change(tx, &change).await?;
-    }
-    Ok(())
+        })
+        .collect();
+    ci_tx::record_changes(tx, &changes).await
 }
 
 async fn insert_installations(

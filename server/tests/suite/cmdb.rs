@@ -738,6 +738,45 @@ mod property {
     });
 }
 
+// A first inventory records every package in the computer's history, several hundred per
+// statement: 1,201 packages span three statements, the last one partly filled.
+on_every_backend!(
+    a_large_first_inventory_records_every_package_in_the_history,
+    |store| {
+        let t = tenant(&store, "acme").await;
+        let agent = enroll(&store, t, "big01").await;
+        let software: Vec<SoftwarePackage> = (0..1201)
+            .map(|n| package(&format!("pkg{n:04}"), &format!("2.{}", n % 5)))
+            .collect();
+        let inv = inventory("big", vec![], software, vec![]);
+        let r = report(&agent, 1, host("big01", "m-big01", None), 10.0);
+        send(&store, &agent, &r, Some(&inv)).await;
+        let computer = computer_of(&store, "big01").await;
+        let entries: Vec<_> = store
+            .ci_history(TenantScope::All, computer.id)
+            .await
+            .expect("history")
+            .into_iter()
+            .filter(|h| h.field.starts_with("software."))
+            .collect();
+        assert_eq!(entries.len(), 1201);
+        for n in [0, 499, 500, 1000, 1200] {
+            let field = format!("software.pkg{n:04}");
+            let entry = entries
+                .iter()
+                .find(|h| h.field == field)
+                .unwrap_or_else(|| panic!("{field} recorded"));
+            assert_eq!(entry.old_value, None, "{field}");
+            assert_eq!(
+                entry.new_value,
+                Some(json!(format!("2.{}", n % 5))),
+                "{field}"
+            );
+            assert_eq!(entry.source, "agent", "{field}");
+        }
+    }
+);
+
 on_every_backend!(concurrent_first_inventories_share_the_catalogue, |store| {
     // Twelve machines report their first inventory at once, naming the same new packages in
     // different orders: the shared catalogue row of each package is raced for by every report.
@@ -791,6 +830,105 @@ async fn history_of(store: &Store, ci_id: i64, field: &str) -> Vec<serde_json::V
         .map(|h| json!([h.old_value, h.new_value]))
         .collect()
 }
+
+/// How many CIs a query finds.
+async fn count(store: &Store, text: &str) -> usize {
+    query(store, TenantScope::All, text).await.len()
+}
+
+// On PostgreSQL `used_percent` is indexed by its whole-number band (migration 0019) and a
+// comparison reads the band, then the exact value: every comparison at and around a band's edges
+// must find exactly what the exact value says, before and after a refresh that moves the volume
+// into the next band, and for a value an administrator set below zero.
+on_every_backend!(
+    used_percent_comparisons_are_exact_at_the_edges_of_its_band,
+    |store| {
+        let t = tenant(&store, "acme").await;
+        let agent = enroll(&store, t, "db01").await;
+        let facts = host("db01", "m-db01", None);
+        send(
+            &store,
+            &agent,
+            &report(&agent, 1, facts.clone(), 42.5),
+            None,
+        )
+        .await;
+        let expected = [
+            ("used_percent > 42.4", 1),
+            ("used_percent > 42.5", 0),
+            ("used_percent >= 42.5", 1),
+            ("used_percent >= 42.6", 0),
+            ("used_percent < 42.6", 1),
+            ("used_percent < 42.5", 0),
+            ("used_percent <= 42.5", 1),
+            ("used_percent <= 42.4", 0),
+            ("used_percent = 42.5", 1),
+            ("used_percent = 42", 0),
+            ("used_percent != 42.5", 0),
+            ("used_percent != 42", 1),
+            ("used_percent > 41.99", 1),
+            ("used_percent < 43", 1),
+            ("used > 42%", 1),
+            ("used > 43%", 0),
+        ];
+        for (filter, n) in expected {
+            assert_eq!(
+                count(&store, &format!("class = volume and {filter}")).await,
+                n,
+                "{filter}"
+            );
+        }
+        assert_eq!(
+            count(&store, "class = computer and volume(used_percent > 42.4)").await,
+            1
+        );
+        assert_eq!(
+            count(&store, "class = computer and volume(used_percent > 42.6)").await,
+            0
+        );
+
+        // Refreshed into the next band: found by it, not by the old one.
+        let agent = as_authenticated(&store, agent).await;
+        send(&store, &agent, &report(&agent, 2, facts, 43.0), None).await;
+        for (filter, n) in [
+            ("used_percent >= 43", 1),
+            ("used_percent > 42.9", 1),
+            ("used_percent < 43", 0),
+            ("used_percent = 43", 1),
+            ("used_percent <= 42.99", 0),
+        ] {
+            assert_eq!(
+                count(&store, &format!("class = volume and {filter}")).await,
+                n,
+                "{filter}"
+            );
+        }
+
+        // An attribute wins over the measurement, also below zero (floor, not truncation).
+        let volume = query(&store, TenantScope::All, "class = volume")
+            .await
+            .remove(0);
+        sqlx::query("UPDATE configuration_items SET attributes = $1 WHERE id = $2")
+            .bind(json!({"used_percent": -0.5}).to_string())
+            .bind(volume.id)
+            .execute(store.pool())
+            .await
+            .expect("attributes");
+        for (filter, n) in [
+            ("used_percent < -0.2", 1),
+            ("used_percent <= -0.5", 1),
+            ("used_percent < -0.6", 0),
+            ("used_percent > -1", 1),
+            ("used_percent >= 0", 0),
+        ] {
+            assert_eq!(
+                count(&store, &format!("class = volume and {filter}")).await,
+                n,
+                "{filter}"
+            );
+        }
+    }
+);
 
 on_every_backend!(
     an_unchanged_report_refreshes_measurements_and_every_change_still_lands,

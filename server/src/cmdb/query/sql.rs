@@ -379,7 +379,30 @@ impl Compiler {
         }
         let expr = self.json_number(ci, field);
         let p = self.bind(Bind::Float(n));
-        self.ordered(&expr, c, &p)
+        let exact = self.ordered(&expr, c, &p)?;
+        Ok(match self.band(ci, field, op, &p) {
+            Some(band) => format!("({band} AND {exact})"),
+            None => exact,
+        })
+    }
+
+    /// On PostgreSQL, `used_percent` is indexed by its whole-number band (migration 0019), not by
+    /// its exact value, so that a volume's refresh whose usage stays inside its band leaves every
+    /// index alone and can be a HOT update. A comparison then reads the band's index range and
+    /// checks the exact value: `x > n` implies `floor(x) >= floor(n)`, and so on.
+    fn band(&self, ci: &str, field: &str, op: Op, p: &str) -> Option<String> {
+        if self.backend != Backend::Postgres || field != "used_percent" {
+            return None;
+        }
+        let op = match op {
+            Op::Eq => "=",
+            Op::Lt | Op::Le => "<=",
+            Op::Gt | Op::Ge => ">=",
+            Op::Ne | Op::Contains => return None,
+        };
+        Some(format!(
+            "{ci}.used_percent_band {op} floor(CAST({p} AS DOUBLE PRECISION))"
+        ))
     }
 
     fn ordered(&mut self, expr: &str, c: &Comparison, p: &str) -> Result<String, QueryError> {
