@@ -9,7 +9,7 @@ use atalaya_shared::SoftwarePackage;
 use super::reconcile::AGENT;
 use super::version::version_key;
 use crate::store::cis::tx::{self as ci_tx, Change};
-use crate::store::{Store, StoreResult, TenantId, Tx};
+use crate::store::{placeholders, Store, StoreResult, TenantId, Tx};
 
 type PackageKey = (String, String, String, String);
 
@@ -103,19 +103,6 @@ async fn insert_missing(store: &Store, keys: &[&PackageKey]) -> StoreResult<()> 
     }
     query.execute(store.pool()).await?;
     Ok(())
-}
-
-/// `($1, $2), ($3, $4)`: `rows` tuples of `width` numbered placeholders.
-fn placeholders(rows: usize, width: usize) -> String {
-    (0..rows)
-        .map(|row| {
-            let cells: Vec<String> = (1..=width)
-                .map(|c| format!("${}", row * width + c))
-                .collect();
-            format!("({})", cells.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Make a computer's installations match `reported`: add new packages, retire removed ones (kept

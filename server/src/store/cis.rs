@@ -613,25 +613,10 @@ pub mod tx {
     /// inventory brings hundreds of software entries, one round trip each before.
     pub async fn record_changes(tx: &mut Tx<'_>, changes: &[Change<'_>]) -> StoreResult<()> {
         for chunk in changes.chunks(CHANGES_PER_STATEMENT) {
-            let mut rows = String::new();
-            for i in 0..chunk.len() {
-                let p = i * 7;
-                let sep = if i == 0 { "" } else { ", " };
-                let _ = write!(
-                    rows,
-                    "{sep}(${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5,
-                    p + 6,
-                    p + 7
-                );
-            }
             let sql = format!(
                 "INSERT INTO ci_history (tenant_id, ci_id, at, field, old_value, new_value, source)
-                 VALUES {rows}"
+                 VALUES {}",
+                crate::store::placeholders(chunk.len(), 7)
             );
             let mut query = sqlx::query(&sql);
             for change in chunk {

@@ -286,3 +286,17 @@ pub fn to_time(ms: i64) -> chrono::DateTime<chrono::Utc> {
 pub fn to_time_opt(ms: Option<i64>) -> Option<chrono::DateTime<chrono::Utc>> {
     ms.map(to_time)
 }
+
+/// `($1, $2), ($3, $4)`: `rows` tuples of `width` numbered placeholders, for a multi-row
+/// `VALUES` list (both backends).
+pub fn placeholders(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let cells: Vec<String> = (1..=width)
+                .map(|c| format!("${}", row * width + c))
+                .collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
