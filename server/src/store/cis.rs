@@ -589,20 +589,7 @@ pub mod tx {
     }
 
     pub async fn record_change(tx: &mut Tx<'_>, change: &Change<'_>) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO ci_history (tenant_id, ci_id, at, field, old_value, new_value, source)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(change.tenant.0)
-        .bind(change.ci_id)
-        .bind(change.at)
-        .bind(change.field)
-        .bind(change.old)
-        .bind(change.new)
-        .bind(change.source)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
+        record_changes(tx, std::slice::from_ref(change)).await
     }
 
     /// Rows of history per statement in [`record_changes`] (7 parameters each: 3,500 a
@@ -791,23 +778,10 @@ pub mod tx {
         samples: &[Sample<'_>],
     ) -> StoreResult<()> {
         for chunk in samples.chunks(SAMPLES_PER_STATEMENT) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    let n = i * 5;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${})",
-                        n + 1,
-                        n + 2,
-                        n + 3,
-                        n + 4,
-                        n + 5
-                    )
-                })
-                .collect();
             let sql = format!(
                 "INSERT INTO metric_samples (tenant_id, ci_id, metric, at, value) VALUES {}
                  ON CONFLICT (ci_id, metric, at) DO NOTHING",
-                rows.join(", ")
+                crate::store::placeholders(chunk.len(), 5)
             );
             let mut query = sqlx::query(&sql);
             for sample in chunk {
