@@ -239,7 +239,7 @@ pub const INGEST_LAG: &str = "ingest-lag";
 
 /// Close resolved tickets whose plan says they have waited long enough.
 async fn auto_close(store: &Store) {
-    match store.auto_close_resolved(store::now_ms()).await {
+    match desk::auto_close(store, store::now_ms()).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(count = n, "resolved tickets closed automatically"),
         Err(e) => tracing::warn!(error = %e, "auto-close failed"),

@@ -6,6 +6,7 @@
 pub mod agent_config;
 pub mod error;
 pub mod protocol;
+pub mod ticket_state;
 
 pub use error::{ErrorBody, ErrorDetail};
 pub use protocol::*;

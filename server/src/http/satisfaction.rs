@@ -88,11 +88,16 @@ async fn rate(
 ) -> ApiResult<Html<String>> {
     let (kind, id) = ticket(&state, &token).await?;
     let Form(form) = form.map_err(|e| ApiError::Unprocessable("invalid_body", e.body_text()))?;
-    let rating = state
-        .store
-        .rate_ticket(kind, id, form.score, form.comment.as_deref(), now_ms())
-        .await
-        .map_err(not_found)?;
+    let rating = crate::desk::rating::rate(
+        &state.store,
+        kind,
+        id,
+        form.score,
+        form.comment.as_deref(),
+        now_ms(),
+    )
+    .await
+    .map_err(not_found)?;
     let target = state
         .store
         .rating_target(kind, id)

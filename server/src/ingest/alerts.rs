@@ -1,17 +1,18 @@
 //! The rule engine at work on one report (or one offline sweep): every sample is checked
 //! against the tenant's rules for its metric, and the alert state machine's decisions are
-//! carried out — open, reopen, escalate or resolve the incident, link it to the CMDB, hold it
-//! while suppressed or flapping — with every transition kept in the alert history.
+//! carried out — the desk is told to open, reopen, re-grade or resolve the incident and to
+//! mark it flapping; suppressions are checked here — with every transition kept in the alert
+//! history. Nothing here writes a ticket: [`crate::desk::incidents`] does.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::desk::priority::incident_number;
+use crate::desk::incidents::{self as desk_incidents, RuleIncident};
 use crate::rules::{evaluate, flapping, Action, AlertState, Phase, Severity};
 use crate::store::alerts::{self, AlertEvent};
-use crate::store::incidents::{self, RuleIncident};
+use crate::store::incidents;
 use crate::store::rules::{self as rule_store, Rule, StoredAlert};
 use crate::store::{to_time, Backend, StoreResult, TenantId, Tx};
 
@@ -189,23 +190,15 @@ impl Engine {
                 }
                 Action::ChangeSeverity { from, to } => {
                     if let Some(id) = next.state.incident_id {
-                        incidents::set_severity(
-                            tx,
-                            id,
-                            to.as_str(),
-                            urgency_for(rule, to),
-                            self.now,
-                        )
-                        .await?;
                         let detail = json!({"from": from.as_str(), "to": to.as_str(), "value": value, "sample_at": to_time(at)});
-                        incidents::add_event(
+                        desk_incidents::change_severity(
                             tx,
                             subject.tenant,
                             id,
+                            to.as_str(),
+                            urgency_for(rule, to),
+                            detail,
                             self.now,
-                            "severity_changed",
-                            "rule",
-                            &detail,
                         )
                         .await?;
                     }
@@ -311,16 +304,17 @@ impl Engine {
         // at once instead of being held (and the incident does not stay marked).
         if was_flapping != next.flapping {
             if let Some(id) = next.state.incident_id {
-                alerts::set_flapping(tx, id, next.flapping, self.now).await?;
-                let kind = if next.flapping {
-                    "flapping_started"
-                } else {
-                    "flapping_stopped"
-                };
                 let detail = json!({"value": value, "sample_at": to_time(at),
                                     "state_change_percent": flapping::percent_change(&next.recent)});
-                incidents::add_event(tx, subject.tenant, id, self.now, kind, "rule", &detail)
-                    .await?;
+                desk_incidents::mark_flapping(
+                    tx,
+                    subject.tenant,
+                    id,
+                    next.flapping,
+                    detail,
+                    self.now,
+                )
+                .await?;
             }
         }
         if next.state.phase == Phase::Ok && !next.flapping {
@@ -345,32 +339,25 @@ impl Engine {
         let detail = json!({"rule": rule.name, "metric": rule.metric, "value": value, "severity": severity.as_str(),
                             "sample_at": to_time(at), "problem_started_at": to_time(started_at)});
         // Back within the reopen window: the same incident again.
-        let previous = alerts::last_finished_incident(tx, rule.id, subject.ci_id).await?;
+        let previous = incidents::last_finished_incident(tx, rule.id, subject.ci_id).await?;
         if let Some((id, state, resolved_at)) = &previous {
             let recent = resolved_at
                 .is_some_and(|r| self.now - r <= rule.reopen_window_secs.saturating_mul(1000));
             if state == "resolved"
                 && recent
-                && alerts::reopen(tx, rule.id, subject.ci_id, *id, self.now).await?
-            {
-                incidents::add_event(
+                && desk_incidents::reopen_for_rule(
                     tx,
                     subject.tenant,
-                    *id,
-                    self.now,
-                    "reopened",
-                    "rule",
-                    &detail,
-                )
-                .await?;
-                incidents::set_severity(
-                    tx,
+                    rule.id,
+                    subject.ci_id,
                     *id,
                     severity.as_str(),
                     urgency_for(rule, severity),
+                    &detail,
                     self.now,
                 )
-                .await?;
+                .await?
+            {
                 return Ok(*id);
             }
         }
@@ -392,51 +379,27 @@ impl Engine {
                 .map(|r| format!("\nRunbook: {r}"))
                 .unwrap_or_default()
         );
-        let (id, new) = incidents::open_rule_incident(
+        let (id, new) = desk_incidents::open_for_rule(
             tx,
             &RuleIncident {
                 tenant: subject.tenant,
                 rule_id: rule.id,
                 ci_id: subject.ci_id,
+                computer_id: subject.computer_id,
                 title: &title,
                 description: &description,
                 impact: rule.impact,
                 urgency: urgency_for(rule, severity),
                 severity: severity.as_str(),
                 problem_started_at: started_at,
+                evidence: &detail,
+                previous: previous.map(|(old, _, _)| old),
                 now: self.now,
             },
         )
         .await?;
-        if !new {
-            incidents::add_event(
-                tx,
-                subject.tenant,
-                id,
-                self.now,
-                "alert_firing",
-                "rule",
-                &detail,
-            )
-            .await?;
-            return Ok(id);
-        }
-        self.incidents_opened += 1;
-        incidents::link_ci(tx, subject.tenant, id, subject.ci_id, "affected").await?;
-        if subject.computer_id != subject.ci_id {
-            incidents::link_ci(tx, subject.tenant, id, subject.computer_id, "computer").await?;
-        }
-        for service in
-            alerts::dependent_business_services(tx, &[subject.ci_id, subject.computer_id]).await?
-        {
-            incidents::link_ci(tx, subject.tenant, id, service, "business_service").await?;
-        }
-        incidents::add_event(tx, subject.tenant, id, self.now, "opened", "rule", &detail).await?;
-        if let Some((old, _, _)) = previous {
-            alerts::set_previous(tx, id, old).await?;
-            let detail = json!({"previous_incident": incident_number_of(tx, old).await?});
-            incidents::add_event(tx, subject.tenant, id, self.now, "follows", "rule", &detail)
-                .await?;
+        if new {
+            self.incidents_opened += 1;
         }
         Ok(id)
     }
@@ -452,38 +415,10 @@ impl Engine {
     ) -> StoreResult<()> {
         let detail =
             json!({"value": value, "sample_at": to_time(at), "auto_resolve": rule.auto_resolve});
-        incidents::add_event(
-            tx,
-            subject.tenant,
-            id,
-            self.now,
-            "alert_recovered",
-            "rule",
-            &detail,
-        )
-        .await?;
-        if rule.auto_resolve && incidents::resolve(tx, id, self.now).await? {
-            incidents::add_event(
-                tx,
-                subject.tenant,
-                id,
-                self.now,
-                "resolved",
-                "rule",
-                &detail,
-            )
+        desk_incidents::recover(tx, subject.tenant, id, rule.auto_resolve, detail, self.now)
             .await?;
-        }
         Ok(())
     }
-}
-
-async fn incident_number_of(tx: &mut Tx<'_>, id: i64) -> StoreResult<String> {
-    let (number,): (i64,) = sqlx::query_as("SELECT number FROM incidents WHERE id = $1")
-        .bind(id)
-        .fetch_one(&mut **tx)
-        .await?;
-    Ok(incident_number(number))
 }
 
 /// A value as people read it for this rule's metric.

@@ -6,11 +6,18 @@
 
 use std::collections::HashSet;
 
+use serde_json::json;
+
+use crate::desk::incidents::{self as desk_incidents, SiteIncident};
+use crate::desk::priority::incident_number;
+use crate::desk::ChangeKind;
 use crate::rules::metrics::OFFLINE_SECONDS;
 use crate::rules::site_outage::SiteOutagePolicy;
-use crate::store::site_outages::{self, Site};
+use crate::store::site_outages::{self, Outage, Site};
+use crate::store::tickets::{self, TicketKind, TicketRef};
 use crate::store::{
-    alerts, now_ms, rules as rule_store, Store, StoreResult, TenantId, TenantScope, Tx,
+    alerts, incidents, now_ms, rules as rule_store, to_time, Store, StoreResult, TenantId,
+    TenantScope, Tx,
 };
 
 use super::alerts::{Engine, Subject};
@@ -165,7 +172,7 @@ async fn correlate(
         None if !verdicts.open_new => Ok((false, 0)),
         None => match policy.outage(&site.computers, seen_before) {
             Some(cluster) => {
-                let id = site_outages::open(tx, tenant, site, &cluster, now, expires_at).await?;
+                let id = open_outage(tx, tenant, site, &cluster, now, expires_at).await?;
                 // Lost the race to another replica: its outage is in force all the same.
                 Ok((true, usize::from(id.is_some())))
             }
@@ -193,7 +200,7 @@ async fn correlate(
                     })
                     .map(|(id, _)| *id)
                     .collect();
-                site_outages::extend(
+                extend_outage(
                     tx,
                     tenant,
                     site,
@@ -206,9 +213,165 @@ async fn correlate(
                 .await?;
                 Ok((true, 0))
             } else {
-                site_outages::end(tx, tenant, &outage, &still, now).await?;
+                end_outage(tx, tenant, &outage, &still, now).await?;
                 Ok((false, 0))
             }
         }
     }
+}
+
+/// Who opens and ends site outages, as the suppression's audit trail names it.
+pub const AUTHOR: &str = "system:site-correlation";
+
+fn title(site: &Site, offline: usize) -> String {
+    format!(
+        "Site {}: {offline} of {} computers offline — likely network or power",
+        site.name,
+        site.computers.len()
+    )
+}
+
+fn human_window(site: &Site, cluster: &[i64]) -> String {
+    let seen: Vec<i64> = site
+        .computers
+        .iter()
+        .filter(|(id, _)| cluster.contains(id))
+        .map(|(_, s)| *s)
+        .collect();
+    let spread = seen.iter().max().unwrap_or(&0) - seen.iter().min().unwrap_or(&0);
+    format!("{} s", spread / 1000)
+}
+
+/// Open the site incident and its suppression for the computers in `cluster`. Returns the
+/// incident, or `None` when another replica opened this site's outage first.
+async fn open_outage(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    site: &Site,
+    cluster: &[i64],
+    now: i64,
+    expires_at: i64,
+) -> StoreResult<Option<i64>> {
+    let started_at = site
+        .computers
+        .iter()
+        .filter(|(id, _)| cluster.contains(id))
+        .map(|(_, seen)| *seen)
+        .min()
+        .unwrap_or(now);
+    let description = format!(
+        "{} of the {} computers of site {} stopped reporting within {} of each other. One \
+         incident stands for all of them; their own offline alerts are suppressed until the site \
+         is back. Check the site's network link and power first.",
+        cluster.len(),
+        site.computers.len(),
+        site.name,
+        human_window(site, cluster)
+    );
+    let new = SiteIncident {
+        tenant,
+        site_id: site.id,
+        title: &title(site, cluster.len()),
+        description: &description,
+        problem_started_at: started_at,
+        now,
+    };
+    let Some(opening) = desk_incidents::insert_site_incident(tx, &new).await? else {
+        return Ok(None);
+    };
+    let reason = format!(
+        "site outage: {} of {} computers of site {} offline ({})",
+        cluster.len(),
+        site.computers.len(),
+        site.name,
+        incident_number(opening.number)
+    );
+    let (id, number) = (opening.id, opening.number);
+    let suppressed =
+        site_outages::insert_suppression(tx, tenant, &reason, AUTHOR, now, expires_at, site.id, id)
+            .await?;
+    if !suppressed {
+        // Another replica's outage for this site is in force after all: leave it to that one.
+        opening.withdraw(tx).await?;
+        return Ok(None);
+    }
+    let detail = json!({"source": "site", "severity": "critical", "site": site.name,
+                        "offline": cluster.len(), "computers": site.computers.len(),
+                        "problem_started_at": to_time(started_at)});
+    opening.announce(tx, detail, now).await?;
+    attach(tx, tenant, id, number, cluster, now).await?;
+    Ok(Some(id))
+}
+
+/// Link computers to the site incident. A computer whose own offline incident opened before the
+/// outage was recognised keeps it, with a pointer to the site incident on both timelines.
+async fn attach(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    site_incident: i64,
+    site_number: i64,
+    computers: &[i64],
+    now: i64,
+) -> StoreResult<()> {
+    let site_ticket = TicketRef {
+        kind: TicketKind::Incident,
+        tenant,
+        id: site_incident,
+    };
+    for &computer in computers {
+        tickets::link_ci(tx, site_ticket, computer, "computer").await?;
+        let own = incidents::open_of_ci_for_metric(tx, computer, OFFLINE_SECONDS).await?;
+        for (id, number) in own {
+            let detail = json!({"site_incident": incident_number(site_number)});
+            desk_incidents::note(tx, tenant, id, ChangeKind::SiteOutage, detail, now).await?;
+            let detail = json!({"incident": incident_number(number), "computer_id": computer});
+            let correlated = ChangeKind::Correlated;
+            desk_incidents::note(tx, tenant, site_incident, correlated, detail, now).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The outage goes on: attach computers that went offline since, keep the title's count
+/// current and push the suppression's expiry forward (it lapses by itself if sweeps stop).
+#[allow(clippy::too_many_arguments)]
+async fn extend_outage(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    site: &Site,
+    outage: &Outage,
+    newly_offline: &[i64],
+    still_offline: usize,
+    now: i64,
+    expires_at: i64,
+) -> StoreResult<()> {
+    site_outages::extend_suppression(tx, outage.suppression_id, expires_at).await?;
+    if newly_offline.is_empty() {
+        return Ok(());
+    }
+    let number = incidents::number_of(tx, outage.incident_id).await?;
+    attach(tx, tenant, outage.incident_id, number, newly_offline, now).await?;
+    let offline = still_offline + newly_offline.len();
+    let title = title(site, offline);
+    desk_incidents::retitle_site_incident(tx, tenant, outage.incident_id, &title, now).await?;
+    let detail = json!({"computer_ids": newly_offline, "offline": offline});
+    let attached = ChangeKind::ComputersAttached;
+    desk_incidents::note(tx, tenant, outage.incident_id, attached, detail, now).await?;
+    Ok(())
+}
+
+/// The site is back: the suppression ends (kept, with its end time, as the audit trail) and
+/// the site incident resolves. Computers still offline are named on the timeline; the offline
+/// sweep opens their own incidents now that nothing suppresses them.
+async fn end_outage(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    outage: &Outage,
+    still_offline: &[i64],
+    now: i64,
+) -> StoreResult<()> {
+    site_outages::end_suppression(tx, outage.suppression_id, now).await?;
+    let detail = json!({"still_offline": still_offline, "note": "the site is reporting again"});
+    desk_incidents::site_recovered(tx, tenant, outage.incident_id, detail, now).await?;
+    Ok(())
 }

@@ -140,9 +140,9 @@ fn ticket_of(payload: &serde_json::Value) -> Option<(TicketKind, i64)> {
 
 /// One pass of the desk's notification work: record (and queue notifications for) SLA warnings
 /// and breaches, then deliver what is due. Both steps are safe on several replicas at once (see
-/// [`Store::sla_sweep`] and [`Store::claim_due`]); the job lease only saves the duplicate work.
+/// [`crate::desk::sla_sweep`] and [`Store::claim_due`]); the job lease only saves the duplicate work.
 pub async fn sla_and_delivery_pass(store: &Store, deliverer: &Deliverer) {
-    if let Err(error) = store.sla_sweep(now_ms()).await {
+    if let Err(error) = crate::desk::sla_sweep(store, now_ms()).await {
         tracing::warn!(%error, "SLA sweep failed");
     }
     if let Err(error) = deliverer.deliver_due(store, now_ms()).await {

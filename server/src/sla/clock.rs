@@ -22,7 +22,7 @@ use serde::{Serialize, Serializer};
 
 use super::calendar::Calendar;
 use super::plan::Targets;
-use crate::desk::state::TicketState;
+use atalaya_shared::ticket_state::TicketState;
 
 const MINUTE_MS: i64 = 60_000;
 

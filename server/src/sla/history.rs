@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::clock::{Change, Event, Terms};
 use super::plan::SupportPlan;
-use crate::desk::state::TicketState;
+use atalaya_shared::ticket_state::TicketState;
 
 /// One timeline row, as far as the clocks care.
 #[derive(Debug, Clone)]

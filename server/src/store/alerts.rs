@@ -1,6 +1,6 @@
 //! Alert bookkeeping beside the state machine: the alert history, suppressions (maintenance
-//! windows and silences), scope checks against the asset query language, and opening or
-//! reopening the incident of a firing alert.
+//! windows and silences), scope checks against the asset query language, and the CMDB facts
+//! an incident is linked to.
 
 use serde::{Deserialize, Serialize};
 
@@ -128,129 +128,6 @@ pub async fn suppression(
         }
     }
     Ok(None)
-}
-
-/// The open incident of a (rule, CI) pair, if any.
-async fn open_incident(tx: &mut Tx<'_>, rule_id: i64, ci_id: i64) -> StoreResult<Option<i64>> {
-    super::incidents::open_incident_for(tx, rule_id, ci_id).await
-}
-
-/// The most recent resolved or closed incident of a pair: (id, state, resolved_at).
-pub async fn last_finished_incident(
-    tx: &mut Tx<'_>,
-    rule_id: i64,
-    ci_id: i64,
-) -> StoreResult<Option<(i64, String, Option<i64>)>> {
-    Ok(sqlx::query_as(
-        "SELECT id, state, resolved_at FROM incidents
-         WHERE rule_id = $1 AND ci_id = $2 AND state IN ('resolved', 'closed')
-         ORDER BY id DESC LIMIT 1",
-    )
-    .bind(rule_id)
-    .bind(ci_id)
-    .fetch_optional(&mut **tx)
-    .await?)
-}
-
-/// Reopen a resolved incident; `false` if it was no longer resolved or another is open.
-pub async fn reopen(
-    tx: &mut Tx<'_>,
-    rule_id: i64,
-    ci_id: i64,
-    incident_id: i64,
-    now: i64,
-) -> StoreResult<bool> {
-    if open_incident(tx, rule_id, ci_id).await?.is_some() {
-        return Ok(false);
-    }
-    let done = sqlx::query(
-        "UPDATE incidents SET state = 'new', resolved_at = NULL, updated_at = $2,
-             reopen_count = reopen_count + 1
-         WHERE id = $1 AND state = 'resolved'",
-    )
-    .bind(incident_id)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    let reopened = done.rows_affected() == 1;
-    if reopened {
-        // Whoever was told "resolved" must hear that it is back (held if it is flapping).
-        let detail = serde_json::json!({"source": "rule", "reopened": true});
-        super::tickets::notify(
-            tx,
-            super::tickets::TicketKind::Incident,
-            incident_id,
-            "opened",
-            now,
-            "reopened",
-            detail,
-        )
-        .await?;
-    }
-    Ok(reopened)
-}
-
-pub async fn set_previous(tx: &mut Tx<'_>, incident_id: i64, previous: i64) -> StoreResult<()> {
-    sqlx::query("UPDATE incidents SET previous_incident_id = $2 WHERE id = $1")
-        .bind(incident_id)
-        .bind(previous)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-/// Mark an incident flapping or settled. While it flaps its notifications are held (outbox
-/// state `held`): the ones not yet sent when it starts, and every one queued meanwhile (see
-/// [`hold_if_flapping`]). When it settles they are released, due at once, in their order.
-pub async fn set_flapping(
-    tx: &mut Tx<'_>,
-    incident_id: i64,
-    flapping: bool,
-    now: i64,
-) -> StoreResult<()> {
-    sqlx::query("UPDATE incidents SET flapping = $2, updated_at = $3 WHERE id = $1")
-        .bind(incident_id)
-        .bind(i64::from(flapping))
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    let prefix = format!("incidents:{incident_id}:");
-    let (from, to) = if flapping {
-        ("pending", "held")
-    } else {
-        ("held", "pending")
-    };
-    // Only messages never attempted are held: a retry in progress is left to finish.
-    sqlx::query(
-        "UPDATE notification_outbox SET state = $1, next_attempt_at = $2
-          WHERE state = $3 AND attempts = 0 AND substr(idempotency_key, 1, length($4)) = $4",
-    )
-    .bind(to)
-    .bind(now)
-    .bind(from)
-    .bind(&prefix)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// Called by the notification enqueue step for an incident's occurrence `key`: if the incident
-/// is flapping, the messages just queued for it are held until it settles.
-pub(crate) async fn hold_if_flapping(
-    conn: &mut sqlx::AnyConnection,
-    incident_id: i64,
-    key: &str,
-) -> StoreResult<()> {
-    sqlx::query(
-        "UPDATE notification_outbox SET state = 'held'
-          WHERE state = 'pending' AND substr(idempotency_key, 1, length($1)) = $1
-            AND EXISTS (SELECT 1 FROM incidents WHERE id = $2 AND flapping = 1)",
-    )
-    .bind(format!("{key}:channel-"))
-    .bind(incident_id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }
 
 /// Business services that depend on any of these CIs.

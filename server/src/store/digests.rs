@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::outbox;
-use super::tickets::{TicketKind, OPEN_STATES};
+use super::tickets::{open_states_sql, TicketKind};
 use super::{Store, StoreResult, TenantId, TenantScope};
 
 const DAY_MS: i64 = 86_400_000;
@@ -62,16 +62,17 @@ impl Store {
         tenant: TenantId,
         now: i64,
     ) -> StoreResult<(DigestSummary, Vec<TicketAtRisk>)> {
+        let open_states = open_states_sql();
         let mut summary = DigestSummary::default();
         let mut listed = Vec::new();
         for kind in [TicketKind::Incident, TicketKind::ServiceRequest] {
             let (open, at_risk, breached, opened, resolved): (i64, i64, i64, i64, i64) =
                 sqlx::query_as(&format!(
                     "SELECT
-                       COALESCE(SUM(CASE WHEN state IN {OPEN_STATES} THEN 1 ELSE 0 END), 0),
-                       COALESCE(SUM(CASE WHEN state IN {OPEN_STATES} AND sla_warning_at <= $2
+                       COALESCE(SUM(CASE WHEN state IN {open_states} THEN 1 ELSE 0 END), 0),
+                       COALESCE(SUM(CASE WHEN state IN {open_states} AND sla_warning_at <= $2
                             AND (sla_breach_at IS NULL OR sla_breach_at > $2) THEN 1 ELSE 0 END), 0),
-                       COALESCE(SUM(CASE WHEN state IN {OPEN_STATES} AND sla_breach_at <= $2
+                       COALESCE(SUM(CASE WHEN state IN {open_states} AND sla_breach_at <= $2
                             THEN 1 ELSE 0 END), 0),
                        COALESCE(SUM(CASE WHEN opened_at > $3 AND opened_at <= $2
                             THEN 1 ELSE 0 END), 0),
@@ -92,7 +93,7 @@ impl Store {
             summary.resolved_last_day += resolved;
             let rows: Vec<(i64, String, i64, Option<i64>)> = sqlx::query_as(&format!(
                 "SELECT number, title, priority, sla_breach_at FROM {}
-                  WHERE tenant_id = $1 AND state IN {OPEN_STATES} AND sla_warning_at <= $2
+                  WHERE tenant_id = $1 AND state IN {open_states} AND sla_warning_at <= $2
                   ORDER BY priority, opened_at, id LIMIT $3",
                 kind.table()
             ))

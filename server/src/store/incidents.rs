@@ -1,55 +1,10 @@
-//! Incidents: what the rule engine calls to open, update and resolve the incident of a
-//! (rule, CI) pair, and the incident views the older callers use. The desk operations shared
-//! with service requests live in [`super::tickets`].
+//! Incident rows beyond what every ticket has (see [`super::tickets`]): the open incident of a
+//! (rule, CI) pair, the last finished one, severity, the flapping mark, the pointer to the
+//! previous incident, and the offline incidents a site outage correlates. Row operations only;
+//! [`crate::desk`] decides when they happen.
 
-use serde_json::Value;
-
-use super::support_plans::current_plan;
-use super::tickets::{self, next_number, TicketKind};
-use super::{now_ms, Store, StoreError, StoreResult, TenantId, TenantScope, Tx};
-
-pub use super::tickets::{LinkedCi, TimelineEntry, OPEN_STATES};
-
-pub type Incident = super::tickets::Ticket;
-pub type IncidentFilter = super::tickets::TicketFilter;
-
-/// An incident a rule wants opened.
-pub struct RuleIncident<'a> {
-    pub tenant: TenantId,
-    pub rule_id: i64,
-    pub ci_id: i64,
-    pub title: &'a str,
-    pub description: &'a str,
-    pub impact: i64,
-    pub urgency: i64,
-    pub severity: &'a str,
-    pub problem_started_at: i64,
-    pub now: i64,
-}
-
-impl Store {
-    pub async fn list_incidents(
-        &self,
-        scope: TenantScope,
-        filter: &IncidentFilter,
-    ) -> StoreResult<Vec<Incident>> {
-        self.list_tickets(TicketKind::Incident, scope, filter, now_ms())
-            .await
-    }
-
-    pub async fn get_incident(&self, scope: TenantScope, id: i64) -> StoreResult<Incident> {
-        self.get_ticket(TicketKind::Incident, scope, id, now_ms())
-            .await
-    }
-
-    pub async fn incident_cis(&self, incident: &Incident) -> StoreResult<Vec<LinkedCi>> {
-        self.ticket_cis(incident).await
-    }
-
-    pub async fn incident_timeline(&self, incident: &Incident) -> StoreResult<Vec<TimelineEntry>> {
-        self.ticket_timeline(incident).await
-    }
-}
+use super::tickets::open_states_sql;
+use super::{StoreResult, Tx};
 
 /// The open incident of a (rule, CI) pair, if any.
 pub async fn open_incident_for(
@@ -58,7 +13,8 @@ pub async fn open_incident_for(
     ci_id: i64,
 ) -> StoreResult<Option<i64>> {
     let row: Option<(i64,)> = sqlx::query_as(&format!(
-        "SELECT id FROM incidents WHERE rule_id = $1 AND ci_id = $2 AND state IN {OPEN_STATES}"
+        "SELECT id FROM incidents WHERE rule_id = $1 AND ci_id = $2 AND state IN {}",
+        open_states_sql()
     ))
     .bind(rule_id)
     .bind(ci_id)
@@ -67,98 +23,56 @@ pub async fn open_incident_for(
     Ok(row.map(|r| r.0))
 }
 
-/// Open the incident for a firing (rule, CI) pair, or return the one already open. Returns
-/// `(id, opened_now)`. The partial unique index guarantees one open incident per pair even when
-/// two replicas race; the loser finds the winner's incident. The priority comes from the
-/// tenant's matrix.
-pub async fn open_rule_incident(
+/// The most recent resolved or closed incident of a pair: (id, state, resolved_at).
+pub async fn last_finished_incident(
     tx: &mut Tx<'_>,
-    new: &RuleIncident<'_>,
-) -> StoreResult<(i64, bool)> {
-    if let Some(id) = open_incident_for(tx, new.rule_id, new.ci_id).await? {
-        return Ok((id, false));
-    }
-    let matrix = current_plan(tx, new.tenant).await?.priority_matrix;
-    let number = next_number(tx, new.tenant, TicketKind::Incident).await?;
-    let inserted: Option<(i64,)> = sqlx::query_as(
-        "INSERT INTO incidents (tenant_id, number, title, description, state, impact, urgency, priority,
-                                severity, source, rule_id, ci_id, problem_started_at, opened_at, updated_at)
-         VALUES ($1, $2, $3, $4, 'new', $5, $6, $7, $8, 'rule', $9, $10, $11, $12, $12)
-         ON CONFLICT DO NOTHING RETURNING id",
-    )
-    .bind(new.tenant.0)
-    .bind(number)
-    .bind(new.title)
-    .bind(new.description)
-    .bind(new.impact)
-    .bind(new.urgency)
-    .bind(matrix.priority(new.impact, new.urgency))
-    .bind(new.severity)
-    .bind(new.rule_id)
-    .bind(new.ci_id)
-    .bind(new.problem_started_at)
-    .bind(new.now)
-    .fetch_optional(&mut **tx)
-    .await?;
-    match inserted {
-        Some((id,)) => {
-            let detail = serde_json::json!({"source": "rule", "severity": new.severity});
-            tickets::notify(tx, TicketKind::Incident, id, "opened", new.now, "", detail).await?;
-            Ok((id, true))
-        }
-        None => open_incident_for(tx, new.rule_id, new.ci_id)
-            .await?
-            .map(|id| (id, false))
-            .ok_or_else(|| StoreError::Conflict("incident could not be opened".into())),
-    }
-}
-
-pub async fn link_ci(
-    tx: &mut Tx<'_>,
-    tenant: TenantId,
-    incident_id: i64,
+    rule_id: i64,
     ci_id: i64,
-    role: &str,
-) -> StoreResult<()> {
-    tickets::link_ci(tx, TicketKind::Incident, tenant, incident_id, ci_id, role).await
+) -> StoreResult<Option<(i64, String, Option<i64>)>> {
+    Ok(sqlx::query_as(
+        "SELECT id, state, resolved_at FROM incidents
+         WHERE rule_id = $1 AND ci_id = $2 AND state IN ('resolved', 'closed')
+         ORDER BY id DESC LIMIT 1",
+    )
+    .bind(rule_id)
+    .bind(ci_id)
+    .fetch_optional(&mut **tx)
+    .await?)
 }
 
-/// Add a timeline entry (stamped with the incident's state and priority) and bring the
-/// incident's SLA risk instants up to date.
-pub async fn add_event(
-    tx: &mut Tx<'_>,
-    tenant: TenantId,
-    incident_id: i64,
-    at: i64,
-    kind: &str,
-    actor: &str,
-    detail: &Value,
-) -> StoreResult<()> {
-    let incident = TicketKind::Incident;
-    tickets::record(tx, (incident, tenant, incident_id), at, kind, actor, detail).await?;
-    tickets::refresh_sla(tx, incident, incident_id, at).await
+/// An incident's impact and tenant.
+pub async fn impact_and_tenant(tx: &mut Tx<'_>, incident_id: i64) -> StoreResult<(i64, i64)> {
+    Ok(
+        sqlx::query_as("SELECT impact, tenant_id FROM incidents WHERE id = $1")
+            .bind(incident_id)
+            .fetch_one(&mut **tx)
+            .await?,
+    )
 }
 
-/// Change an open incident's severity and urgency, and so its priority (by the tenant's matrix).
+/// An incident's number (`INC-…` without the prefix).
+pub async fn number_of(tx: &mut Tx<'_>, incident_id: i64) -> StoreResult<i64> {
+    let (number,): (i64,) = sqlx::query_as("SELECT number FROM incidents WHERE id = $1")
+        .bind(incident_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(number)
+}
+
 pub async fn set_severity(
     tx: &mut Tx<'_>,
     incident_id: i64,
     severity: &str,
     urgency: i64,
+    priority: i64,
     now: i64,
 ) -> StoreResult<()> {
-    let (impact, tenant): (i64, i64) =
-        sqlx::query_as("SELECT impact, tenant_id FROM incidents WHERE id = $1")
-            .bind(incident_id)
-            .fetch_one(&mut **tx)
-            .await?;
-    let matrix = current_plan(tx, TenantId(tenant)).await?.priority_matrix;
     sqlx::query(
         "UPDATE incidents SET severity = $1, urgency = $2, priority = $3, updated_at = $4 WHERE id = $5",
     )
     .bind(severity)
     .bind(urgency)
-    .bind(matrix.priority(impact, urgency))
+    .bind(priority)
     .bind(now)
     .bind(incident_id)
     .execute(&mut **tx)
@@ -166,29 +80,62 @@ pub async fn set_severity(
     Ok(())
 }
 
-/// Resolve an open incident; returns `false` if it was no longer open.
-pub async fn resolve(tx: &mut Tx<'_>, incident_id: i64, now: i64) -> StoreResult<bool> {
-    let result = sqlx::query(&format!(
-        "UPDATE incidents SET state = 'resolved', hold_reason = NULL, resolved_at = $1, updated_at = $1
-         WHERE id = $2 AND state IN {OPEN_STATES}"
+pub async fn set_flapping(
+    tx: &mut Tx<'_>,
+    incident_id: i64,
+    flapping: bool,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE incidents SET flapping = $2, updated_at = $3 WHERE id = $1")
+        .bind(incident_id)
+        .bind(i64::from(flapping))
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_previous(tx: &mut Tx<'_>, incident_id: i64, previous: i64) -> StoreResult<()> {
+    sqlx::query("UPDATE incidents SET previous_incident_id = $2 WHERE id = $1")
+        .bind(incident_id)
+        .bind(previous)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Retitle an incident that is still open.
+pub async fn set_title_if_open(
+    tx: &mut Tx<'_>,
+    incident_id: i64,
+    title: &str,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query(&format!(
+        "UPDATE incidents SET title = $1, updated_at = $2 WHERE id = $3 AND state IN {}",
+        open_states_sql()
     ))
+    .bind(title)
     .bind(now)
     .bind(incident_id)
     .execute(&mut **tx)
     .await?;
-    let resolved = result.rows_affected() == 1;
-    if resolved {
-        let detail = serde_json::json!({"note": "the rule recovered"});
-        tickets::notify(
-            tx,
-            TicketKind::Incident,
-            incident_id,
-            "resolved",
-            now,
-            "",
-            detail,
-        )
-        .await?;
-    }
-    Ok(resolved)
+    Ok(())
+}
+
+/// The open incidents of a computer's rules on `metric`: `(id, number)`.
+pub async fn open_of_ci_for_metric(
+    tx: &mut Tx<'_>,
+    ci_id: i64,
+    metric: &str,
+) -> StoreResult<Vec<(i64, i64)>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT i.id, i.number FROM incidents i JOIN rules r ON r.id = i.rule_id
+          WHERE i.ci_id = $1 AND r.metric = $2 AND i.state IN {}",
+        open_states_sql()
+    ))
+    .bind(ci_id)
+    .bind(metric)
+    .fetch_all(&mut **tx)
+    .await?)
 }

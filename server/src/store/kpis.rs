@@ -9,8 +9,9 @@ use serde::Serialize;
 
 use super::satisfaction::kind_name;
 use super::support_plans::plan_versions;
-use super::tickets::{replayed_clocks, TicketKind, OPEN_STATES};
+use super::tickets::{open_states_sql, TicketKind};
 use super::{Store, StoreResult, TenantId, TenantScope};
+use crate::desk::clocks::replayed as replayed_clocks;
 use crate::desk::kpis::{age_bucket, percent, round1, Mean, Period, AGE_BUCKETS};
 use crate::sla::clock::Status;
 use crate::sla::history::PlanVersion;
@@ -265,12 +266,13 @@ impl Store {
 
     /// Open tickets now, by tenant, priority and age.
     pub async fn backlog(&self, scope: TenantScope, now: i64) -> StoreResult<Vec<BacklogRow>> {
+        let open_states = open_states_sql();
         let mut rows: BTreeMap<(String, i64, usize), BacklogRow> = BTreeMap::new();
         for kind in KINDS {
             let open: Vec<(String, i64, i64)> = sqlx::query_as(&format!(
                 "SELECT n.name, t.priority, t.opened_at FROM {} t JOIN tenants n ON n.id = t.tenant_id
                   WHERE (CAST($1 AS BIGINT) IS NULL OR t.tenant_id = $1)
-                    AND t.state IN {OPEN_STATES}",
+                    AND t.state IN {open_states}",
                 kind.table()
             ))
             .bind(scope.filter())
@@ -331,9 +333,10 @@ impl Store {
 
     /// Incidents opened by each rule in the range, and how many are still open.
     pub async fn incidents_per_rule(&self, range: &ReportRange) -> StoreResult<Vec<RuleRow>> {
+        let open_states = open_states_sql();
         let rows: Vec<(String, i64, String, i64, i64)> = sqlx::query_as(&format!(
             "SELECT n.name, r.id, r.name, COUNT(*),
-                    COALESCE(SUM(CASE WHEN i.state IN {OPEN_STATES} THEN 1 ELSE 0 END), 0)
+                    COALESCE(SUM(CASE WHEN i.state IN {open_states} THEN 1 ELSE 0 END), 0)
                FROM incidents i
                JOIN rules r ON r.id = i.rule_id
                JOIN tenants n ON n.id = i.tenant_id

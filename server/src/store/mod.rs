@@ -11,7 +11,6 @@ pub mod agent_configs;
 pub mod agents;
 pub mod alerts;
 pub mod assignment_groups;
-pub mod auto_close;
 pub mod ci_admin;
 pub mod ci_query;
 pub mod cis;

@@ -147,6 +147,52 @@ pub async fn enqueue(
     Ok(queued)
 }
 
+/// The messages just queued for occurrence `key` of incident `incident_id` wait (state `held`)
+/// if the incident is flapping.
+pub async fn hold_if_flapping(
+    conn: &mut AnyConnection,
+    incident_id: i64,
+    key: &str,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE notification_outbox SET state = 'held'
+          WHERE state = 'pending' AND substr(idempotency_key, 1, length($1)) = $1
+            AND EXISTS (SELECT 1 FROM incidents WHERE id = $2 AND flapping = 1)",
+    )
+    .bind(format!("{key}:channel-"))
+    .bind(incident_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Hold (`hold`) the messages of incident `incident_id` never attempted, or release the held
+/// ones, due at `now` in their order. A retry in progress is left to finish.
+pub async fn hold_incident_messages(
+    conn: &mut AnyConnection,
+    incident_id: i64,
+    hold: bool,
+    now: i64,
+) -> StoreResult<()> {
+    let prefix = format!("incidents:{incident_id}:");
+    let (from, to) = if hold {
+        ("pending", "held")
+    } else {
+        ("held", "pending")
+    };
+    sqlx::query(
+        "UPDATE notification_outbox SET state = $1, next_attempt_at = $2
+          WHERE state = $3 AND attempts = 0 AND substr(idempotency_key, 1, length($4)) = $4",
+    )
+    .bind(to)
+    .bind(now)
+    .bind(from)
+    .bind(&prefix)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// The channel target that stands for "the ticket's requester".
 pub const REQUESTER: &str = "requester";
 

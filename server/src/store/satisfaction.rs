@@ -1,10 +1,8 @@
 //! Satisfaction ratings: a requester scores a resolved ticket from 1 to 5, once.
 
+use super::tickets::TicketKind;
+use super::{to_time, Store, StoreError, StoreResult, TenantId, Tx};
 use serde::Serialize;
-use serde_json::json;
-
-use super::tickets::{record, TicketKind};
-use super::{to_time, Store, StoreError, StoreResult, TenantId};
 
 /// What the rating page shows about a ticket, and its rating if it has one.
 #[derive(Debug, Clone, Serialize)]
@@ -24,9 +22,6 @@ pub struct Rating {
     pub comment: Option<String>,
     pub rated_at: chrono::DateTime<chrono::Utc>,
 }
-
-/// Longest comment kept with a rating.
-const MAX_COMMENT_CHARS: usize = 2000;
 
 impl Store {
     /// The ticket a satisfaction link names (any tenant: the link's signature is the
@@ -62,73 +57,53 @@ impl Store {
             }),
         })
     }
+}
 
-    /// Record the requester's score (1-5) of a resolved or closed ticket, on the ticket's
-    /// timeline too. A second rating is a conflict, whichever replica receives it.
-    pub async fn rate_ticket(
-        &self,
-        kind: TicketKind,
-        id: i64,
-        score: i64,
-        comment: Option<&str>,
-        now: i64,
-    ) -> StoreResult<Rating> {
-        if !(1..=5).contains(&score) {
-            return Err(StoreError::Invalid("score must be 1 to 5".into()));
-        }
-        let comment = comment
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .map(|c| c.chars().take(MAX_COMMENT_CHARS).collect::<String>());
-        let mut tx = self.begin().await?;
-        let row: Option<(i64, String, i64)> = sqlx::query_as(&format!(
-            "SELECT tenant_id, state, priority FROM {} WHERE id = $1",
-            kind.table()
-        ))
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let (tenant_id, state, priority) = row.ok_or(StoreError::NotFound)?;
-        if state != "resolved" && state != "closed" {
-            return Err(StoreError::Conflict(format!(
-                "the {} is {state}; it can be rated once it is resolved",
-                kind.noun()
-            )));
-        }
-        sqlx::query(
-            "INSERT INTO satisfaction_ratings (tenant_id, ticket_kind, ticket_id, priority, score,
-                                               comment, rated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(tenant_id)
-        .bind(kind_name(kind))
-        .bind(id)
-        .bind(priority)
-        .bind(score)
-        .bind(comment.as_deref())
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| {
-            StoreError::conflict_on_unique(e, &format!("this {} was already rated", kind.noun()))
-        })?;
-        let detail = json!({"score": score, "comment": comment});
-        record(
-            &mut tx,
-            (kind, TenantId(tenant_id), id),
-            now,
-            "rated",
-            "requester",
-            &detail,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Rating {
-            score,
-            comment,
-            rated_at: to_time(now),
-        })
-    }
+/// A ticket's tenant, state and priority, for rating it.
+pub async fn rating_subject(
+    tx: &mut Tx<'_>,
+    kind: TicketKind,
+    id: i64,
+) -> StoreResult<Option<(i64, String, i64)>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT tenant_id, state, priority FROM {} WHERE id = $1",
+        kind.table()
+    ))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
+/// Insert a rating; a second rating of one ticket is a conflict, whichever replica receives it.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_rating(
+    tx: &mut Tx<'_>,
+    tenant_id: i64,
+    kind: TicketKind,
+    id: i64,
+    priority: i64,
+    score: i64,
+    comment: Option<&str>,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO satisfaction_ratings (tenant_id, ticket_kind, ticket_id, priority, score,
+                                           comment, rated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(tenant_id)
+    .bind(kind_name(kind))
+    .bind(id)
+    .bind(priority)
+    .bind(score)
+    .bind(comment)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| {
+        StoreError::conflict_on_unique(e, &format!("this {} was already rated", kind.noun()))
+    })?;
+    Ok(())
 }
 
 pub(crate) fn kind_name(kind: TicketKind) -> &'static str {

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use sqlx::AnyConnection;
 
-use super::{to_time, Store, StoreError, StoreResult, TenantId};
+use super::{to_time, Store, StoreError, StoreResult, TenantId, Tx};
 use crate::sla::history::PlanVersion;
 use crate::sla::plan::SupportPlan;
 
@@ -103,37 +103,25 @@ impl Store {
         .await?;
         rows.into_iter().map(saved).collect()
     }
+}
 
-    /// Save a new version effective at `now`, and bring the SLA risk columns of the tenant's
-    /// open tickets up to date with it.
-    pub async fn set_support_plan(
-        &self,
-        tenant: TenantId,
-        plan: &SupportPlan,
-        actor: &str,
-        now: i64,
-    ) -> StoreResult<SavedPlan> {
-        plan.validate().map_err(StoreError::Invalid)?;
-        let document = serde_json::to_string(plan)
-            .map_err(|e| StoreError::Invalid(format!("support plan: {e}")))?;
-        let mut tx = self.begin().await?;
-        let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO support_plans (tenant_id, effective_at, document, created_by, created_at)
-             VALUES ($1, $2, $3, $4, $2) RETURNING id",
-        )
-        .bind(tenant.0)
-        .bind(now)
-        .bind(&document)
-        .bind(actor)
-        .fetch_one(&mut *tx)
-        .await?;
-        super::tickets::refresh_open_tickets(&mut tx, tenant, now).await?;
-        tx.commit().await?;
-        Ok(SavedPlan {
-            version: Some(id),
-            effective_at: Some(to_time(now)),
-            created_by: Some(actor.to_string()),
-            plan: plan.clone(),
-        })
-    }
+/// Add a plan version (its JSON document) effective at `now`; its id.
+pub async fn insert_version(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    document: &str,
+    actor: &str,
+    now: i64,
+) -> StoreResult<i64> {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO support_plans (tenant_id, effective_at, document, created_by, created_at)
+         VALUES ($1, $2, $3, $4, $2) RETURNING id",
+    )
+    .bind(tenant.0)
+    .bind(now)
+    .bind(document)
+    .bind(actor)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(id)
 }

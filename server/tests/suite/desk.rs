@@ -3,12 +3,11 @@
 
 use atalaya_server::config::{Config, Overrides};
 use atalaya_server::desk::state::{HoldReason, TicketState};
+use atalaya_server::desk::{Comment, NewTicket, TicketEdit};
 use atalaya_server::http::{app, AppState};
 use atalaya_server::sla::clock::Status;
 use atalaya_server::sla::plan::{Coverage, SupportPlan};
-use atalaya_server::store::tickets::{
-    Comment, NewTicket, SlaRisk, TicketEdit, TicketFilter, TicketKind,
-};
+use atalaya_server::store::tickets::{SlaRisk, TicketFilter, TicketKind};
 use atalaya_server::store::TenantScope;
 use axum::http::StatusCode;
 use axum::Router;
@@ -60,28 +59,34 @@ on_every_backend!(tickets_are_numbered_per_tenant_and_kind, |store| {
     let now = madrid(23, 10, 0);
     let mut numbers = Vec::new();
     for (kind, tenant) in [(INC, acme), (INC, acme), (REQ, acme), (INC, globex)] {
-        let t = store
-            .create_ticket(kind, tenant, &ticket("printer", 2, 2), "tester", now)
-            .await
-            .expect("create");
+        let t = atalaya_server::desk::tickets::create(
+            &store,
+            kind,
+            tenant,
+            &ticket("printer", 2, 2),
+            "tester",
+            now,
+        )
+        .await
+        .expect("create");
         numbers.push(t.number);
     }
     assert_eq!(
         numbers,
         ["INC-000001", "INC-000002", "REQ-000001", "INC-000001"]
     );
-    let acme_incidents = store
-        .list_tickets(
-            INC,
-            TenantScope::Tenant(acme),
-            &TicketFilter {
-                limit: 10,
-                ..Default::default()
-            },
-            now,
-        )
-        .await
-        .expect("list");
+    let acme_incidents = atalaya_server::desk::tickets::list(
+        &store,
+        INC,
+        TenantScope::Tenant(acme),
+        &TicketFilter {
+            limit: 10,
+            ..Default::default()
+        },
+        now,
+    )
+    .await
+    .expect("list");
     assert_eq!(acme_incidents.len(), 2);
     assert_eq!(
         acme_incidents[0].sla.as_ref().map(|c| c.worst()),
@@ -94,29 +99,29 @@ on_every_backend!(
     sla_clocks_replay_pauses_plan_changes_and_priority,
     |store| {
         let acme = tenant(&store, "acme").await;
-        store
-            .set_support_plan(acme, &madrid_5x8(), "tester", madrid(1, 0, 0))
+        atalaya_server::desk::plans::save(&store, acme, &madrid_5x8(), "tester", madrid(1, 0, 0))
             .await
             .expect("plan");
         // Monday 10:00, P3: 4 h to respond, 24 business hours to resolve.
-        let t = store
-            .create_ticket(
-                INC,
-                acme,
-                &ticket("VPN down", 2, 2),
-                "tester",
-                madrid(23, 10, 0),
-            )
-            .await
-            .expect("create");
+        let t = atalaya_server::desk::tickets::create(
+            &store,
+            INC,
+            acme,
+            &ticket("VPN down", 2, 2),
+            "tester",
+            madrid(23, 10, 0),
+        )
+        .await
+        .expect("create");
         let scope = TenantScope::Tenant(acme);
         let go = |to, hold, at| {
             let store = store.clone();
             async move {
-                store
-                    .transition_ticket(INC, scope, t.id, to, hold, None, "tech", at)
-                    .await
-                    .expect("transition")
+                atalaya_server::desk::tickets::transition(
+                    &store, INC, scope, t.id, to, hold, None, "tech", at,
+                )
+                .await
+                .expect("transition")
             }
         };
         go(
@@ -127,7 +132,9 @@ on_every_backend!(
         .await;
         go(TicketState::InProgress, None, madrid(24, 12, 0)).await;
         let now = madrid(24, 17, 0);
-        let read = store.get_ticket(INC, scope, t.id, now).await.expect("get");
+        let read = atalaya_server::desk::tickets::get(&store, INC, scope, t.id, now)
+            .await
+            .expect("get");
         let sla = read.sla.expect("clocks");
         assert_eq!(sla.resolution.elapsed_ms, 7 * HOUR, "Mon 10–12, Tue 12–17");
         assert_eq!(sla.resolution.paused_ms, 8 * HOUR);
@@ -139,8 +146,7 @@ on_every_backend!(
         );
         assert_eq!(sla.response.status, Status::Met, "2 h of the 4 h allowed");
         // The same answer whenever it is computed: read again a week later.
-        let later = store
-            .get_ticket(INC, scope, t.id, now + 7 * DAY)
+        let later = atalaya_server::desk::tickets::get(&store, INC, scope, t.id, now + 7 * DAY)
             .await
             .expect("get");
         assert_eq!(
@@ -149,40 +155,42 @@ on_every_backend!(
         );
 
         // A new plan (7x24) from Tuesday 17:00: the remaining 17 h run around the clock.
-        store
-            .set_support_plan(
-                acme,
-                &SupportPlan {
-                    coverage: Coverage::AllHours,
-                    ..madrid_5x8()
-                },
-                "tester",
-                now,
-            )
+        atalaya_server::desk::plans::save(
+            &store,
+            acme,
+            &SupportPlan {
+                coverage: Coverage::AllHours,
+                ..madrid_5x8()
+            },
+            "tester",
+            now,
+        )
+        .await
+        .expect("plan");
+        let swapped = atalaya_server::desk::tickets::get(&store, INC, scope, t.id, now)
             .await
-            .expect("plan");
-        let swapped = store.get_ticket(INC, scope, t.id, now).await.expect("get");
+            .expect("get");
         assert_eq!(
             swapped.sla.as_ref().and_then(|c| c.resolution.due_at),
             Some(madrid(25, 10, 0))
         );
 
         // Raised to P1 (4 h) with 7 h elapsed: breached at once, and the risk filter sees it.
-        let raised = store
-            .edit_ticket(
-                INC,
-                scope,
-                t.id,
-                &TicketEdit {
-                    impact: Some(1),
-                    urgency: Some(1),
-                    ..Default::default()
-                },
-                "tech",
-                now + HOUR,
-            )
-            .await
-            .expect("edit");
+        let raised = atalaya_server::desk::tickets::edit(
+            &store,
+            INC,
+            scope,
+            t.id,
+            &TicketEdit {
+                impact: Some(1),
+                urgency: Some(1),
+                ..Default::default()
+            },
+            "tech",
+            now + HOUR,
+        )
+        .await
+        .expect("edit");
         assert_eq!(raised.priority, 1);
         let clocks = raised.sla.expect("clocks");
         assert_eq!(clocks.resolution.status, Status::Breached);
@@ -190,20 +198,20 @@ on_every_backend!(
         let risky = |sla| {
             let store = store.clone();
             async move {
-                store
-                    .list_tickets(
-                        INC,
-                        scope,
-                        &TicketFilter {
-                            sla: Some(sla),
-                            limit: 10,
-                            ..Default::default()
-                        },
-                        now + 2 * HOUR,
-                    )
-                    .await
-                    .expect("list")
-                    .len()
+                atalaya_server::desk::tickets::list(
+                    &store,
+                    INC,
+                    scope,
+                    &TicketFilter {
+                        sla: Some(sla),
+                        limit: 10,
+                        ..Default::default()
+                    },
+                    now + 2 * HOUR,
+                )
+                .await
+                .expect("list")
+                .len()
             }
         };
         assert_eq!(risky(SlaRisk::Breached).await, 1);
@@ -211,75 +219,75 @@ on_every_backend!(
         assert_eq!(risky(SlaRisk::Ok).await, 0);
 
         // A second ticket, fresh: on track until 75 % of its 4 h response target.
-        let fresh = store
-            .create_ticket(
-                INC,
-                acme,
-                &ticket("slow disk", 2, 2),
-                "tester",
-                now + 2 * HOUR,
-            )
-            .await
-            .expect("create");
+        let fresh = atalaya_server::desk::tickets::create(
+            &store,
+            INC,
+            acme,
+            &ticket("slow disk", 2, 2),
+            "tester",
+            now + 2 * HOUR,
+        )
+        .await
+        .expect("create");
         assert_eq!(risky(SlaRisk::Ok).await, 1);
-        let warned = store
-            .list_tickets(
-                INC,
-                scope,
-                &TicketFilter {
-                    sla: Some(SlaRisk::Warning),
-                    limit: 10,
-                    ..Default::default()
-                },
-                now + 5 * HOUR,
-            )
-            .await
-            .expect("list");
+        let warned = atalaya_server::desk::tickets::list(
+            &store,
+            INC,
+            scope,
+            &TicketFilter {
+                sla: Some(SlaRisk::Warning),
+                limit: 10,
+                ..Default::default()
+            },
+            now + 5 * HOUR,
+        )
+        .await
+        .expect("list");
         assert_eq!(warned.iter().map(|t| t.id).collect::<Vec<_>>(), [fresh.id]);
     }
 );
 
 on_every_backend!(a_requester_reply_reopens_within_the_period, |store| {
     let acme = tenant(&store, "acme").await;
-    store
-        .set_support_plan(
-            acme,
-            &SupportPlan {
-                reopen_days: 2,
-                ..madrid_5x8()
-            },
-            "tester",
-            madrid(1, 0, 0),
-        )
-        .await
-        .expect("plan");
+    atalaya_server::desk::plans::save(
+        &store,
+        acme,
+        &SupportPlan {
+            reopen_days: 2,
+            ..madrid_5x8()
+        },
+        "tester",
+        madrid(1, 0, 0),
+    )
+    .await
+    .expect("plan");
     let scope = TenantScope::Tenant(acme);
-    let t = store
-        .create_ticket(
-            REQ,
-            acme,
-            &ticket("new laptop", 3, 3),
-            "tester",
-            madrid(23, 9, 0),
-        )
-        .await
-        .expect("create");
+    let t = atalaya_server::desk::tickets::create(
+        &store,
+        REQ,
+        acme,
+        &ticket("new laptop", 3, 3),
+        "tester",
+        madrid(23, 9, 0),
+    )
+    .await
+    .expect("create");
     let resolve = |at| {
         let store = store.clone();
         async move {
-            store
-                .transition_ticket(
-                    REQ,
-                    scope,
-                    t.id,
-                    TicketState::Resolved,
-                    None,
-                    Some("done"),
-                    "tech",
-                    at,
-                )
-                .await
-                .expect("resolve")
+            atalaya_server::desk::tickets::transition(
+                &store,
+                REQ,
+                scope,
+                t.id,
+                TicketState::Resolved,
+                None,
+                Some("done"),
+                "tech",
+                at,
+            )
+            .await
+            .expect("resolve")
         }
     };
     let reply = |at| {
@@ -290,10 +298,17 @@ on_every_backend!(a_requester_reply_reopens_within_the_period, |store| {
                 internal: false,
                 from_requester: true,
             };
-            store
-                .comment_on_ticket(REQ, scope, t.id, &comment, "ana@customer.example", at)
-                .await
-                .expect("reply")
+            atalaya_server::desk::tickets::comment(
+                &store,
+                REQ,
+                scope,
+                t.id,
+                &comment,
+                "ana@customer.example",
+                at,
+            )
+            .await
+            .expect("reply")
         }
     };
     resolve(madrid(23, 11, 0)).await;
@@ -301,8 +316,7 @@ on_every_backend!(a_requester_reply_reopens_within_the_period, |store| {
     assert_eq!(reopened.state, "in_progress");
     assert_eq!(reopened.reopen_count, 1);
     assert!(reopened.resolved_at.is_none());
-    let kinds: Vec<String> = store
-        .ticket_timeline(&reopened)
+    let kinds: Vec<String> = atalaya_server::desk::tickets::timeline(&store, &reopened)
         .await
         .expect("timeline")
         .into_iter()

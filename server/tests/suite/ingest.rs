@@ -1,9 +1,9 @@
 //! Ingest end to end on the store: replays, CI identification, the volume rule and incidents.
 
+use atalaya_server::desk::incidents::IncidentFilter;
 use atalaya_server::ingest::ingest;
 use atalaya_server::store::agents::{AgentIdentity, AgentRecord, NewAgent};
 use atalaya_server::store::cis::CiFilter;
-use atalaya_server::store::incidents::IncidentFilter;
 use atalaya_server::store::tokens::NewEnrollmentToken;
 use atalaya_server::store::{reports, Store, TenantId, TenantScope};
 use atalaya_shared::{HostFacts, Report, Volume, PROTOCOL_VERSION};
@@ -157,17 +157,17 @@ on_every_backend!(a_replayed_sequence_number_changes_nothing, |store| {
         cis[0].name, "web01",
         "the replay must not have applied its content"
     );
-    assert!(store
-        .list_incidents(
-            TenantScope::All,
-            &IncidentFilter {
-                limit: 10,
-                ..Default::default()
-            }
-        )
-        .await
-        .expect("list")
-        .is_empty());
+    assert!(atalaya_server::desk::incidents::list(
+        &store,
+        TenantScope::All,
+        &IncidentFilter {
+            limit: 10,
+            ..Default::default()
+        }
+    )
+    .await
+    .expect("list")
+    .is_empty());
 });
 
 on_every_backend!(reenrolling_and_renaming_keep_one_computer, |store| {
@@ -378,8 +378,7 @@ on_every_backend!(
             .await
             .expect("ingest");
         }
-        let incidents = store
-            .list_incidents(TenantScope::All, &all)
+        let incidents = atalaya_server::desk::incidents::list(&store, TenantScope::All, &all)
             .await
             .expect("list");
         assert_eq!(
@@ -401,12 +400,13 @@ on_every_backend!(
             Some(1_800_000_000 + 2 * 60),
             "started at the first breaching sample"
         );
-        let cis = store.incident_cis(incident).await.expect("cis");
+        let cis = atalaya_server::desk::tickets::cis(&store, incident)
+            .await
+            .expect("cis");
         let mut classes: Vec<&str> = cis.iter().map(|c| c.class.as_str()).collect();
         classes.sort();
         assert_eq!(classes, ["computer", "volume"]);
-        let kinds: Vec<String> = store
-            .incident_timeline(incident)
+        let kinds: Vec<String> = atalaya_server::desk::tickets::timeline(&store, incident)
             .await
             .expect("timeline")
             .into_iter()
@@ -422,8 +422,7 @@ on_every_backend!(
         )
         .await
         .expect("ingest");
-        let resolved = store
-            .get_incident(TenantScope::All, incident.id)
+        let resolved = atalaya_server::desk::incidents::get(&store, TenantScope::All, incident.id)
             .await
             .expect("get");
         assert_eq!(resolved.state, "resolved");
@@ -443,14 +442,12 @@ on_every_backend!(
             }
         };
         send(7, 99.0).await;
-        let incidents = store
-            .list_incidents(TenantScope::All, &all)
+        let incidents = atalaya_server::desk::incidents::list(&store, TenantScope::All, &all)
             .await
             .expect("list");
         assert_eq!(incidents.len(), 1, "reopened, not duplicated");
         assert_eq!(incidents[0].state, "new");
-        let kinds: Vec<String> = store
-            .incident_timeline(&incidents[0])
+        let kinds: Vec<String> = atalaya_server::desk::tickets::timeline(&store, &incidents[0])
             .await
             .expect("timeline")
             .into_iter()
@@ -466,14 +463,12 @@ on_every_backend!(
             .await
             .expect("update");
         send(9, 99.0).await;
-        let incidents = store
-            .list_incidents(TenantScope::All, &all)
+        let incidents = atalaya_server::desk::incidents::list(&store, TenantScope::All, &all)
             .await
             .expect("list");
         assert_eq!(incidents.len(), 2);
         assert_eq!(incidents[0].number, "INC-000002");
-        let kinds: Vec<String> = store
-            .incident_timeline(&incidents[0])
+        let kinds: Vec<String> = atalaya_server::desk::tickets::timeline(&store, &incidents[0])
             .await
             .expect("timeline")
             .into_iter()
@@ -486,8 +481,7 @@ on_every_backend!(
             ..Default::default()
         };
         assert_eq!(
-            store
-                .list_incidents(TenantScope::All, &open)
+            atalaya_server::desk::incidents::list(&store, TenantScope::All, &open)
                 .await
                 .expect("list")
                 .len(),
@@ -541,8 +535,7 @@ on_every_backend!(concurrent_breaches_open_exactly_one_incident, |store| {
         ..Default::default()
     };
     assert_eq!(
-        store
-            .list_incidents(TenantScope::All, &all)
+        atalaya_server::desk::incidents::list(&store, TenantScope::All, &all)
             .await
             .expect("list")
             .len(),

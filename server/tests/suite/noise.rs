@@ -1,10 +1,10 @@
 //! Noise control on every backend: one site incident for a site outage (and several sweeps
 //! racing on PostgreSQL), notifications held while an incident flaps, and "parent down".
 
+use atalaya_server::desk::incidents::{Incident, IncidentFilter};
 use atalaya_server::ingest::{ingest, offline_sweep};
 use atalaya_server::rules::Direction;
 use atalaya_server::store::agents::{AgentIdentity, NewAgent};
-use atalaya_server::store::incidents::{Incident, IncidentFilter};
 use atalaya_server::store::outbox::ChannelKind;
 use atalaya_server::store::rules::RuleSpec;
 use atalaya_server::store::tickets::TicketKind;
@@ -29,8 +29,7 @@ async fn incidents(store: &Store) -> Vec<Incident> {
         limit: 100,
         ..Default::default()
     };
-    store
-        .list_incidents(TenantScope::All, &filter)
+    atalaya_server::desk::incidents::list(store, TenantScope::All, &filter)
         .await
         .expect("list")
 }
@@ -139,7 +138,9 @@ on_every_backend!(
             site_incident.title
         );
         assert!(open.iter().any(|i| i.title.contains("shop0")));
-        let linked = store.incident_cis(&site_incident).await.expect("cis");
+        let linked = atalaya_server::desk::tickets::cis(&store, &site_incident)
+            .await
+            .expect("cis");
         assert_eq!(linked.len(), 5, "the five silent computers are attached");
 
         // The computers' own offline alerts are suppressed, linked to the site incident.
@@ -178,13 +179,12 @@ on_every_backend!(
             report_at(&store, agent, 2, name, Duration::seconds(1)).await;
         }
         assert_eq!(offline_sweep(&store).await.expect("sweep"), 1);
-        let site_incident = store
-            .get_incident(TenantScope::All, site_incident.id)
-            .await
-            .expect("get");
+        let site_incident =
+            atalaya_server::desk::incidents::get(&store, TenantScope::All, site_incident.id)
+                .await
+                .expect("get");
         assert_eq!(site_incident.state, "resolved");
-        let kinds: Vec<String> = store
-            .incident_timeline(&site_incident)
+        let kinds: Vec<String> = atalaya_server::desk::tickets::timeline(&store, &site_incident)
             .await
             .expect("timeline")
             .into_iter()
@@ -313,7 +313,12 @@ async fn a_server_behind_on_reports_attaches_no_one_to_an_outage_in_force() {
         let site_incident = incidents(&store).await.remove(0);
         let attached = |store: Store| {
             let site_incident = site_incident.clone();
-            async move { store.incident_cis(&site_incident).await.expect("cis").len() }
+            async move {
+                atalaya_server::desk::tickets::cis(&store, &site_incident)
+                    .await
+                    .expect("cis")
+                    .len()
+            }
         };
         assert_eq!(attached(store.clone()).await, 5);
 
@@ -329,8 +334,7 @@ async fn a_server_behind_on_reports_attaches_no_one_to_an_outage_in_force() {
             5,
             "the outage is kept, not grown"
         );
-        let site = store
-            .get_incident(TenantScope::All, site_incident.id)
+        let site = atalaya_server::desk::incidents::get(&store, TenantScope::All, site_incident.id)
             .await
             .expect("get");
         assert_ne!(site.state, "resolved", "the outage is still in force");
@@ -469,19 +473,19 @@ on_every_backend!(notifications_are_held_while_an_incident_flaps, |store| {
         .await
         .expect("ingest");
     }
-    store
-        .escalate_ticket(
-            TicketKind::Incident,
-            TenantScope::All,
-            incident.id,
-            None,
-            None,
-            "flapping for a while",
-            "tech",
-            now_ms(),
-        )
-        .await
-        .expect("escalate");
+    atalaya_server::desk::tickets::escalate(
+        &store,
+        TicketKind::Incident,
+        TenantScope::All,
+        incident.id,
+        None,
+        None,
+        "flapping for a while",
+        "tech",
+        now_ms(),
+    )
+    .await
+    .expect("escalate");
     deliver(store.clone()).await;
     let outbox = store.outbox(t).await.expect("outbox");
     assert_eq!(
@@ -507,8 +511,7 @@ on_every_backend!(notifications_are_held_while_an_incident_flaps, |store| {
         .await
         .expect("ingest");
     }
-    let incident = store
-        .get_incident(TenantScope::All, incident.id)
+    let incident = atalaya_server::desk::incidents::get(&store, TenantScope::All, incident.id)
         .await
         .expect("get");
     assert_eq!(incident.state, "resolved");

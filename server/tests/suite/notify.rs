@@ -7,11 +7,12 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use atalaya_server::desk::NewTicket;
 use atalaya_server::notify::email::{SmtpSettings, SmtpTls};
 use atalaya_server::notify::Deliverer;
 use atalaya_server::sla::plan::{Coverage, SupportPlan};
 use atalaya_server::store::outbox::ChannelKind;
-use atalaya_server::store::tickets::{NewTicket, TicketKind};
+use atalaya_server::store::tickets::TicketKind;
 use atalaya_server::store::{Store, TenantScope};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
@@ -105,16 +106,16 @@ on_every_backend!(webhooks_are_signed_retried_and_logged, |store| {
         )
         .await
         .expect("channel");
-    let created = store
-        .create_ticket(
-            TicketKind::Incident,
-            acme,
-            &ticket("Mail down", 1, 1, None),
-            "tech",
-            T0,
-        )
-        .await
-        .expect("create");
+    let created = atalaya_server::desk::tickets::create(
+        &store,
+        TicketKind::Incident,
+        acme,
+        &ticket("Mail down", 1, 1, None),
+        "tech",
+        T0,
+    )
+    .await
+    .expect("create");
     let deliverer = Deliverer::new(None).expect("deliverer");
 
     assert_eq!(deliverer.deliver_due(&store, T0).await.expect("deliver"), 1);
@@ -182,32 +183,32 @@ on_every_backend!(webhooks_are_signed_retried_and_logged, |store| {
 
     // Escalation is not wanted by this channel; resolution is.
     let scope = TenantScope::Tenant(acme);
-    store
-        .escalate_ticket(
-            TicketKind::Incident,
-            scope,
-            created.id,
-            None,
-            None,
-            "needs tier 2",
-            "tech",
-            T0 + MINUTE,
-        )
-        .await
-        .expect("escalate");
-    store
-        .transition_ticket(
-            TicketKind::Incident,
-            scope,
-            created.id,
-            atalaya_server::desk::state::TicketState::Resolved,
-            None,
-            None,
-            "tech",
-            T0 + 2 * MINUTE,
-        )
-        .await
-        .expect("resolve");
+    atalaya_server::desk::tickets::escalate(
+        &store,
+        TicketKind::Incident,
+        scope,
+        created.id,
+        None,
+        None,
+        "needs tier 2",
+        "tech",
+        T0 + MINUTE,
+    )
+    .await
+    .expect("escalate");
+    atalaya_server::desk::tickets::transition(
+        &store,
+        TicketKind::Incident,
+        scope,
+        created.id,
+        atalaya_server::desk::state::TicketState::Resolved,
+        None,
+        None,
+        "tech",
+        T0 + 2 * MINUTE,
+    )
+    .await
+    .expect("resolve");
     let events: Vec<String> = store
         .outbox(acme)
         .await
@@ -284,16 +285,16 @@ async fn email_goes_through_a_real_smtp_server() {
         )
         .await
         .expect("channel");
-    store
-        .create_ticket(
-            TicketKind::ServiceRequest,
-            acme,
-            &ticket("New laptop for Ana", 3, 2, Some("service-desk")),
-            "tech",
-            T0,
-        )
-        .await
-        .expect("create");
+    atalaya_server::desk::tickets::create(
+        &store,
+        TicketKind::ServiceRequest,
+        acme,
+        &ticket("New laptop for Ana", 3, 2, Some("service-desk")),
+        "tech",
+        T0,
+    )
+    .await
+    .expect("create");
     let deliverer = Deliverer::new(Some(SmtpSettings {
         host: "127.0.0.1".into(),
         port,
@@ -356,16 +357,16 @@ async fn a_message_queued_before_a_crash_is_delivered_exactly_once() {
         .create_channel(acme, ChannelKind::Webhook, &hook, None, &[], T0)
         .await
         .expect("channel");
-    store
-        .create_ticket(
-            TicketKind::Incident,
-            acme,
-            &ticket("UPS on battery", 1, 2, None),
-            "rule",
-            T0,
-        )
-        .await
-        .expect("create");
+    atalaya_server::desk::tickets::create(
+        &store,
+        TicketKind::Incident,
+        acme,
+        &ticket("UPS on battery", 1, 2, None),
+        "rule",
+        T0,
+    )
+    .await
+    .expect("create");
     let claimed = store.claim_due(T0, 5 * MINUTE, 10).await.expect("claim");
     assert_eq!(claimed.len(), 1);
     store.close().await;
@@ -409,8 +410,7 @@ on_every_backend!(the_sla_sweep_records_notifies_and_escalates_once, |store| {
         escalate_on_breach: true,
         ..SupportPlan::default()
     };
-    store
-        .set_support_plan(acme, &plan, "tester", T0 - MINUTE)
+    atalaya_server::desk::plans::save(&store, acme, &plan, "tester", T0 - MINUTE)
         .await
         .expect("plan");
     let (url, _seen) = receiver(0).await;
@@ -420,49 +420,67 @@ on_every_backend!(the_sla_sweep_records_notifies_and_escalates_once, |store| {
         .await
         .expect("channel");
     // P1: 30 minutes to respond.
-    let t = store
-        .create_ticket(
-            TicketKind::Incident,
-            acme,
-            &ticket("Site down", 1, 1, Some("service-desk")),
-            "tech",
-            T0,
-        )
-        .await
-        .expect("create");
-    assert_eq!(store.sla_sweep(T0 + 10 * MINUTE).await.expect("sweep"), 0);
+    let t = atalaya_server::desk::tickets::create(
+        &store,
+        TicketKind::Incident,
+        acme,
+        &ticket("Site down", 1, 1, Some("service-desk")),
+        "tech",
+        T0,
+    )
+    .await
+    .expect("create");
     assert_eq!(
-        store.sla_sweep(T0 + 25 * MINUTE).await.expect("sweep"),
+        atalaya_server::desk::sla_sweep(&store, T0 + 10 * MINUTE)
+            .await
+            .expect("sweep"),
+        0
+    );
+    assert_eq!(
+        atalaya_server::desk::sla_sweep(&store, T0 + 25 * MINUTE)
+            .await
+            .expect("sweep"),
         1,
         "75 % of 30 min"
     );
     assert_eq!(
-        store.sla_sweep(T0 + 26 * MINUTE).await.expect("sweep"),
+        atalaya_server::desk::sla_sweep(&store, T0 + 26 * MINUTE)
+            .await
+            .expect("sweep"),
         0,
         "once"
     );
     assert_eq!(
-        store.sla_sweep(T0 + 40 * MINUTE).await.expect("sweep"),
+        atalaya_server::desk::sla_sweep(&store, T0 + 40 * MINUTE)
+            .await
+            .expect("sweep"),
         1,
         "breach"
     );
-    assert_eq!(store.sla_sweep(T0 + 41 * MINUTE).await.expect("sweep"), 0);
+    assert_eq!(
+        atalaya_server::desk::sla_sweep(&store, T0 + 41 * MINUTE)
+            .await
+            .expect("sweep"),
+        0
+    );
 
-    let read = store
-        .get_ticket(
-            TicketKind::Incident,
-            TenantScope::All,
-            t.id,
-            T0 + 41 * MINUTE,
-        )
-        .await
-        .expect("get");
+    let read = atalaya_server::desk::tickets::get(
+        &store,
+        TicketKind::Incident,
+        TenantScope::All,
+        t.id,
+        T0 + 41 * MINUTE,
+    )
+    .await
+    .expect("get");
     assert_eq!(
         read.assignment_group.as_deref(),
         Some("specialists"),
         "escalated on breach"
     );
-    let timeline = store.ticket_timeline(&read).await.expect("timeline");
+    let timeline = atalaya_server::desk::tickets::timeline(&store, &read)
+        .await
+        .expect("timeline");
     let sla: Vec<(&str, &str)> = timeline
         .iter()
         .filter(|e| e.actor == "sla")

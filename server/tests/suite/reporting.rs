@@ -5,17 +5,18 @@
 use std::str::FromStr;
 
 use atalaya_server::config::{Config, Overrides};
+use atalaya_server::desk::incidents::{open_for_rule, RuleIncident};
 use atalaya_server::desk::kpis::Period;
 use atalaya_server::desk::satisfaction;
 use atalaya_server::desk::state::{HoldReason, TicketState};
+use atalaya_server::desk::{Comment, NewTicket};
 use atalaya_server::http::{app, AppState};
 use atalaya_server::notify::templates::Template;
 use atalaya_server::sla::plan::{Coverage, SupportPlan};
-use atalaya_server::store::incidents::{link_ci, open_rule_incident, RuleIncident};
 use atalaya_server::store::kpis::ReportRange;
 use atalaya_server::store::outbox::ChannelKind;
 use atalaya_server::store::rules::RuleSpec;
-use atalaya_server::store::tickets::{Comment, NewTicket, TicketKind};
+use atalaya_server::store::tickets::TicketKind;
 use atalaya_server::store::{Store, StoreError, TenantId, TenantScope};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
@@ -54,27 +55,33 @@ fn ticket(title: &str) -> NewTicket {
 }
 
 async fn open(store: &Store, tenant: TenantId, title: &str, at: i64) -> i64 {
-    store
-        .create_ticket(TicketKind::Incident, tenant, &ticket(title), "tech", at)
-        .await
-        .expect("create")
-        .id
+    atalaya_server::desk::tickets::create(
+        store,
+        TicketKind::Incident,
+        tenant,
+        &ticket(title),
+        "tech",
+        at,
+    )
+    .await
+    .expect("create")
+    .id
 }
 
 async fn move_to(store: &Store, id: i64, to: TicketState, hold: Option<HoldReason>, at: i64) {
-    store
-        .transition_ticket(
-            TicketKind::Incident,
-            TenantScope::All,
-            id,
-            to,
-            hold,
-            None,
-            "tech",
-            at,
-        )
-        .await
-        .expect("transition");
+    atalaya_server::desk::tickets::transition(
+        store,
+        TicketKind::Incident,
+        TenantScope::All,
+        id,
+        to,
+        hold,
+        None,
+        "tech",
+        at,
+    )
+    .await
+    .expect("transition");
 }
 
 async fn reply(store: &Store, id: i64, at: i64) {
@@ -83,17 +90,17 @@ async fn reply(store: &Store, id: i64, at: i64) {
         internal: false,
         from_requester: false,
     };
-    store
-        .comment_on_ticket(
-            TicketKind::Incident,
-            TenantScope::All,
-            id,
-            &comment,
-            "tech",
-            at,
-        )
-        .await
-        .expect("comment");
+    atalaya_server::desk::tickets::comment(
+        store,
+        TicketKind::Incident,
+        TenantScope::All,
+        id,
+        &comment,
+        "tech",
+        at,
+    )
+    .await
+    .expect("comment");
 }
 
 fn all_hours() -> SupportPlan {
@@ -176,39 +183,41 @@ on_every_backend!(a_resolved_ticket_is_rated_once, |store| {
     let id = open(&store, acme, "Printer jammed", T0).await;
     assert!(
         matches!(
-            store
-                .rate_ticket(TicketKind::Incident, id, 4, None, T0)
-                .await,
+            atalaya_server::desk::rating::rate(&store, TicketKind::Incident, id, 4, None, T0).await,
             Err(StoreError::Conflict(_))
         ),
         "not resolved yet"
     );
     move_to(&store, id, TicketState::Resolved, None, T0 + HOUR).await;
     assert!(matches!(
-        store
-            .rate_ticket(TicketKind::Incident, id, 6, None, T0)
-            .await,
+        atalaya_server::desk::rating::rate(&store, TicketKind::Incident, id, 6, None, T0).await,
         Err(StoreError::Invalid(_))
     ));
-    let rating = store
-        .rate_ticket(
-            TicketKind::Incident,
-            id,
-            4,
-            Some("  quick fix  "),
-            T0 + 2 * HOUR,
-        )
-        .await
-        .expect("rate");
+    let rating = atalaya_server::desk::rating::rate(
+        &store,
+        TicketKind::Incident,
+        id,
+        4,
+        Some("  quick fix  "),
+        T0 + 2 * HOUR,
+    )
+    .await
+    .expect("rate");
     assert_eq!(
         (rating.score, rating.comment.as_deref()),
         (4, Some("quick fix"))
     );
     assert!(
         matches!(
-            store
-                .rate_ticket(TicketKind::Incident, id, 1, None, T0 + 3 * HOUR)
-                .await,
+            atalaya_server::desk::rating::rate(
+                &store,
+                TicketKind::Incident,
+                id,
+                1,
+                None,
+                T0 + 3 * HOUR
+            )
+            .await,
             Err(StoreError::Conflict(_))
         ),
         "once"
@@ -218,11 +227,18 @@ on_every_backend!(a_resolved_ticket_is_rated_once, |store| {
         .await
         .expect("target");
     assert_eq!(target.rating.map(|r| r.score), Some(4));
-    let read = store
-        .get_ticket(TicketKind::Incident, TenantScope::All, id, T0 + 3 * HOUR)
+    let read = atalaya_server::desk::tickets::get(
+        &store,
+        TicketKind::Incident,
+        TenantScope::All,
+        id,
+        T0 + 3 * HOUR,
+    )
+    .await
+    .expect("get");
+    let timeline = atalaya_server::desk::tickets::timeline(&store, &read)
         .await
-        .expect("get");
-    let timeline = store.ticket_timeline(&read).await.expect("timeline");
+        .expect("timeline");
     let rated = timeline
         .iter()
         .find(|e| e.kind == "rated")
@@ -234,10 +250,16 @@ on_every_backend!(a_resolved_ticket_is_rated_once, |store| {
 
     let second = open(&store, acme, "Scanner offline", T0).await;
     move_to(&store, second, TicketState::Resolved, None, T0 + HOUR).await;
-    store
-        .rate_ticket(TicketKind::Incident, second, 5, None, T0 + 2 * HOUR)
-        .await
-        .expect("rate");
+    atalaya_server::desk::rating::rate(
+        &store,
+        TicketKind::Incident,
+        second,
+        5,
+        None,
+        T0 + 2 * HOUR,
+    )
+    .await
+    .expect("rate");
     let range = ReportRange {
         scope: TenantScope::Tenant(acme),
         from: T0,
@@ -261,8 +283,7 @@ on_every_backend!(
     |store| {
         let acme = tenant(&store, "acme").await;
         let quiet = tenant(&store, "quiet").await;
-        store
-            .set_support_plan(acme, &all_hours(), "admin", T0 - DAY)
+        atalaya_server::desk::plans::save(&store, acme, &all_hours(), "admin", T0 - DAY)
             .await
             .expect("plan");
         let channel = store
@@ -295,7 +316,9 @@ on_every_backend!(
         reply(&store, at_risk, T0 - 7 * HOUR / 2 + 10 * MINUTE).await;
         let done = open(&store, acme, "Done", T0 - 2 * HOUR).await;
         move_to(&store, done, TicketState::Resolved, None, T0 - HOUR).await;
-        store.sla_sweep(T0).await.expect("sweep");
+        atalaya_server::desk::sla_sweep(&store, T0)
+            .await
+            .expect("sweep");
 
         let schedule = cron::Schedule::from_str("0 0 7 * * *").expect("cron");
         assert_eq!(
@@ -377,11 +400,17 @@ on_every_backend!(a_requester_channel_mails_each_tickets_requester, |store| {
     let with = open(&store, acme, "Has a requester", T0).await;
     let mut anonymous = ticket("Nobody asked");
     anonymous.requester = None;
-    let without = store
-        .create_ticket(TicketKind::Incident, acme, &anonymous, "tech", T0)
-        .await
-        .expect("create")
-        .id;
+    let without = atalaya_server::desk::tickets::create(
+        &store,
+        TicketKind::Incident,
+        acme,
+        &anonymous,
+        "tech",
+        T0,
+    )
+    .await
+    .expect("create")
+    .id;
     for id in [with, without] {
         move_to(&store, id, TicketState::Resolved, None, T0 + HOUR).await;
     }
@@ -413,8 +442,7 @@ on_every_backend!(
             auto_close_days: Some(3),
             ..all_hours()
         };
-        store
-            .set_support_plan(acme, &plan, "admin", T0 - DAY)
+        atalaya_server::desk::plans::save(&store, acme, &plan, "admin", T0 - DAY)
             .await
             .expect("plan");
         let keep = tenant(&store, "keep").await;
@@ -425,33 +453,40 @@ on_every_backend!(
         let still_open = open(&store, acme, "Still open", T0).await;
 
         assert_eq!(
-            store
-                .auto_close_resolved(T0 + 2 * DAY)
+            atalaya_server::desk::auto_close(&store, T0 + 2 * DAY)
                 .await
                 .expect("sweep"),
             0
         );
         assert_eq!(
-            store
-                .auto_close_resolved(T0 + 3 * DAY + HOUR)
+            atalaya_server::desk::auto_close(&store, T0 + 3 * DAY + HOUR)
                 .await
                 .expect("sweep"),
             1
         );
         assert_eq!(
-            store
-                .auto_close_resolved(T0 + 4 * DAY)
+            atalaya_server::desk::auto_close(&store, T0 + 4 * DAY)
                 .await
                 .expect("sweep"),
             0,
             "once"
         );
-        let read = |id| store.get_ticket(TicketKind::Incident, TenantScope::All, id, T0 + 4 * DAY);
+        let read = |id| {
+            atalaya_server::desk::tickets::get(
+                &store,
+                TicketKind::Incident,
+                TenantScope::All,
+                id,
+                T0 + 4 * DAY,
+            )
+        };
         let closed = read(id).await.expect("get");
         assert_eq!(closed.state, "closed");
         assert_eq!(read(other).await.expect("get").state, "resolved");
         assert_eq!(read(still_open).await.expect("get").state, "new");
-        let timeline = store.ticket_timeline(&closed).await.expect("timeline");
+        let timeline = atalaya_server::desk::tickets::timeline(&store, &closed)
+            .await
+            .expect("timeline");
         let last = timeline.last().expect("entries");
         assert_eq!(
             (last.kind.as_str(), last.actor.as_str(), &last.detail["to"]),
@@ -466,8 +501,7 @@ on_every_backend!(
 
 on_every_backend!(service_levels_in_wall_and_business_time, |store| {
     let acme = tenant(&store, "acme").await;
-    store
-        .set_support_plan(acme, &all_hours(), "admin", T0 - DAY)
+    atalaya_server::desk::plans::save(&store, acme, &all_hours(), "admin", T0 - DAY)
         .await
         .expect("plan");
     // A: answered after 10 min, resolved after 60: within target, first contact.
@@ -487,19 +521,19 @@ on_every_backend!(service_levels_in_wall_and_business_time, |store| {
     )
     .await;
     move_to(&store, b, TicketState::InProgress, None, T0 + 90 * MINUTE).await;
-    store
-        .escalate_ticket(
-            TicketKind::Incident,
-            TenantScope::All,
-            b,
-            None,
-            None,
-            "needs tier 2",
-            "tech",
-            T0 + 100 * MINUTE,
-        )
-        .await
-        .expect("escalate");
+    atalaya_server::desk::tickets::escalate(
+        &store,
+        TicketKind::Incident,
+        TenantScope::All,
+        b,
+        None,
+        None,
+        "needs tier 2",
+        "tech",
+        T0 + 100 * MINUTE,
+    )
+    .await
+    .expect("escalate");
     move_to(&store, b, TicketState::Resolved, None, T0 + 330 * MINUTE).await;
     // C: resolved, reopened by the requester, resolved again.
     let c = open(&store, acme, "C", T0).await;
@@ -587,39 +621,41 @@ on_every_backend!(volume_ci_classes_and_rules, |store| {
     .expect("rule spec");
     let rule = store.create_rule(Some(acme), &spec).await.expect("rule");
     let mut tx = store.begin().await.expect("tx");
-    let (auto, opened) = open_rule_incident(
+    let evidence = json!({});
+    let (auto, opened) = open_for_rule(
         &mut tx,
         &RuleIncident {
             tenant: acme,
             rule_id: rule.id,
             ci_id: service.id,
+            computer_id: service.id,
             title: "Payroll slow",
             description: "",
             impact: 2,
             urgency: 2,
             severity: "critical",
             problem_started_at: T0,
+            evidence: &evidence,
+            previous: None,
             now: T0,
         },
     )
     .await
     .expect("rule incident");
     assert!(opened);
-    link_ci(&mut tx, acme, auto, service.id, "affected")
-        .await
-        .expect("link");
+    let _ = auto; // linked to the service as "affected" by the desk
     tx.commit().await.expect("commit");
     open(&store, acme, "By hand", T0 + DAY).await;
-    store
-        .create_ticket(
-            TicketKind::ServiceRequest,
-            acme,
-            &ticket("New laptop"),
-            "tech",
-            T0 + DAY,
-        )
-        .await
-        .expect("request");
+    atalaya_server::desk::tickets::create(
+        &store,
+        TicketKind::ServiceRequest,
+        acme,
+        &ticket("New laptop"),
+        "tech",
+        T0 + DAY,
+    )
+    .await
+    .expect("request");
 
     let range = ReportRange {
         scope: TenantScope::Tenant(acme),

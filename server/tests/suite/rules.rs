@@ -1,10 +1,10 @@
 //! The rule engine on every backend: directions and absolute units, scopes, flapping,
 //! maintenance windows and silences, offline agents, business-service links, alert history.
 
+use atalaya_server::desk::incidents::IncidentFilter;
 use atalaya_server::ingest::{ingest, offline_sweep};
 use atalaya_server::rules::Direction;
 use atalaya_server::store::alerts::NewSuppression;
-use atalaya_server::store::incidents::IncidentFilter;
 use atalaya_server::store::rules::RuleSpec;
 use atalaya_server::store::{Store, TenantId, TenantScope};
 use atalaya_shared::{Report, Volume};
@@ -24,8 +24,7 @@ fn all() -> IncidentFilter {
 }
 
 async fn count(store: &Store) -> usize {
-    store
-        .list_incidents(TenantScope::All, &all())
+    atalaya_server::desk::incidents::list(store, TenantScope::All, &all())
         .await
         .expect("list")
         .len()
@@ -72,8 +71,7 @@ on_every_backend!(absolute_free_space_rule_with_a_scope, |store| {
         &[("/", 20 * GIB, 5 * GIB), ("/data", 4000 * GIB, 5 * GIB)],
     );
     ingest(&store, &agent, &r).await.expect("ingest");
-    let incidents = store
-        .list_incidents(TenantScope::All, &all())
+    let incidents = atalaya_server::desk::incidents::list(&store, TenantScope::All, &all())
         .await
         .expect("list");
     assert_eq!(incidents.len(), 1, "{incidents:?}");
@@ -119,8 +117,7 @@ on_every_backend!(flapping_holds_one_incident_open_and_marks_it, |store| {
         .await
         .expect("ingest");
     }
-    let incidents = store
-        .list_incidents(TenantScope::All, &all())
+    let incidents = atalaya_server::desk::incidents::list(&store, TenantScope::All, &all())
         .await
         .expect("list");
     assert_eq!(
@@ -129,8 +126,7 @@ on_every_backend!(flapping_holds_one_incident_open_and_marks_it, |store| {
         "one incident for the whole flapping episode"
     );
     let incident = &incidents[0];
-    let kinds: Vec<String> = store
-        .incident_timeline(incident)
+    let kinds: Vec<String> = atalaya_server::desk::tickets::timeline(&store, incident)
         .await
         .expect("timeline")
         .into_iter()
@@ -158,8 +154,7 @@ on_every_backend!(flapping_holds_one_incident_open_and_marks_it, |store| {
         .await
         .expect("ingest");
     }
-    let incident = store
-        .get_incident(TenantScope::All, incident.id)
+    let incident = atalaya_server::desk::incidents::get(&store, TenantScope::All, incident.id)
         .await
         .expect("get");
     assert_eq!(incident.state, "resolved");
@@ -322,8 +317,7 @@ on_every_backend!(
             0,
             "still one incident"
         );
-        let incidents = store
-            .list_incidents(TenantScope::All, &all())
+        let incidents = atalaya_server::desk::incidents::list(&store, TenantScope::All, &all())
             .await
             .expect("list");
         assert_eq!(incidents.len(), 1);
@@ -335,10 +329,10 @@ on_every_backend!(
         let mut r = report(&agent, 2, host("laptop", "m", None), 10.0);
         r.collected_at = Utc::now();
         ingest(&store, &agent, &r).await.expect("ingest");
-        let incident = store
-            .get_incident(TenantScope::All, incidents[0].id)
-            .await
-            .expect("get");
+        let incident =
+            atalaya_server::desk::incidents::get(&store, TenantScope::All, incidents[0].id)
+                .await
+                .expect("get");
         assert_eq!(incident.state, "resolved", "the report is proof of life");
     }
 );
@@ -397,12 +391,13 @@ on_every_backend!(
         )
         .await
         .expect("ingest");
-        let incident = store
-            .list_incidents(TenantScope::All, &all())
+        let incident = atalaya_server::desk::incidents::list(&store, TenantScope::All, &all())
             .await
             .expect("list")
             .remove(0);
-        let linked = store.incident_cis(&incident).await.expect("cis");
+        let linked = atalaya_server::desk::tickets::cis(&store, &incident)
+            .await
+            .expect("cis");
         let roles: Vec<(&str, i64)> = linked.iter().map(|l| (l.role.as_str(), l.ci_id)).collect();
         assert!(
             roles.contains(&("business_service", payroll.id)),
@@ -441,8 +436,7 @@ on_every_backend!(
             .await
             .expect("ingest");
         }
-        let incidents = store
-            .list_incidents(TenantScope::All, &all())
+        let incidents = atalaya_server::desk::incidents::list(&store, TenantScope::All, &all())
             .await
             .expect("list");
         assert_eq!(incidents.len(), 1, "{incidents:?}");
@@ -493,8 +487,7 @@ on_every_backend!(
             "not worked out again before minute 16"
         );
         send(16, 75.0).await;
-        let incidents = store
-            .list_incidents(TenantScope::All, &all())
+        let incidents = atalaya_server::desk::incidents::list(&store, TenantScope::All, &all())
             .await
             .expect("list");
         assert_eq!(incidents.len(), 1, "{incidents:?}");

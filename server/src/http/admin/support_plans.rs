@@ -67,10 +67,7 @@ async fn replace(
     plan.validate().map_err(ApiError::invalid)?;
     let actor = state.store.actor_name(principal.token_id).await?;
     Ok(Json(
-        state
-            .store
-            .set_support_plan(tenant, &plan, &actor, now_ms())
-            .await?,
+        crate::desk::plans::save(&state.store, tenant, &plan, &actor, now_ms()).await?,
     ))
 }
 

@@ -13,10 +13,9 @@ use super::super::extract::{AdminAuth, ApiJson, ApiQuery};
 use super::super::AppState;
 use super::{scope, target_tenant, Paging};
 use crate::desk::state::{HoldReason, TicketState, ALL_STATES};
-use crate::store::tickets::{
-    Comment, LinkedCi, NewTicket, SlaRisk, Ticket, TicketEdit, TicketFilter, TicketKind,
-    TimelineEntry,
-};
+use crate::desk::tickets as desk;
+use crate::desk::{Comment, NewTicket, Ticket, TicketEdit};
+use crate::store::tickets::{LinkedCi, SlaRisk, TicketFilter, TicketKind, TimelineEntry};
 use crate::store::tokens::ApiPrincipal;
 use crate::store::{now_ms, StoreError};
 
@@ -108,10 +107,7 @@ async fn list<D: Desk>(
         offset,
     };
     Ok(Json(
-        state
-            .store
-            .list_tickets(D::KIND, scope, &filter, now_ms())
-            .await?,
+        desk::list(&state.store, D::KIND, scope, &filter, now_ms()).await?,
     ))
 }
 
@@ -124,8 +120,8 @@ struct TicketDetail {
 }
 
 async fn detail<D: Desk>(state: &AppState, ticket: Ticket) -> ApiResult<Json<TicketDetail>> {
-    let cis = state.store.ticket_cis(&ticket).await?;
-    let timeline = state.store.ticket_timeline(&ticket).await?;
+    let cis = desk::cis(&state.store, &ticket).await?;
+    let timeline = desk::timeline(&state.store, &ticket).await?;
     Ok(Json(TicketDetail {
         ticket,
         cis,
@@ -138,9 +134,7 @@ async fn show<D: Desk>(
     AdminAuth(principal): AdminAuth,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<TicketDetail>> {
-    let ticket = state
-        .store
-        .get_ticket(D::KIND, principal.scope, id, now_ms())
+    let ticket = desk::get(&state.store, D::KIND, principal.scope, id, now_ms())
         .await
         .map_err(ticket_error::<D>)?;
     detail::<D>(&state, ticket).await
@@ -185,10 +179,7 @@ async fn create<D: Desk>(
         group: body.group,
         assignee: body.assignee,
     };
-    let ticket = state
-        .store
-        .create_ticket(D::KIND, tenant, &new, &actor, now_ms())
-        .await?;
+    let ticket = desk::create(&state.store, D::KIND, tenant, &new, actor, now_ms()).await?;
     Ok((StatusCode::CREATED, detail::<D>(&state, ticket).await?))
 }
 
@@ -216,11 +207,17 @@ async fn edit<D: Desk>(
         urgency: body.urgency,
         requester: body.requester,
     };
-    let ticket = state
-        .store
-        .edit_ticket(D::KIND, principal.scope, id, &edit, &actor, now_ms())
-        .await
-        .map_err(ticket_error::<D>)?;
+    let ticket = desk::edit(
+        &state.store,
+        D::KIND,
+        principal.scope,
+        id,
+        &edit,
+        actor,
+        now_ms(),
+    )
+    .await
+    .map_err(ticket_error::<D>)?;
     detail::<D>(&state, ticket).await
 }
 
@@ -239,20 +236,19 @@ async fn transition<D: Desk>(
     ApiJson(body): ApiJson<TransitionBody>,
 ) -> ApiResult<Json<TicketDetail>> {
     let actor = actor(&state, &principal).await?;
-    let ticket = state
-        .store
-        .transition_ticket(
-            D::KIND,
-            principal.scope,
-            id,
-            body.to,
-            body.hold_reason,
-            body.note.as_deref(),
-            &actor,
-            now_ms(),
-        )
-        .await
-        .map_err(ticket_error::<D>)?;
+    let ticket = desk::transition(
+        &state.store,
+        D::KIND,
+        principal.scope,
+        id,
+        body.to,
+        body.hold_reason,
+        body.note.as_deref(),
+        actor,
+        now_ms(),
+    )
+    .await
+    .map_err(ticket_error::<D>)?;
     detail::<D>(&state, ticket).await
 }
 
@@ -292,11 +288,17 @@ async fn comment<D: Desk>(
         internal: body.visibility == Visibility::Internal,
         from_requester: body.from_requester,
     };
-    let ticket = state
-        .store
-        .comment_on_ticket(D::KIND, principal.scope, id, &comment, &actor, now_ms())
-        .await
-        .map_err(ticket_error::<D>)?;
+    let ticket = desk::comment(
+        &state.store,
+        D::KIND,
+        principal.scope,
+        id,
+        &comment,
+        actor,
+        now_ms(),
+    )
+    .await
+    .map_err(ticket_error::<D>)?;
     Ok((StatusCode::CREATED, detail::<D>(&state, ticket).await?))
 }
 
@@ -314,19 +316,18 @@ async fn assign<D: Desk>(
     ApiJson(body): ApiJson<AssignBody>,
 ) -> ApiResult<Json<TicketDetail>> {
     let actor = actor(&state, &principal).await?;
-    let ticket = state
-        .store
-        .assign_ticket(
-            D::KIND,
-            principal.scope,
-            id,
-            body.group.as_deref(),
-            body.assignee.as_deref(),
-            &actor,
-            now_ms(),
-        )
-        .await
-        .map_err(ticket_error::<D>)?;
+    let ticket = desk::assign(
+        &state.store,
+        D::KIND,
+        principal.scope,
+        id,
+        body.group.as_deref(),
+        body.assignee.as_deref(),
+        actor,
+        now_ms(),
+    )
+    .await
+    .map_err(ticket_error::<D>)?;
     detail::<D>(&state, ticket).await
 }
 
@@ -350,20 +351,19 @@ async fn escalate<D: Desk>(
         ));
     }
     let actor = actor(&state, &principal).await?;
-    let ticket = state
-        .store
-        .escalate_ticket(
-            D::KIND,
-            principal.scope,
-            id,
-            body.group.as_deref(),
-            body.assignee.as_deref(),
-            &body.reason,
-            &actor,
-            now_ms(),
-        )
-        .await
-        .map_err(ticket_error::<D>)?;
+    let ticket = desk::escalate(
+        &state.store,
+        D::KIND,
+        principal.scope,
+        id,
+        body.group.as_deref(),
+        body.assignee.as_deref(),
+        &body.reason,
+        actor,
+        now_ms(),
+    )
+    .await
+    .map_err(ticket_error::<D>)?;
     detail::<D>(&state, ticket).await
 }
 
@@ -386,18 +386,17 @@ async fn link_cis<D: Desk>(
     ApiJson(body): ApiJson<LinkBody>,
 ) -> ApiResult<Json<TicketDetail>> {
     let actor = actor(&state, &principal).await?;
-    let ticket = state
-        .store
-        .link_ticket_cis(
-            D::KIND,
-            principal.scope,
-            id,
-            &body.ci_ids,
-            &body.role,
-            &actor,
-            now_ms(),
-        )
-        .await
-        .map_err(ticket_error::<D>)?;
+    let ticket = desk::link_cis(
+        &state.store,
+        D::KIND,
+        principal.scope,
+        id,
+        &body.ci_ids,
+        &body.role,
+        actor,
+        now_ms(),
+    )
+    .await
+    .map_err(ticket_error::<D>)?;
     detail::<D>(&state, ticket).await
 }
