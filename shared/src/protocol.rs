@@ -47,7 +47,7 @@ pub struct EnrollResponse {
 ///
 /// `seq` increases by one for every collection the agent makes and survives agent restarts;
 /// the server stores each `(agent_id, seq)` once, so replays after an outage never duplicate.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub protocol: u32,
     pub agent_id: String,
@@ -146,14 +146,16 @@ pub struct ReportAck {
 }
 
 /// The machine's full inventory. The agent sends it as an optional top-level `inventory` field of
-/// a report (beside the [`Report`] fields) only when its [`Inventory::hash`] changed or on the
-/// scheduled full send; a server that does not read it yet simply ignores the field.
+/// a report ([`ReportEnvelope`](crate::ReportEnvelope)) only when its [`Inventory::hash`]
+/// changed or on the scheduled full send; a server that does not read it yet simply ignores the
+/// field.
 ///
 /// Every section is optional: a section the agent could not read is absent and, where the reason
 /// matters (no `smartctl`, systemd not running), named in [`Inventory::unavailable`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Inventory {
-    /// Hex SHA-256 of this inventory serialised with an empty `hash` (computed by the agent).
+    /// Hex SHA-256 of this inventory serialised with an empty `hash`
+    /// ([`Inventory::content_hash`], computed by the agent).
     #[serde(default)]
     pub hash: String,
     #[serde(default)]
