@@ -4,9 +4,9 @@
 use serde_json::Value;
 use sqlx::AnyConnection;
 
+use super::plans::plan_versions;
 use crate::sla::clock::{replay, Clocks};
 use crate::sla::history::{clock_events, PlanVersion, StoredEvent};
-use crate::store::support_plans::plan_versions;
 use crate::store::tickets::{self, TicketKind, TicketRow};
 use crate::store::{StoreResult, TenantId, TenantScope};
 

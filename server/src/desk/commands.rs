@@ -6,9 +6,9 @@ use serde_json::{json, Value};
 
 use super::actor::Actor;
 use super::change::{Change, ChangeKind};
+use super::plans::current_plan;
 use super::reactions::Recorder;
 use super::state::{HoldReason, TicketState};
-use crate::store::support_plans::current_plan;
 use crate::store::tickets::{
     self, NewTicketRow, StateUpdate, TicketFields, TicketKind, TicketRef, TicketRow,
 };

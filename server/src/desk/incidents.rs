@@ -8,11 +8,11 @@ use serde_json::{json, Value};
 
 use super::actor::Actor;
 use super::change::{Change, ChangeKind};
+use super::plans::current_plan;
 use super::priority::incident_number;
 use super::reactions::Recorder;
 use super::state::{open_states, TicketState};
 use super::ticket::{self, Ticket};
-use crate::store::support_plans::current_plan;
 use crate::store::tickets::{self, NewTicketRow, StateUpdate, TicketFilter, TicketKind, TicketRef};
 use crate::store::{
     alerts, incidents, now_ms, Store, StoreError, StoreResult, TenantId, TenantScope, Tx,

@@ -9,10 +9,10 @@ use super::actor::Actor;
 use super::change::ChangeKind;
 use super::clocks;
 use super::commands;
+use super::plans::{current_plan, plan_versions};
 use super::reactions::Recorder;
 use super::state::TicketState;
 use crate::sla::clock::{Clock, Status};
-use crate::store::support_plans::{current_plan, plan_versions};
 use crate::store::tickets::{self, TicketKind, TicketRef};
 use crate::store::{to_time, Store, StoreError, StoreResult, TenantScope};
 
@@ -109,7 +109,11 @@ pub async fn sla_sweep(store: &Store, now: i64) -> StoreResult<usize> {
 pub async fn auto_close(store: &Store, now: i64) -> StoreResult<usize> {
     let mut closed = 0;
     for tenant in store.list_tenants(TenantScope::All).await? {
-        let Some(days) = store.support_plan(tenant.id).await?.plan.auto_close_days else {
+        let Some(days) = super::plans::current(store, tenant.id)
+            .await?
+            .plan
+            .auto_close_days
+        else {
             continue;
         };
         let cutoff = now.saturating_sub(days.saturating_mul(DAY_MS));

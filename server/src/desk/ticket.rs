@@ -6,10 +6,10 @@ use std::collections::hash_map::{Entry, HashMap};
 use serde::Serialize;
 
 use super::clocks;
+use super::plans::plan_versions;
 use super::state::TicketState;
 use crate::sla::clock::Clocks;
 use crate::sla::history::PlanVersion;
-use crate::store::support_plans::plan_versions;
 use crate::store::tickets::{
     self, LinkedCi, TicketFilter, TicketKind, TicketRef, TicketRow, TimelineEntry,
 };

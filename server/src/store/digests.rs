@@ -136,7 +136,7 @@ impl Store {
             if !wants {
                 continue;
             }
-            let plan = self.support_plan(tenant.id).await?.plan;
+            let plan = crate::desk::plans::current(self, tenant.id).await?.plan;
             let tz: chrono_tz::Tz = plan.time_zone.parse().unwrap_or(chrono_tz::UTC);
             let Some(occurrence) = latest_occurrence(schedule, tz, now) else {
                 continue;

@@ -8,11 +8,11 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use super::satisfaction::kind_name;
-use super::support_plans::plan_versions;
 use super::tickets::{open_states_sql, TicketKind};
 use super::{Store, StoreResult, TenantId, TenantScope};
 use crate::desk::clocks::replayed as replayed_clocks;
 use crate::desk::kpis::{age_bucket, percent, round1, Mean, Period, AGE_BUCKETS};
+use crate::desk::plans::plan_versions;
 use crate::sla::clock::Status;
 use crate::sla::history::PlanVersion;
 

@@ -1,65 +1,33 @@
-//! Support plans per tenant, kept as versions: saving a plan adds a version effective from then
-//! on, and the SLA clocks of every ticket replay the versions in force during its life.
+//! Support plan versions per tenant, as rows: saving a plan adds a version effective from then
+//! on. The document is the plan as JSON; reading it as a plan (and replaying the versions in
+//! force during a ticket's life) is the desk's, in [`crate::desk::plans`].
 
-use serde::Serialize;
 use sqlx::AnyConnection;
 
-use super::{to_time, Store, StoreError, StoreResult, TenantId, Tx};
-use crate::sla::history::PlanVersion;
-use crate::sla::plan::SupportPlan;
+use super::{Store, StoreResult, TenantId, Tx};
 
-/// A saved version, for the API.
-#[derive(Debug, Clone, Serialize)]
-pub struct SavedPlan {
-    /// `None` for a tenant that never had a plan (the default: on demand, no SLA).
-    pub version: Option<i64>,
-    pub effective_at: Option<chrono::DateTime<chrono::Utc>>,
-    pub created_by: Option<String>,
-    #[serde(flatten)]
-    pub plan: SupportPlan,
-}
+/// A stored version: `(id, effective_at, document, created_by)`.
+pub type PlanRow = (i64, i64, String, String);
 
-type PlanRow = (i64, i64, String, String);
-
-fn saved(row: PlanRow) -> StoreResult<SavedPlan> {
-    let (id, effective_at, document, created_by) = row;
-    Ok(SavedPlan {
-        version: Some(id),
-        effective_at: Some(to_time(effective_at)),
-        created_by: Some(created_by),
-        plan: parse(&document)?,
-    })
-}
-
-fn parse(document: &str) -> StoreResult<SupportPlan> {
-    serde_json::from_str(document)
-        .map_err(|e| StoreError::Invalid(format!("stored support plan is unreadable: {e}")))
-}
-
-/// Every version of a tenant's plan, in effect order.
-pub async fn plan_versions(
+/// Every version's `(effective_at, document)` of a tenant, in effect order.
+pub async fn plan_documents(
     conn: &mut AnyConnection,
     tenant: TenantId,
-) -> StoreResult<Vec<PlanVersion>> {
-    let rows: Vec<(i64, String)> = sqlx::query_as(
+) -> StoreResult<Vec<(i64, String)>> {
+    Ok(sqlx::query_as(
         "SELECT effective_at, document FROM support_plans WHERE tenant_id = $1
          ORDER BY effective_at, id",
     )
     .bind(tenant.0)
     .fetch_all(&mut *conn)
-    .await?;
-    rows.into_iter()
-        .map(|(effective_at, document)| {
-            Ok(PlanVersion {
-                effective_at,
-                plan: parse(&document)?,
-            })
-        })
-        .collect()
+    .await?)
 }
 
-/// The plan in force now (the latest version), or the default.
-pub async fn current_plan(conn: &mut AnyConnection, tenant: TenantId) -> StoreResult<SupportPlan> {
+/// The document of the version in force now (the latest), if the tenant ever had a plan.
+pub async fn current_document(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+) -> StoreResult<Option<String>> {
     let row: Option<(String,)> = sqlx::query_as(
         "SELECT document FROM support_plans WHERE tenant_id = $1
          ORDER BY effective_at DESC, id DESC LIMIT 1",
@@ -67,41 +35,30 @@ pub async fn current_plan(conn: &mut AnyConnection, tenant: TenantId) -> StoreRe
     .bind(tenant.0)
     .fetch_optional(&mut *conn)
     .await?;
-    match row {
-        Some((document,)) => parse(&document),
-        None => Ok(SupportPlan::default()),
-    }
+    Ok(row.map(|(document,)| document))
 }
 
 impl Store {
-    pub async fn support_plan(&self, tenant: TenantId) -> StoreResult<SavedPlan> {
-        let row: Option<PlanRow> = sqlx::query_as(
+    /// The latest version of a tenant's plan.
+    pub async fn latest_plan_row(&self, tenant: TenantId) -> StoreResult<Option<PlanRow>> {
+        Ok(sqlx::query_as(
             "SELECT id, effective_at, document, created_by FROM support_plans WHERE tenant_id = $1
              ORDER BY effective_at DESC, id DESC LIMIT 1",
         )
         .bind(tenant.0)
         .fetch_optional(self.pool())
-        .await?;
-        match row {
-            Some(row) => saved(row),
-            None => Ok(SavedPlan {
-                version: None,
-                effective_at: None,
-                created_by: None,
-                plan: SupportPlan::default(),
-            }),
-        }
+        .await?)
     }
 
-    pub async fn support_plan_history(&self, tenant: TenantId) -> StoreResult<Vec<SavedPlan>> {
-        let rows: Vec<PlanRow> = sqlx::query_as(
+    /// Every version of a tenant's plan, newest first.
+    pub async fn plan_rows(&self, tenant: TenantId) -> StoreResult<Vec<PlanRow>> {
+        Ok(sqlx::query_as(
             "SELECT id, effective_at, document, created_by FROM support_plans WHERE tenant_id = $1
              ORDER BY effective_at DESC, id DESC",
         )
         .bind(tenant.0)
         .fetch_all(self.pool())
-        .await?;
-        rows.into_iter().map(saved).collect()
+        .await?)
     }
 }
 

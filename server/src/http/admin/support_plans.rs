@@ -9,9 +9,9 @@ use serde::Deserialize;
 use super::super::error::{ApiError, ApiResult};
 use super::super::extract::{AdminAuth, ApiJson};
 use super::super::AppState;
+use crate::desk::plans::SavedPlan;
 use crate::sla::plan::SupportPlan;
 use crate::store::assignment_groups::AssignmentGroup;
-use crate::store::support_plans::SavedPlan;
 use crate::store::tokens::ApiPrincipal;
 use crate::store::{now_ms, TenantId, TenantScope};
 
@@ -44,7 +44,9 @@ async fn show(
     Path(name): Path<String>,
 ) -> ApiResult<Json<SavedPlan>> {
     let tenant = tenant(&state, &principal, &name).await?;
-    Ok(Json(state.store.support_plan(tenant).await?))
+    Ok(Json(
+        crate::desk::plans::current(&state.store, tenant).await?,
+    ))
 }
 
 async fn history(
@@ -53,7 +55,9 @@ async fn history(
     Path(name): Path<String>,
 ) -> ApiResult<Json<Vec<SavedPlan>>> {
     let tenant = tenant(&state, &principal, &name).await?;
-    Ok(Json(state.store.support_plan_history(tenant).await?))
+    Ok(Json(
+        crate::desk::plans::history(&state.store, tenant).await?,
+    ))
 }
 
 /// A new version, effective now; the old ones stay for the clocks of older tickets.
