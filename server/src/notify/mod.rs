@@ -2,6 +2,7 @@
 //! HMAC-SHA256 and email over SMTP worded by the tenant's templates, retried with backoff, every
 //! attempt logged.
 
+pub mod digest;
 pub mod email;
 pub mod templates;
 pub mod webhook;
@@ -152,7 +153,7 @@ pub async fn sla_and_delivery_pass(store: &Store, deliverer: &Deliverer) {
 
 /// Queue the daily digests whose time has come.
 pub async fn digest_pass(store: &Store, schedule: &cron::Schedule) {
-    match store.enqueue_digests(schedule, now_ms()).await {
+    match digest::enqueue_digests(store, schedule, now_ms()).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(count = n, "daily digests queued"),
         Err(error) => tracing::warn!(%error, "queueing daily digests failed"),

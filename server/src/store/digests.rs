@@ -1,14 +1,11 @@
 //! The daily digest: per tenant, what is open, at risk and breached, and what was opened and
-//! resolved in the last day — queued through the outbox once per tenant and local date, however
-//! many replicas try.
+//! resolved in the last day, read from the tickets. Queueing it (once per tenant and local
+//! date, however many replicas try) is [`crate::notify::digest`]'s.
 
+use super::tickets::{open_states_sql, TicketKind};
+use super::{Store, StoreResult, TenantId};
 use chrono::TimeZone;
 use serde::Serialize;
-use serde_json::json;
-
-use super::outbox;
-use super::tickets::{open_states_sql, TicketKind};
-use super::{Store, StoreResult, TenantId, TenantScope};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -119,44 +116,6 @@ impl Store {
         listed.sort_by_key(|t| (t.risk != "breached", t.priority));
         listed.truncate(usize::try_from(LISTED).unwrap_or(20));
         Ok((summary, listed))
-    }
-
-    /// Queue today's digest of every tenant whose scheduled time (in the tenant's time zone)
-    /// has come, for each of its channels that wants digests. The key names the tenant and the
-    /// local date, so each is queued once per day across replicas. Returns how many messages
-    /// were queued.
-    pub async fn enqueue_digests(&self, schedule: &cron::Schedule, now: i64) -> StoreResult<u64> {
-        let mut queued = 0;
-        for tenant in self.list_tenants(TenantScope::All).await? {
-            let wants = self
-                .list_channels(tenant.id)
-                .await?
-                .iter()
-                .any(|c| c.events.iter().any(|e| e == "*" || e == "digest"));
-            if !wants {
-                continue;
-            }
-            let plan = crate::desk::plans::current(self, tenant.id).await?.plan;
-            let tz: chrono_tz::Tz = plan.time_zone.parse().unwrap_or(chrono_tz::UTC);
-            let Some(occurrence) = latest_occurrence(schedule, tz, now) else {
-                continue;
-            };
-            let date = occurrence.date_naive();
-            let key = digest_key(tenant.id, date);
-            if outbox::all_queued(self.pool(), tenant.id, "digest", &key).await? {
-                continue;
-            }
-            let (summary, at_risk) = self.digest_summary(tenant.id, now).await?;
-            let payload = json!({
-                "event": "digest", "tenant_id": tenant.id, "date": date.to_string(),
-                "tenant": {"id": tenant.id, "name": tenant.name,
-                           "display_name": tenant.display_name},
-                "summary": summary, "at_risk": at_risk,
-            });
-            let mut conn = self.pool().acquire().await?;
-            queued += outbox::enqueue(&mut conn, tenant.id, "digest", &key, &payload, now).await?;
-        }
-        Ok(queued)
     }
 }
 

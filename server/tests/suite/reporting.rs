@@ -322,8 +322,7 @@ on_every_backend!(
 
         let schedule = cron::Schedule::from_str("0 0 7 * * *").expect("cron");
         assert_eq!(
-            store
-                .enqueue_digests(&schedule, T0 - 2 * HOUR)
+            atalaya_server::notify::digest::enqueue_digests(&store, &schedule, T0 - 2 * HOUR)
                 .await
                 .expect("digest"),
             1,
@@ -331,8 +330,8 @@ on_every_backend!(
         );
         // Two replicas at 08:00: today's digest is queued once.
         let (a, b) = tokio::join!(
-            store.enqueue_digests(&schedule, T0),
-            store.enqueue_digests(&schedule, T0 + 1)
+            atalaya_server::notify::digest::enqueue_digests(&store, &schedule, T0),
+            atalaya_server::notify::digest::enqueue_digests(&store, &schedule, T0 + 1)
         );
         let keys: Vec<String> = store
             .outbox(acme)
@@ -343,8 +342,7 @@ on_every_backend!(
             .collect();
         assert_eq!(a.expect("a") + b.expect("b"), 1, "{keys:?}");
         assert_eq!(
-            store
-                .enqueue_digests(&schedule, T0 + HOUR)
+            atalaya_server::notify::digest::enqueue_digests(&store, &schedule, T0 + HOUR)
                 .await
                 .expect("again"),
             0
@@ -381,8 +379,7 @@ on_every_backend!(
         assert_eq!(listed, [("Breached", "breached"), ("At risk", "warning")]);
         // Tomorrow brings tomorrow's digest.
         assert_eq!(
-            store
-                .enqueue_digests(&schedule, T0 + DAY)
+            atalaya_server::notify::digest::enqueue_digests(&store, &schedule, T0 + DAY)
                 .await
                 .expect("tomorrow"),
             1
@@ -416,7 +413,9 @@ on_every_backend!(a_requester_channel_mails_each_tickets_requester, |store| {
     }
     let schedule = cron::Schedule::from_str("0 0 7 * * *").expect("cron");
     assert_eq!(
-        store.enqueue_digests(&schedule, T0).await.expect("digest"),
+        atalaya_server::notify::digest::enqueue_digests(&store, &schedule, T0)
+            .await
+            .expect("digest"),
         0,
         "no digest for requesters"
     );
