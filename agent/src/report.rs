@@ -1,41 +1,11 @@
-//! What goes into one spooled report, and how much it matters if it has to be dropped.
+//! How much one spooled report matters if it has to be dropped: whether it carries a change
+//! worth keeping over plain metrics.
 
 use std::collections::BTreeMap;
 
-use atalaya_shared::protocol::{DiskIo, Inventory, Report, ServiceState, Volume, VolumeInodes};
-use serde::{Deserialize, Serialize};
+use atalaya_shared::protocol::{DiskIo, ServiceState, Volume};
 
 use crate::spool::Priority;
-
-/// The report as sent: the shared [`Report`] plus optional top-level fields beside the others
-/// (servers that do not know one ignore it): the `inventory` when due, the `service_states` of
-/// every collection (absent when the service manager could not be asked), `volume_inodes` and
-/// `disk_io` (every whole disk's I/O rates and last SMART verdict).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct WireReport {
-    #[serde(flatten)]
-    pub report: Report,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub inventory: Option<Inventory>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service_states: Option<Vec<ServiceState>>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub volume_inodes: Vec<VolumeInodes>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub disk_io: Vec<DiskIo>,
-}
-
-impl From<Report> for WireReport {
-    fn from(report: Report) -> Self {
-        WireReport {
-            report,
-            inventory: None,
-            service_states: None,
-            volume_inodes: Vec::new(),
-            disk_io: Vec::new(),
-        }
-    }
-}
 
 /// Used-space levels (percent) whose crossing is a state change worth keeping over metrics.
 const VOLUME_LEVELS: &[f64] = &[80.0, 90.0, 95.0, 98.0];
@@ -118,6 +88,7 @@ pub fn priority(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use atalaya_shared::{Report, ReportEnvelope};
 
     fn volume(mount: &str, used_percent: u64) -> Volume {
         Volume {
@@ -192,7 +163,7 @@ mod tests {
     fn wire_report_carries_inventory_beside_the_report_fields() {
         let json = r#"{"protocol":1,"agent_id":"a","seq":3,"agent_version":"x","collected_at":"2026-01-01T00:00:00Z",
                        "host":{"hostname":"h"},"inventory":{"hash":"abc","reboot_required":true}}"#;
-        let w: WireReport = serde_json::from_str(json).expect("parses");
+        let w: ReportEnvelope = serde_json::from_str(json).expect("parses");
         assert_eq!(w.report.seq, 3);
         assert_eq!(w.inventory.as_ref().expect("inventory").hash, "abc");
         assert_eq!(w.service_states, None);

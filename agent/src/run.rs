@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Result;
+use atalaya_shared::ReportEnvelope;
 use rand::Rng;
 use tokio::sync::{watch, Notify};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
@@ -15,7 +16,7 @@ use crate::cli::RunArgs;
 use crate::collect::{Collection, Collector};
 use crate::error::AgentError;
 use crate::inventory::{self, InventoryDecision, InventoryPlan};
-use crate::report::{self, StateTracker, WireReport};
+use crate::report::{self, StateTracker};
 use crate::spool::{Priority, Spool};
 use crate::state::{Credential, SeqCounter, StateDir};
 use crate::uploader::{self, lock, Backoff, Drained, Uploader};
@@ -191,7 +192,7 @@ impl Producer {
         })
     }
 
-    fn push(&self, wire: &WireReport, priority: Priority) -> Result<()> {
+    fn push(&self, wire: &ReportEnvelope, priority: Priority) -> Result<()> {
         let mut spool = lock(&self.spool);
         spool.push(wire, priority).map(drop).inspect_err(|_| {
             let _ = spool.count_lost(1);

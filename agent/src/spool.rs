@@ -12,10 +12,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use atalaya_shared::ReportEnvelope;
 use serde::Deserialize;
 
 use crate::fsio;
-use crate::report::WireReport;
 
 /// Default cap on the bytes of spooled reports.
 pub const DEFAULT_CAP_BYTES: u64 = atalaya_shared::agent_config::DEFAULT_SPOOL_MAX_BYTES;
@@ -182,7 +182,7 @@ impl Spool {
 
     /// Writes `report` durably (tmp, fsync, rename, fsync dir), then drops old reports if the
     /// spool is over its cap. The drop count carried by `report` is no longer owed.
-    pub fn push(&mut self, wire: &WireReport, priority: Priority) -> Result<PushOutcome> {
+    pub fn push(&mut self, wire: &ReportEnvelope, priority: Priority) -> Result<PushOutcome> {
         let bytes = serde_json::to_vec(wire).context("serialising the report")?;
         let report = &wire.report;
         let path = self.dir.join(file_name(report.seq, priority));
@@ -370,8 +370,8 @@ pub(crate) mod tests {
     use atalaya_shared::protocol::{HostFacts, Report, Sample, PROTOCOL_VERSION};
     use chrono::Utc;
 
-    pub fn report(seq: u64, padding: usize) -> WireReport {
-        WireReport::from(Report {
+    pub fn report(seq: u64, padding: usize) -> ReportEnvelope {
+        ReportEnvelope::from(Report {
             protocol: PROTOCOL_VERSION,
             agent_id: "agent".into(),
             seq,

@@ -5,14 +5,13 @@
 
 use atalaya_shared::{
     metric, CpuInventory, DiskIo, Hardware, HostFacts, Inventory, LoggedInUser, NetworkInterface,
-    PhysicalDisk, Report, Sample, ServiceState, ServiceUnit, SmartHealth, Volume, VolumeInodes,
-    PROTOCOL_VERSION,
+    PhysicalDisk, Report, ReportEnvelope, Sample, ServiceState, ServiceUnit, SmartHealth, Volume,
+    VolumeInodes, PROTOCOL_VERSION,
 };
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sha2::{Digest, Sha256};
 
 use crate::catalog::installed_software;
 
@@ -417,13 +416,8 @@ impl VirtualHost {
         // The inventory is a function of its revision, so a new revision is a new hash.
         let due = first || scheduled || revision != self.sent_inventory_revision;
         let inventory = due.then(|| self.inventory(revision));
-        let extras = self.extras(&report.volumes, at);
-        let body = serde_json::to_vec(&Outgoing {
-            report: &report,
-            inventory: inventory.as_ref(),
-            extras: &extras,
-        })
-        .unwrap_or_default(); // plain data: serialising cannot fail
+        let envelope = self.envelope(report, inventory, at);
+        let body = serde_json::to_vec(&envelope).unwrap_or_default(); // plain data: cannot fail
         (body, due.then_some(revision))
     }
 
@@ -453,9 +447,15 @@ impl VirtualHost {
         services
     }
 
-    /// What the agent adds to every collection beside the report: the state of every service,
-    /// the volumes' inode use and the whole disk's I/O rates with its last SMART verdict.
-    fn extras(&mut self, volumes: &[Volume], at: DateTime<Utc>) -> Extras {
+    /// The report as the agent sends it: with the inventory when due, and what the agent adds to
+    /// every collection — the state of every service, the volumes' inode use and the whole
+    /// disk's I/O rates with its last SMART verdict.
+    fn envelope(
+        &mut self,
+        report: Report,
+        inventory: Option<Inventory>,
+        at: DateTime<Utc>,
+    ) -> ReportEnvelope {
         let service_states = self
             .services()
             .into_iter()
@@ -466,7 +466,8 @@ impl VirtualHost {
                 watched: false,
             })
             .collect();
-        let volume_inodes = volumes
+        let volume_inodes = report
+            .volumes
             .iter()
             .map(|v| {
                 // ext4's default: one inode per 16 KiB; inode use follows space use, loosely.
@@ -497,8 +498,10 @@ impl VirtualHost {
             pending_sectors: Some(0),
             wear_percent: nvme.then_some(12),
         }];
-        Extras {
-            service_states,
+        ReportEnvelope {
+            report,
+            inventory,
+            service_states: Some(service_states),
             volume_inodes,
             disk_io,
         }
@@ -638,36 +641,9 @@ impl VirtualHost {
             reboot_required: Some(revision > 0),
             unavailable: Default::default(),
         };
-        inventory.hash = inventory_hash(&inventory);
+        inventory.hash = inventory.content_hash();
         inventory
     }
-}
-
-/// The report as it goes on the wire: [`Report`] plus the optional top-level `inventory`.
-#[derive(serde::Serialize)]
-struct Outgoing<'a> {
-    #[serde(flatten)]
-    report: &'a Report,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    inventory: Option<&'a Inventory>,
-    #[serde(flatten)]
-    extras: &'a Extras,
-}
-
-/// The per-collection fields of the agent's wire report beside [`Report`].
-#[derive(serde::Serialize)]
-struct Extras {
-    service_states: Vec<ServiceState>,
-    volume_inodes: Vec<VolumeInodes>,
-    disk_io: Vec<DiskIo>,
-}
-
-/// The agent's hash: hex SHA-256 of the inventory serialised with an empty `hash`.
-fn inventory_hash(inv: &Inventory) -> String {
-    let mut unhashed = inv.clone();
-    unhashed.hash.clear();
-    let bytes = serde_json::to_vec(&unhashed).unwrap_or_default(); // plain data cannot fail
-    hex::encode(Sha256::digest(bytes))
 }
 
 #[cfg(test)]
@@ -753,5 +729,52 @@ mod tests {
         assert_eq!(sent.len(), 1, "{sent:?}");
         assert_eq!(sent[0].0, change);
         assert_ne!(sent[0].1, serde_json::json!(host.inventory(0).hash));
+    }
+
+    /// The bodies and inventory hashes of one generated host, taken from fleet-sim's own report
+    /// type and hash before it used the shared [`ReportEnvelope`] and
+    /// [`Inventory::content_hash`]: the same seed still sends the same bytes.
+    #[test]
+    fn a_seeded_host_sends_the_same_bytes_as_before_the_shared_envelope() {
+        use sha2::{Digest, Sha256};
+        let now = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .expect("valid")
+            .with_timezone(&Utc);
+        let s = scenario();
+        let mut host = VirtualHost::new(7, 3, &s, now);
+        assert_eq!(
+            host.inventory(0).hash,
+            "e2c8394d62e66ecb0c4e2a1af8c4817b34eecc0b696a22bf9677aed42dadeb80"
+        );
+        assert_eq!(
+            host.inventory(1).hash,
+            "a086426db96a797e0758a5aa3459aa18c338b2f01eea5d2f448654c118dc362d"
+        );
+        let golden = [
+            (
+                64926,
+                "41a7f8d7812ce6b44bfc868cc86e63cb0e3ddb80427604794054ea3623e24108",
+                Some(0),
+            ),
+            (
+                3055,
+                "0b7fe9661c158fca2e9576beb76c765c52c37596e9aeb9ffc5a0f4744789bff0",
+                None,
+            ),
+            (
+                3060,
+                "3be7225c06f8f74f063806606e4474de00319e8b71806cb03400c61102f923b4",
+                None,
+            ),
+        ];
+        for (n, (len, digest, revision)) in golden.into_iter().enumerate() {
+            let n = n as u64;
+            let (body, sent) = host.make_report(n, now, n as f64 * 60.0, &s, true);
+            assert_eq!(
+                (body.len(), hex::encode(Sha256::digest(&body)), sent),
+                (len, digest.to_owned(), revision),
+                "report {n}"
+            );
+        }
     }
 }

@@ -24,6 +24,7 @@ use atalaya_shared::protocol::{
     metric, DiskIo, HostFacts, PhysicalDisk, Report, Sample, ServiceState, Volume, VolumeInodes,
     PROTOCOL_VERSION,
 };
+use atalaya_shared::ReportEnvelope;
 use chrono::{DateTime, Utc};
 use sysinfo::{CpuRefreshKind, MemoryRefreshKind, System};
 
@@ -57,11 +58,11 @@ impl Collection {
         agent_id: &str,
         seq: u64,
         dropped_since_last: u64,
-    ) -> crate::report::WireReport {
+    ) -> ReportEnvelope {
         let volume_inodes = std::mem::take(&mut self.volume_inodes);
         let service_states = self.service_states.take();
         let disk_io = std::mem::take(&mut self.disk_io);
-        crate::report::WireReport {
+        ReportEnvelope {
             report: self.into_report(agent_id, seq, dropped_since_last),
             inventory: None,
             service_states,

@@ -1,6 +1,6 @@
 //! The full inventory of the machine (hardware, CPU, network, disks, services, software, users),
-//! its content hash, and when it is due: whole only when the hash changes, plus a full send on
-//! a cron schedule.
+//! its content hash ([`Inventory::content_hash`], shared with fleet-sim), and when it is due:
+//! whole only when the hash changes, plus a full send on a cron schedule.
 
 #[cfg(target_os = "linux")]
 mod disks;
@@ -18,7 +18,6 @@ mod services;
 mod users;
 
 use atalaya_shared::protocol::{Inventory, ServiceState};
-use sha2::{Digest, Sha256};
 
 pub use schedule::{InventoryDecision, InventoryPlan, DEFAULT_FULL_SEND};
 
@@ -30,7 +29,7 @@ pub fn collect(watched: &[String]) -> Inventory {
         ..Inventory::default()
     };
     collect_platform(&mut inv, watched);
-    inv.hash = hash(&inv);
+    inv.hash = inv.content_hash();
     inv
 }
 
@@ -101,16 +100,6 @@ fn collect_platform(inv: &mut Inventory, _watched: &[String]) {
     );
 }
 
-/// Hex SHA-256 of the inventory serialised with an empty hash. Every list is sorted by the
-/// collectors, so the same machine state always hashes the same.
-pub fn hash(inv: &Inventory) -> String {
-    let mut unhashed = inv.clone();
-    unhashed.hash.clear();
-    // Serialising plain data (strings, numbers, maps with string keys) cannot fail.
-    let bytes = serde_json::to_vec(&unhashed).unwrap_or_default();
-    hex::encode(Sha256::digest(bytes))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,14 +109,14 @@ mod tests {
         let a = collect(&[]);
         let b = collect(&[]);
         assert_eq!(a.hash.len(), 64);
-        assert_eq!(hash(&a), a.hash);
+        assert_eq!(a.content_hash(), a.hash);
         // Two collections a moment apart on an idle machine agree unless a user logged in.
         if a.logged_in_users == b.logged_in_users && a.services == b.services {
             assert_eq!(a.hash, b.hash);
         }
         let mut c = a.clone();
         c.reboot_required = Some(!c.reboot_required.unwrap_or(false));
-        assert_ne!(hash(&c), a.hash);
+        assert_ne!(c.content_hash(), a.hash);
     }
 
     #[test]

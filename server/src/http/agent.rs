@@ -113,7 +113,7 @@ async fn report(
             "the report's agent_id does not match the credential".into(),
         ));
     }
-    if let Err(message) = incoming.validate() {
+    if let Err(message) = ingest::validate_incoming(&incoming) {
         Metrics::add(&state.metrics.reports_rejected, 1);
         tracing::warn!(agent_id = %agent.agent_id, seq = report.seq, %message, "report refused");
         return Err(ApiError::invalid(message));

@@ -14,7 +14,6 @@ mod services;
 pub mod steady;
 
 use atalaya_shared::{DiskIo, Inventory, Report, ServiceState, Volume, VolumeInodes};
-use serde::Deserialize;
 
 use crate::cmdb::{inventory, software};
 use crate::store::agent_configs::AgentConfigLayers;
@@ -31,47 +30,34 @@ use alerts::{Engine, Subject};
 /// The sample name volume usage is stored under.
 pub const VOLUME_USED_PERCENT: &str = metrics::VOLUME_USED_PERCENT;
 
-/// A report as it arrives: the protocol's [`Report`] plus the top-level fields beside it — the
-/// inventory the agent attaches when it changed (or on its daily schedule), the state of every
-/// service at this collection (absent when the agent could not ask its service manager), the
-/// volumes' inode use and every whole disk's I/O rates and last SMART verdict.
-#[derive(Debug, Clone, Deserialize)]
-pub struct IncomingReport {
-    #[serde(flatten)]
-    pub report: Report,
-    #[serde(default)]
-    pub inventory: Option<Inventory>,
-    #[serde(default)]
-    pub service_states: Option<Vec<ServiceState>>,
-    #[serde(default)]
-    pub volume_inodes: Vec<VolumeInodes>,
-    #[serde(default)]
-    pub disk_io: Vec<DiskIo>,
-}
+/// A report as it arrives: the shared envelope ([`atalaya_shared::ReportEnvelope`]) — the
+/// protocol's [`Report`] plus the inventory the agent attaches when it changed (or on its daily
+/// schedule), the state of every service at this collection (absent when the agent could not ask
+/// its service manager), the volumes' inode use and every whole disk's I/O rates and last SMART
+/// verdict. Checked with [`validate_incoming`].
+pub use atalaya_shared::ReportEnvelope as IncomingReport;
 
-impl IncomingReport {
-    /// Check what [`validate`] checks, and the top-level fields.
-    pub fn validate(&self) -> Result<(), String> {
-        validate(&self.report)?;
-        if self
-            .service_states
-            .as_ref()
-            .is_some_and(|s| s.len() > 20_000)
-        {
-            return Err("too many service states in one report (at most 20000)".into());
-        }
-        if self.volume_inodes.len() > 4096 {
-            return Err("too many volume_inodes in one report (at most 4096)".into());
-        }
-        if self
-            .volume_inodes
-            .iter()
-            .any(|v| v.inodes_free > v.inodes_total || v.inodes_total > i64::MAX as u64)
-        {
-            return Err("a volume_inodes entry has more free than total inodes".into());
-        }
-        validate_disk_io(&self.disk_io)
+/// Check what [`validate`] checks, and the top-level fields.
+pub fn validate_incoming(incoming: &IncomingReport) -> Result<(), String> {
+    validate(&incoming.report)?;
+    if incoming
+        .service_states
+        .as_ref()
+        .is_some_and(|s| s.len() > 20_000)
+    {
+        return Err("too many service states in one report (at most 20000)".into());
     }
+    if incoming.volume_inodes.len() > 4096 {
+        return Err("too many volume_inodes in one report (at most 4096)".into());
+    }
+    if incoming
+        .volume_inodes
+        .iter()
+        .any(|v| v.inodes_free > v.inodes_total || v.inodes_total > i64::MAX as u64)
+    {
+        return Err("a volume_inodes entry has more free than total inodes".into());
+    }
+    validate_disk_io(&incoming.disk_io)
 }
 
 fn validate_disk_io(disk_io: &[DiskIo]) -> Result<(), String> {
