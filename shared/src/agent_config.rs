@@ -20,6 +20,7 @@ pub const MAX_WATCHED_SERVICES: usize = 500;
 /// One layer of agent config: every field optional, an absent one inherits from the layer
 /// below (agent override → tenant default → built-in default).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AgentConfigSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]

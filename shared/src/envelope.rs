@@ -15,6 +15,7 @@ use crate::protocol::{DiskIo, Inventory, Report, ServiceState, VolumeInodes};
 /// Empty and absent fields are left out of the JSON, and a missing field reads as empty, so a
 /// server that does not know a field ignores it and an older agent's report still parses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReportEnvelope {
     #[serde(flatten)]
     pub report: Report,

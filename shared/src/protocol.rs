@@ -22,6 +22,7 @@ pub fn protocol_supported(version: u32) -> bool {
 
 /// `POST /api/v1/agent/enroll`: trade an enrollment token for an agent credential.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollRequest {
     pub protocol: u32,
     /// The tenant enrollment token (`ate_…`).
@@ -31,6 +32,7 @@ pub struct EnrollRequest {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollResponse {
     pub protocol: u32,
     /// The agent's identity on the server (a UUID).
@@ -48,6 +50,7 @@ pub struct EnrollResponse {
 /// `seq` increases by one for every collection the agent makes and survives agent restarts;
 /// the server stores each `(agent_id, seq)` once, so replays after an outage never duplicate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Report {
     pub protocol: u32,
     pub agent_id: String,
@@ -67,6 +70,7 @@ pub struct Report {
 
 /// Facts that identify and describe the machine.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HostFacts {
     pub hostname: String,
     /// `/etc/machine-id` on Linux; absent when unreadable.
@@ -97,6 +101,7 @@ pub struct HostFacts {
 
 /// One timestamped numeric measurement of the machine (CPU, memory, load…).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Sample {
     /// A metric name from [`metric`], e.g. `cpu.usage_percent`.
     pub metric: String,
@@ -106,6 +111,7 @@ pub struct Sample {
 
 /// A mounted filesystem as the agent saw it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Volume {
     pub mount_point: String,
     #[serde(default)]
@@ -134,6 +140,7 @@ impl Volume {
 
 /// The server's answer to an accepted report.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReportAck {
     pub protocol: u32,
     /// The sequence number now committed (or already stored before).
@@ -153,6 +160,7 @@ pub struct ReportAck {
 /// Every section is optional: a section the agent could not read is absent and, where the reason
 /// matters (no `smartctl`, systemd not running), named in [`Inventory::unavailable`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Inventory {
     /// Hex SHA-256 of this inventory serialised with an empty `hash`
     /// ([`Inventory::content_hash`], computed by the agent).
@@ -188,6 +196,7 @@ pub struct Inventory {
 
 /// DMI/SMBIOS identity of the machine.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Hardware {
     #[serde(default)]
     pub vendor: Option<String>,
@@ -212,6 +221,7 @@ pub struct Hardware {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CpuInventory {
     #[serde(default)]
     pub model: Option<String>,
@@ -228,6 +238,7 @@ pub struct CpuInventory {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NetworkInterface {
     pub name: String,
     #[serde(default)]
@@ -248,6 +259,7 @@ pub struct NetworkInterface {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PhysicalDisk {
     /// Kernel name, e.g. `sda`, `nvme0n1`.
     pub name: String,
@@ -267,6 +279,7 @@ pub struct PhysicalDisk {
 
 /// SMART health of one disk. `available: false` means "not known" (never "healthy").
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SmartHealth {
     pub available: bool,
     /// Why SMART data is unavailable: `smartctl not installed`, `not supported by the device`…
@@ -290,6 +303,7 @@ pub struct SmartHealth {
 
 /// One systemd service unit.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServiceUnit {
     /// Unit name, e.g. `ssh.service`.
     pub name: String,
@@ -320,6 +334,7 @@ fn is_false(b: &bool) -> bool {
 /// The state of one service at one collection: the report's top-level `service_states`, sent
 /// every interval (the full [`ServiceUnit`] rides only in the inventory).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServiceState {
     pub name: String,
     #[serde(default)]
@@ -333,6 +348,7 @@ pub struct ServiceState {
 /// Inode use of one volume: the report's top-level `volume_inodes` (filesystems without inodes,
 /// such as vfat or btrfs, which reports 0 total, are left out).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VolumeInodes {
     pub mount_point: String,
     pub inodes_total: u64,
@@ -358,6 +374,7 @@ impl VolumeInodes {
 /// and logical devices (loop, RAM, zram, device-mapper, md) are left out: their I/O is already
 /// counted on the whole disks below them, or they are no disk at all.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DiskIo {
     pub device: String,
     /// Rates are absent when there is no earlier reading to compare with (a disk that just
@@ -391,6 +408,7 @@ pub struct DiskIo {
 
 /// One installed memory module (SMBIOS type 17, "Memory Device"); empty slots are left out.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemoryModule {
     /// The slot, e.g. `DIMM_A1` or `ChannelA-DIMM0`.
     pub locator: String,
@@ -415,6 +433,7 @@ pub struct MemoryModule {
 /// the server also puts in every [`ReportAck::config_version`]; an agent whose applied version
 /// differs fetches this document and applies it without a restart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentConfig {
     pub protocol: u32,
     pub version: u64,
@@ -429,6 +448,7 @@ pub struct AgentConfig {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SoftwarePackage {
     pub name: String,
     pub version: String,
@@ -439,6 +459,7 @@ pub struct SoftwarePackage {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoggedInUser {
     pub name: String,
     #[serde(default)]

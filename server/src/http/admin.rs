@@ -13,17 +13,21 @@ mod rules;
 mod support_plans;
 mod suppressions;
 mod tenants;
+mod ticket_routes;
+mod ticket_views;
 mod tickets;
 
-use axum::Router;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
 
 use super::error::{ApiError, ApiResult};
 use super::AppState;
 use crate::store::tokens::ApiPrincipal;
 use crate::store::{TenantId, TenantScope};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(tenants::router())
         .merge(enrollment_tokens::router())
         .merge(agents::router())
@@ -37,6 +41,14 @@ pub fn router() -> Router<AppState> {
         .merge(notifications::router())
         .merge(notification_templates::router())
         .merge(kpis::router())
+}
+
+/// `?tenant=NAME`: narrow a list to one of the caller's tenants.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TenantQuery {
+    /// A tenant's name; the caller's own tenants when absent.
+    pub tenant: Option<String>,
 }
 
 /// Paging shared by every list: `?limit=` (1-1000, default 100) and `?offset=`.

@@ -1,28 +1,43 @@
 //! Agent endpoints: enrollment, reports and the agent's config.
 
 use atalaya_shared::{
-    protocol_supported, AgentConfig, EnrollRequest, EnrollResponse, ReportAck, PROTOCOL_VERSION,
+    protocol_supported, AgentConfig, EnrollRequest, EnrollResponse, ErrorBody, ReportAck,
+    ReportEnvelope, PROTOCOL_VERSION,
 };
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, BadBody, Refused, ServerTrouble};
 use super::extract::{AgentAuth, ApiJson};
 use super::{AppState, Metrics};
 use crate::enrollment::{self, EnrollError};
 use crate::ingest;
 use crate::store::tokens::EnrollmentRefusal;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/agent/enroll", post(enroll))
-        .route("/api/v1/agent/report", post(report))
-        .route("/api/v1/agent/config", get(config))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(enroll))
+        .routes(routes!(report))
+        .routes(routes!(config))
 }
 
-/// The config this agent should run: its tenant's default under its own override.
+/// The config this agent should run (its tenant's default under its own override). Every
+/// report acknowledgement carries the same version as `config_version`; an agent whose applied
+/// version differs fetches this and applies it without a restart.
+#[utoipa::path(
+    get,
+    path = "/api/v1/agent/config",
+    tag = "agent",
+    operation_id = "agent_config",
+    security(("agent" = [])),
+    responses(
+        Refused,
+        (status = 200, description = "The effective agent config", body = AgentConfig),
+    )
+)]
 async fn config(
     State(state): State<AppState>,
     AgentAuth(agent): AgentAuth,
@@ -48,6 +63,21 @@ fn check_protocol(version: u32) -> ApiResult<()> {
     ))
 }
 
+/// Trade an enrollment token for an agent credential (shown once).
+#[utoipa::path(
+    post,
+    path = "/api/v1/agent/enroll",
+    tag = "agent",
+    operation_id = "enroll_agent",
+    request_body = EnrollRequest,
+    responses(
+        BadBody,
+        ServerTrouble,
+        (status = 201, description = "Enrolled: the agent's identity and credential", body = EnrollResponse),
+        (status = 400, description = "`unsupported_protocol`, or a body that is not JSON", body = ErrorBody),
+        (status = 401, description = "`invalid_token`, `token_revoked`, `token_expired` or `token_used_up`", body = ErrorBody),
+    )
+)]
 async fn enroll(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<EnrollRequest>,
@@ -100,6 +130,22 @@ async fn enroll(
     }
 }
 
+/// Submit one collection; acknowledged after commit; replays of a stored `seq` are no-ops.
+#[utoipa::path(
+    post,
+    path = "/api/v1/agent/report",
+    tag = "agent",
+    operation_id = "submit_report",
+    security(("agent" = [])),
+    request_body = ReportEnvelope,
+    responses(
+        BadBody,
+        Refused,
+        (status = 200, description = "Committed (or already stored: `duplicate`)", body = ReportAck),
+        (status = 400, description = "`unsupported_protocol`, or a body that is not JSON", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the report's agent_id is not the credential's", body = ErrorBody),
+    )
+)]
 async fn report(
     State(state): State<AppState>,
     AgentAuth(agent): AgentAuth,

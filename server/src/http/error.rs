@@ -111,6 +111,74 @@ impl IntoResponse for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+// Failure responses shared by many operations, for their `#[utoipa::path(responses(...))]`.
+// They are never built: [`ApiError`] is what answers; these only describe it.
+
+/// What the server's own trouble answers: an internal error, or a busy database.
+#[derive(utoipa::IntoResponses)]
+pub enum ServerTrouble {
+    #[response(status = 500, description = "Internal error (the detail is in the server log)")]
+    Internal(ErrorBody),
+    #[response(
+        status = 503,
+        description = "The database is busy; retry after `Retry-After` seconds",
+        headers(("Retry-After" = u32, description = "Seconds to wait"))
+    )]
+    Unavailable(ErrorBody),
+}
+
+/// What an authenticated call answers without a valid credential, beside [`ServerTrouble`].
+#[derive(utoipa::IntoResponses)]
+pub enum Refused {
+    #[response(
+        status = 401,
+        description = "`missing_token`, `invalid_token` or `invalid_credential`: the bearer \
+                       credential is missing, unknown or revoked"
+    )]
+    Unauthorized(ErrorBody),
+    #[response(status = 500, description = "Internal error (the detail is in the server log)")]
+    Internal(ErrorBody),
+    #[response(
+        status = 503,
+        description = "The database is busy; retry after `Retry-After` seconds",
+        headers(("Retry-After" = u32, description = "Seconds to wait"))
+    )]
+    Unavailable(ErrorBody),
+}
+
+/// What a JSON request body can be refused with ([`super::extract::ApiJson`]).
+#[derive(utoipa::IntoResponses)]
+pub enum BadBody {
+    #[response(
+        status = 400,
+        description = "`malformed_json` or `bad_body`: the body is not JSON"
+    )]
+    Malformed(ErrorBody),
+    #[response(status = 413, description = "`payload_too_large`: the body is too large")]
+    TooLarge(ErrorBody),
+    #[response(
+        status = 415,
+        description = "`unsupported_media_type`: the body is not `application/json`"
+    )]
+    NotJson(ErrorBody),
+    #[response(
+        status = 422,
+        description = "`invalid_body` or `invalid`: the JSON does not have the expected shape or \
+                       values"
+    )]
+    Invalid(ErrorBody),
+}
+
+/// What a bad query string is refused with ([`super::extract::ApiQuery`]).
+#[derive(utoipa::IntoResponses)]
+pub enum BadQuery {
+    #[response(
+        status = 400,
+        description = "`invalid_query`: a query parameter is malformed or out of range"
+    )]
+    Invalid(ErrorBody),
+}
+
 /// SQLite's write lock was not free within the busy timeout (`SQLITE_BUSY`, `SQLITE_LOCKED`,
 /// with or without an extended code): the server is overloaded, not broken — the client is told
 /// to come back (an agent keeps the report spooled), not that the server failed.

@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 mod health;
 mod metrics;
+pub mod openapi;
 mod satisfaction;
 
 use std::sync::Arc;
@@ -14,10 +15,13 @@ use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::StatusCode;
-use axum::Router;
+use axum::{Extension, Router};
 use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::Config;
 use crate::store::Store;
@@ -40,13 +44,26 @@ impl AppState {
     }
 }
 
-pub fn app(state: AppState) -> Router {
-    let max_body = state.config.max_request_bytes;
-    Router::new()
+/// Every route with its documentation, from one list: the router serves what the OpenAPI
+/// document describes, and a route cannot be added without its `#[utoipa::path]`.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(health::router())
         .merge(agent::router())
         .merge(admin::router())
         .merge(satisfaction::router())
+}
+
+/// The OpenAPI document `GET /api/v1/openapi.json` serves.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    api().into_openapi()
+}
+
+pub fn app(state: AppState) -> Router {
+    let max_body = state.config.max_request_bytes;
+    let (router, document) = api().split_for_parts();
+    router
+        .layer(Extension(openapi::Served::new(&document)))
         .fallback(|| async { error::ApiError::NotFound("no such endpoint".into()) })
         .layer(DefaultBodyLimit::max(max_body))
         .layer(RequestDecompressionLayer::new())

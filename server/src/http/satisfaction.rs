@@ -5,19 +5,22 @@
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
 use axum::response::Html;
-use axum::routing::get;
-use axum::{Form, Router};
+use axum::Form;
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, ServerTrouble};
+use atalaya_shared::ErrorBody;
 use super::AppState;
 use crate::desk::satisfaction::{self, TokenError, KEY_NAME};
 use crate::store::tickets::TicketKind;
 use crate::store::{now_ms, StoreError};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/satisfaction/{token}", get(page).post(rate))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(page, rate))
 }
 
 const PAGE: &str = r#"<!doctype html>
@@ -61,6 +64,20 @@ fn not_found(e: StoreError) -> ApiError {
     }
 }
 
+/// The page a "resolved" email links to. No credential: the link is HMAC-signed.
+#[utoipa::path(
+    get,
+    path = "/satisfaction/{token}",
+    tag = "satisfaction",
+    operation_id = "satisfaction_page",
+    params(("token" = String, Path, description = "The signed token of the email's link")),
+    responses(
+        ServerTrouble,
+        (status = 200, description = "The rating page (or the rating given)", content_type = "text/html; charset=utf-8", body = String),
+        (status = 403, description = "`forbidden`: the link's signature is wrong", body = ErrorBody),
+        (status = 404, description = "`not_found`: a malformed link, or the ticket is gone", body = ErrorBody),
+    )
+)]
 async fn page(State(state): State<AppState>, Path(token): Path<String>) -> ApiResult<Html<String>> {
     let (kind, id) = ticket(&state, &token).await?;
     let target = state
@@ -75,12 +92,31 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> ApiRe
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct RatingForm {
+    /// 1 (bad) to 5 (good).
+    #[schema(minimum = 1, maximum = 5)]
     score: i64,
     comment: Option<String>,
 }
 
+/// Rate the ticket, once, from the page's form.
+#[utoipa::path(
+    post,
+    path = "/satisfaction/{token}",
+    tag = "satisfaction",
+    operation_id = "rate_ticket",
+    params(("token" = String, Path, description = "The signed token of the email's link")),
+    request_body(content = RatingForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        ServerTrouble,
+        (status = 200, description = "Thanks, with the rating given", content_type = "text/html; charset=utf-8", body = String),
+        (status = 403, description = "`forbidden`: the link's signature is wrong", body = ErrorBody),
+        (status = 404, description = "`not_found`: a malformed link, or the ticket is gone", body = ErrorBody),
+        (status = 409, description = "`conflict`: already rated, or not resolved", body = ErrorBody),
+        (status = 422, description = "`invalid_body` or `invalid`: the form is incomplete, or the score is not 1 to 5", body = ErrorBody),
+    )
+)]
 async fn rate(
     State(state): State<AppState>,
     Path(token): Path<String>,

@@ -13,6 +13,7 @@ mod ingest;
 mod jobs;
 mod noise;
 mod notify;
+mod openapi;
 mod reporting;
 mod router;
 mod rules;

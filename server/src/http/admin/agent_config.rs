@@ -6,29 +6,27 @@ use atalaya_shared::agent_config::AgentConfigSettings;
 use atalaya_shared::AgentConfig;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::super::error::{ApiError, ApiResult};
+use super::super::error::{ApiError, ApiResult, BadBody, Refused};
 use super::super::extract::{AdminAuth, ApiJson};
 use super::super::AppState;
 use crate::store::agent_configs::{AgentConfigLayers, ConfigLayer};
 use crate::store::StoreError;
+use atalaya_shared::ErrorBody;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/tenants/{name}/agent-config",
-            get(get_tenant).put(put_tenant),
-        )
-        .route(
-            "/api/v1/agents/{id}/agent-config",
-            get(get_agent).put(put_agent).delete(delete_agent),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_tenant, put_tenant))
+        .routes(routes!(get_agent, put_agent, delete_agent))
 }
 
-#[derive(Serialize)]
+/// A tenant's default agent config.
+#[derive(Serialize, ToSchema)]
 struct TenantAgentConfig {
     tenant: String,
     /// Changes to the tenant default so far (0: never set).
@@ -40,7 +38,8 @@ struct TenantAgentConfig {
     effective: AgentConfig,
 }
 
-#[derive(Serialize)]
+/// One agent's config: its override, the tenant default and what it runs.
+#[derive(Serialize, ToSchema)]
 struct AgentAgentConfig {
     agent_id: String,
     tenant: String,
@@ -78,6 +77,21 @@ fn tenant_view(state: &AppState, tenant: String, layer: ConfigLayer) -> TenantAg
     }
 }
 
+/// The tenant's default agent config: the fields it sets, its version (0: never set) and the
+/// effective config of an agent without an override.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{name}/agent-config",
+    tag = "agent-config",
+    operation_id = "show_tenant_agent_config",
+    security(("admin" = [])),
+    params(("name" = String, Path, description = "The tenant's name")),
+    responses(
+        Refused,
+        (status = 200, description = "The tenant default", body = TenantAgentConfig),
+        (status = 404, description = "`not_found`: no such tenant", body = ErrorBody),
+    )
+)]
 async fn get_tenant(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
@@ -88,6 +102,24 @@ async fn get_tenant(
     Ok(Json(tenant_view(&state, tenant.name, layer)))
 }
 
+/// Replace the tenant's default agent config; unset fields take the built-in defaults. Agents
+/// pick it up with their next acknowledgement.
+#[utoipa::path(
+    put,
+    path = "/api/v1/tenants/{name}/agent-config",
+    tag = "agent-config",
+    operation_id = "replace_tenant_agent_config",
+    security(("admin" = [])),
+    params(("name" = String, Path, description = "The tenant's name")),
+    request_body = AgentConfigSettings,
+    responses(
+        Refused,
+        BadBody,
+        (status = 200, description = "The tenant default as saved", body = TenantAgentConfig),
+        (status = 404, description = "`not_found`: no such tenant", body = ErrorBody),
+        (status = 422, description = "`invalid_agent_config`: says which field is wrong and what is allowed", body = ErrorBody),
+    )
+)]
 async fn put_tenant(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
@@ -104,6 +136,21 @@ async fn put_tenant(
     Ok(Json(tenant_view(&state, tenant.name, layer)))
 }
 
+/// One agent's config: its override (`null` when it follows the tenant), the tenant default
+/// and the effective config with the version its acknowledgements carry.
+#[utoipa::path(
+    get,
+    path = "/api/v1/agents/{id}/agent-config",
+    tag = "agent-config",
+    operation_id = "show_agent_agent_config",
+    security(("admin" = [])),
+    params(("id" = String, Path, description = "The agent's id")),
+    responses(
+        Refused,
+        (status = 200, description = "The agent's config", body = AgentAgentConfig),
+        (status = 404, description = "`not_found`: no such agent", body = ErrorBody),
+    )
+)]
 async fn get_agent(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
@@ -117,6 +164,23 @@ async fn get_agent(
     agent_view(&state, agent).await.map(Json)
 }
 
+/// Set the agent's override; unset fields follow the tenant default.
+#[utoipa::path(
+    put,
+    path = "/api/v1/agents/{id}/agent-config",
+    tag = "agent-config",
+    operation_id = "replace_agent_agent_config",
+    security(("admin" = [])),
+    params(("id" = String, Path, description = "The agent's id")),
+    request_body = AgentConfigSettings,
+    responses(
+        Refused,
+        BadBody,
+        (status = 200, description = "The agent's config as saved", body = AgentAgentConfig),
+        (status = 404, description = "`not_found`: no such agent", body = ErrorBody),
+        (status = 422, description = "`invalid_agent_config`: says which field is wrong and what is allowed", body = ErrorBody),
+    )
+)]
 async fn put_agent(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
@@ -137,6 +201,21 @@ async fn put_agent(
     agent_view(&state, agent).await.map(Json)
 }
 
+/// Remove the agent's override: it follows the tenant default again (its config version
+/// still moves forward).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/agents/{id}/agent-config",
+    tag = "agent-config",
+    operation_id = "delete_agent_agent_config",
+    security(("admin" = [])),
+    params(("id" = String, Path, description = "The agent's id")),
+    responses(
+        Refused,
+        (status = 204, description = "Removed"),
+        (status = 404, description = "`not_found`: no such agent, or it has no override", body = ErrorBody),
+    )
+)]
 async fn delete_agent(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,

@@ -5,39 +5,243 @@
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Json;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::super::error::{ApiError, ApiResult};
+use super::super::error::{ApiError, ApiResult, BadBody, BadQuery, Refused};
 use super::super::extract::{AdminAuth, ApiJson, ApiQuery};
 use super::super::AppState;
-use super::{scope, target_tenant, Paging};
+use super::{scope, target_tenant, Paging, TenantQuery};
 use crate::cmdb::{class, query};
-use crate::store::ci_admin::{FieldLock, HistoryEntry, InstalledPackage, Review};
-use crate::store::ci_query::{CiQuery, CiQueryError, SavedQuery};
-use crate::store::cis::{ConfigurationItem, Relation};
+use crate::store::ci_admin::{FieldLock, HistoryEntry, InstalledPackage, Review as ReviewRow};
+use crate::store::ci_query::{CiQuery, CiQueryError, SavedQuery as SavedQueryRow};
+use crate::store::cis::{ConfigurationItem as CiRow, Relation};
 use crate::store::tokens::ApiPrincipal;
+use atalaya_shared::ErrorBody;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/cis", get(list).post(create))
-        .route("/api/v1/cis/{id}", get(show).patch(edit))
-        .route("/api/v1/cis/{id}/history", get(history))
-        .route("/api/v1/cis/{id}/software", get(software))
-        .route("/api/v1/cis/{id}/locks/{field}", delete(unlock))
-        .route("/api/v1/cis/{id}/relations", post(relate))
-        .route(
-            "/api/v1/cis/{id}/relations/{kind}/{target}",
-            delete(unrelate),
-        )
-        .route("/api/v1/cis/{id}/retire", post(retire))
-        .route("/api/v1/saved-queries", get(list_saved).post(save))
-        .route("/api/v1/saved-queries/{id}", delete(delete_saved))
-        .route("/api/v1/ci-reviews", get(reviews))
-        .route("/api/v1/ci-reviews/{id}/resolve", post(resolve_review))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, edit))
+        .routes(routes!(history))
+        .routes(routes!(software))
+        .routes(routes!(unlock))
+        .routes(routes!(relate))
+        .routes(routes!(unrelate))
+        .routes(routes!(retire))
+        .routes(routes!(list_saved, save))
+        .routes(routes!(delete_saved))
+        .routes(routes!(reviews))
+        .routes(routes!(resolve_review))
 }
+
+/// A configuration item: a computer, a volume, a service, a business service…
+#[derive(Serialize, ToSchema)]
+pub struct ConfigurationItem {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub class: String,
+    pub name: String,
+    /// The computer this CI belongs to (a volume's, a service's).
+    pub computer_id: Option<i64>,
+    pub status: String,
+    /// The CI's attributes, by name.
+    pub attributes: Value,
+    /// Latest measurements (used bytes, CPU…); not part of the change history.
+    pub metrics: Value,
+    pub first_seen_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub retired_at: Option<DateTime<Utc>>,
+}
+
+impl From<CiRow> for ConfigurationItem {
+    fn from(c: CiRow) -> Self {
+        ConfigurationItem {
+            id: c.id,
+            tenant_id: c.tenant_id.0,
+            class: c.class,
+            name: c.name,
+            computer_id: c.computer_id,
+            status: c.status,
+            attributes: c.attributes,
+            metrics: c.metrics,
+            first_seen_at: c.first_seen_at,
+            last_seen_at: c.last_seen_at,
+            updated_at: c.updated_at,
+            retired_at: c.retired_at,
+        }
+    }
+}
+
+/// Which end of a relation the CI is (for the document: the field is text).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum RelationDirection {
+    /// This CI is the source (e.g. this volume is contained in that computer).
+    Outgoing,
+    Incoming,
+}
+
+/// A relation of a CI to another.
+#[derive(Serialize, ToSchema)]
+struct CiRelation {
+    /// `contained_in`, `runs_on` or `depends_on`.
+    kind: String,
+    #[schema(value_type = RelationDirection)]
+    direction: &'static str,
+    /// The CI at the other end.
+    ci_id: i64,
+    class: String,
+    name: String,
+}
+
+impl From<Relation> for CiRelation {
+    fn from(r: Relation) -> Self {
+        CiRelation {
+            kind: r.kind,
+            direction: r.direction,
+            ci_id: r.ci_id,
+            class: r.class,
+            name: r.name,
+        }
+    }
+}
+
+/// A field set by hand, locked against agent overwrite.
+#[derive(Serialize, ToSchema)]
+struct Lock {
+    field: String,
+    value: Value,
+    /// What the agent last reported for this field, kept while it is locked.
+    agent_value: Option<Value>,
+    locked_by: String,
+    locked_at: DateTime<Utc>,
+}
+
+impl From<FieldLock> for Lock {
+    fn from(l: FieldLock) -> Self {
+        Lock {
+            field: l.field,
+            value: l.value,
+            agent_value: l.agent_value,
+            locked_by: l.locked_by,
+            locked_at: l.locked_at,
+        }
+    }
+}
+
+/// One change of a CI: an attribute, a relation or its lifecycle.
+#[derive(Serialize, ToSchema)]
+struct CiChange {
+    at: DateTime<Utc>,
+    field: String,
+    old_value: Option<Value>,
+    new_value: Option<Value>,
+    source: String,
+}
+
+impl From<HistoryEntry> for CiChange {
+    fn from(h: HistoryEntry) -> Self {
+        CiChange {
+            at: h.at,
+            field: h.field,
+            old_value: h.old_value,
+            new_value: h.new_value,
+            source: h.source,
+        }
+    }
+}
+
+/// A software package installed on a computer.
+#[derive(Serialize, ToSchema)]
+struct Package {
+    name: String,
+    version: String,
+    architecture: String,
+    source: String,
+    first_seen_at: DateTime<Utc>,
+}
+
+impl From<InstalledPackage> for Package {
+    fn from(p: InstalledPackage) -> Self {
+        Package {
+            name: p.name,
+            version: p.version,
+            architecture: p.architecture,
+            source: p.source,
+            first_seen_at: p.first_seen_at,
+        }
+    }
+}
+
+/// An identification clash to review (a cloned machine, for example).
+#[derive(Serialize, ToSchema)]
+struct Review {
+    id: i64,
+    tenant_id: i64,
+    ci_id: i64,
+    other_ci_id: Option<i64>,
+    kind: String,
+    detail: String,
+    created_at: DateTime<Utc>,
+    resolved_at: Option<DateTime<Utc>>,
+}
+
+impl From<ReviewRow> for Review {
+    fn from(r: ReviewRow) -> Self {
+        Review {
+            id: r.id,
+            tenant_id: r.tenant_id.0,
+            ci_id: r.ci_id,
+            other_ci_id: r.other_ci_id,
+            kind: r.kind,
+            detail: r.detail,
+            created_at: r.created_at,
+            resolved_at: r.resolved_at,
+        }
+    }
+}
+
+/// An asset query saved under a name for a tenant.
+#[derive(Serialize, ToSchema)]
+struct SavedQuery {
+    id: i64,
+    tenant_id: i64,
+    name: String,
+    query: String,
+    created_at: DateTime<Utc>,
+}
+
+impl From<SavedQueryRow> for SavedQuery {
+    fn from(q: SavedQueryRow) -> Self {
+        SavedQuery {
+            id: q.id,
+            tenant_id: q.tenant_id.0,
+            name: q.name,
+            query: q.query,
+            created_at: q.created_at,
+        }
+    }
+}
+
+/// `json` (default) or `csv` (for the document: the field is text).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum ListFormat {
+    Json,
+    Csv,
+}
+
+const CI_ID: &str = "The CI's id";
+const NO_CI: &str = "`not_found`: no such configuration item";
 
 /// Who made a change, for the history: the admin token's id.
 fn author(principal: &ApiPrincipal) -> String {
@@ -53,23 +257,50 @@ impl From<CiQueryError> for ApiError {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// A tenant's name; the caller's own tenants when absent.
     tenant: Option<String>,
+    /// Only CIs of this class.
     class: Option<String>,
+    /// Only the CIs of this computer.
     computer_id: Option<i64>,
     /// A filter in the asset query language.
     q: Option<String>,
     /// A saved query's name (of the tenant in `tenant`, or the caller's own).
     saved: Option<String>,
+    /// A field to sort by, `-` in front for descending.
     sort: Option<String>,
-    /// `json` (default) or `csv`.
+    #[param(value_type = Option<ListFormat>)]
     format: Option<String>,
     include_retired: Option<bool>,
+    #[param(minimum = 1, maximum = 1000, default = 100)]
     limit: Option<i64>,
+    #[param(minimum = 0, default = 0)]
     offset: Option<i64>,
 }
 
+/// List or query configuration items, as JSON or CSV.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cis",
+    tag = "cis",
+    operation_id = "list_cis",
+    security(("admin" = [])),
+    params(ListQuery),
+    responses(
+        Refused,
+        BadQuery,
+        (status = 200, description = "The CIs; CSV has fixed columns, then every attribute and `metrics.` key present", content(
+            (Vec<ConfigurationItem> = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 400, description = "`invalid_query` or `query_syntax`: a bad parameter or asset query", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such tenant or saved query", body = ErrorBody),
+        (status = 422, description = "`invalid`: `saved` without a tenant to look it up in", body = ErrorBody),
+    )
+)]
 async fn list(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
@@ -123,7 +354,12 @@ async fn list(
     };
     let cis = state.store.query_cis(scope, &request).await?;
     match q.format.as_deref().unwrap_or("json") {
-        "json" => Ok(Json(cis).into_response()),
+        "json" => Ok(Json(
+            cis.into_iter()
+                .map(ConfigurationItem::from)
+                .collect::<Vec<_>>(),
+        )
+        .into_response()),
         "csv" => Ok(csv_response(&cis)?),
         other => Err(ApiError::BadRequest(
             "invalid_query",
@@ -133,8 +369,8 @@ async fn list(
 }
 
 /// CSV: fixed columns, then every attribute and measurement key present in the result.
-fn csv_response(cis: &[ConfigurationItem]) -> ApiResult<Response> {
-    let keys = |pick: fn(&ConfigurationItem) -> &Value| {
+fn csv_response(cis: &[CiRow]) -> ApiResult<Response> {
+    let keys = |pick: fn(&CiRow) -> &Value| {
         let mut keys: Vec<String> = cis
             .iter()
             .filter_map(|c| pick(c).as_object())
@@ -188,18 +424,35 @@ fn csv_response(cis: &[ConfigurationItem]) -> ApiResult<Response> {
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewCi {
+    /// Only `business_service`: the other classes come from agents.
     class: String,
     name: String,
     #[serde(default)]
     tenant: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Object)]
     attributes: Map<String, Value>,
 }
 
-/// People create business services; everything else comes from agents.
+/// Create a business service; every other class comes from agents.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cis",
+    tag = "cis",
+    operation_id = "create_ci",
+    security(("admin" = [])),
+    request_body = NewCi,
+    responses(
+        Refused,
+        BadBody,
+        (status = 201, description = "Created", body = ConfigurationItem),
+        (status = 404, description = "`not_found`: no such tenant", body = ErrorBody),
+        (status = 409, description = "`conflict`: the name is taken", body = ErrorBody),
+    )
+)]
 async fn create(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
@@ -216,23 +469,42 @@ async fn create(
         .store
         .create_business_service(tenant, &new.name, &new.attributes, &author(&principal))
         .await?;
-    Ok((StatusCode::CREATED, Json(ci)))
+    Ok((StatusCode::CREATED, Json(ci.into())))
 }
 
-#[derive(Serialize)]
+/// A CI with its relations and locks (without them when shown as it was at a time).
+#[derive(Serialize, ToSchema)]
 struct CiDetail {
     #[serde(flatten)]
     ci: ConfigurationItem,
-    relations: Vec<Relation>,
-    locks: Vec<FieldLock>,
+    #[schema(required = false)]
+    relations: Vec<CiRelation>,
+    #[schema(required = false)]
+    locks: Vec<Lock>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ShowQuery {
     /// Show the CI as it was at this time (RFC 3339).
     at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// One CI with its relations and locks; `?at=` shows it as it was then.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cis/{id}",
+    tag = "cis",
+    operation_id = "show_ci",
+    security(("admin" = [])),
+    params(("id" = i64, Path, description = CI_ID), ShowQuery),
+    responses(
+        Refused,
+        BadQuery,
+        (status = 200, description = "The CI", body = CiDetail),
+        (status = 404, description = NO_CI, body = ErrorBody),
+    )
+)]
 async fn show(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
@@ -245,15 +517,15 @@ async fn show(
             .ci_as_of(principal.scope, id, at.timestamp_millis())
             .await
             .map_err(|_| ApiError::NotFound("configuration item not found at that time".into()))?;
-        return Ok(Json(ci).into_response());
+        return Ok(Json(ConfigurationItem::from(ci)).into_response());
     }
     let ci = found(state.store.get_ci(principal.scope, id).await)?;
     let relations = state.store.ci_relations(ci.tenant_id, ci.id).await?;
     let locks = state.store.ci_locks(ci.id).await?;
     Ok(Json(CiDetail {
-        ci,
-        relations,
-        locks,
+        ci: ci.into(),
+        relations: relations.into_iter().map(CiRelation::from).collect(),
+        locks: locks.into_iter().map(Lock::from).collect(),
     })
     .into_response())
 }
@@ -265,13 +537,30 @@ fn found<T>(result: Result<T, crate::store::StoreError>) -> ApiResult<T> {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Edit {
+    /// The fields to set, by name (at least one).
+    #[schema(value_type = Object)]
     attributes: Map<String, Value>,
 }
 
 /// Set attributes by hand; each edited field is locked against agent overwrite.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/cis/{id}",
+    tag = "cis",
+    operation_id = "edit_ci",
+    security(("admin" = [])),
+    params(("id" = i64, Path, description = CI_ID)),
+    request_body = Edit,
+    responses(
+        Refused,
+        BadBody,
+        (status = 200, description = "The CI as edited", body = ConfigurationItem),
+        (status = 404, description = NO_CI, body = ErrorBody),
+    )
+)]
 async fn edit(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
@@ -281,14 +570,34 @@ async fn edit(
     if edit.attributes.is_empty() {
         return Err(ApiError::invalid("attributes must name at least one field"));
     }
-    Ok(Json(found(
-        state
-            .store
-            .edit_ci(principal.scope, id, &edit.attributes, &author(&principal))
-            .await,
-    )?))
+    Ok(Json(
+        found(
+            state
+                .store
+                .edit_ci(principal.scope, id, &edit.attributes, &author(&principal))
+                .await,
+        )?
+        .into(),
+    ))
 }
 
+/// Unlock a field: the agent's value returns.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/cis/{id}/locks/{field}",
+    tag = "cis",
+    operation_id = "unlock_ci_field",
+    security(("admin" = [])),
+    params(
+        ("id" = i64, Path, description = CI_ID),
+        ("field" = String, Path, description = "The locked field (`attributes.` in front is allowed)"),
+    ),
+    responses(
+        Refused,
+        (status = 200, description = "The CI with the agent's value back", body = ConfigurationItem),
+        (status = 404, description = "`not_found`: no such CI, or no lock on that field", body = ErrorBody),
+    )
+)]
 async fn unlock(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
@@ -302,7 +611,7 @@ async fn unlock(
         .store
         .unlock_field(principal.scope, id, &field, &author(&principal))
         .await;
-    ci.map(Json).map_err(|e| match e {
+    ci.map(|c| Json(c.into())).map_err(|e| match e {
         crate::store::StoreError::NotFound => {
             ApiError::NotFound(format!("no lock on {field:?} of CI {id}"))
         }
@@ -310,32 +619,78 @@ async fn unlock(
     })
 }
 
+/// Every attribute, relation and lifecycle change of a CI.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cis/{id}/history",
+    tag = "cis",
+    operation_id = "ci_history",
+    security(("admin" = [])),
+    params(("id" = i64, Path, description = CI_ID)),
+    responses(
+        Refused,
+        (status = 200, description = "The changes", body = Vec<CiChange>),
+        (status = 404, description = NO_CI, body = ErrorBody),
+    )
+)]
 async fn history(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Vec<HistoryEntry>>> {
-    Ok(Json(found(
-        state.store.ci_history(principal.scope, id).await,
-    )?))
+) -> ApiResult<Json<Vec<CiChange>>> {
+    let changes = found(state.store.ci_history(principal.scope, id).await)?;
+    Ok(Json(changes.into_iter().map(CiChange::from).collect()))
 }
 
+/// Software installed on a computer.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cis/{id}/software",
+    tag = "cis",
+    operation_id = "ci_software",
+    security(("admin" = [])),
+    params(("id" = i64, Path, description = CI_ID)),
+    responses(
+        Refused,
+        (status = 200, description = "The packages", body = Vec<Package>),
+        (status = 404, description = NO_CI, body = ErrorBody),
+    )
+)]
 async fn software(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Vec<InstalledPackage>>> {
+) -> ApiResult<Json<Vec<Package>>> {
     let ci = found(state.store.get_ci(principal.scope, id).await)?;
-    Ok(Json(state.store.installed_software(&ci).await?))
+    let packages = state.store.installed_software(&ci).await?;
+    Ok(Json(packages.into_iter().map(Package::from).collect()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewRelation {
+    /// `contained_in`, `runs_on` or `depends_on`.
     kind: String,
     target_id: i64,
 }
 
+/// Add a relation from this CI to another.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cis/{id}/relations",
+    tag = "cis",
+    operation_id = "relate_ci",
+    security(("admin" = [])),
+    params(("id" = i64, Path, description = CI_ID)),
+    request_body = NewRelation,
+    responses(
+        Refused,
+        BadBody,
+        (status = 201, description = "Added"),
+        (status = 200, description = "It was there already"),
+        (status = 404, description = "`not_found`: no such CI or target", body = ErrorBody),
+    )
+)]
 async fn relate(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
@@ -361,6 +716,24 @@ async fn relate(
     })
 }
 
+/// Remove a relation.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/cis/{id}/relations/{kind}/{target}",
+    tag = "cis",
+    operation_id = "unrelate_ci",
+    security(("admin" = [])),
+    params(
+        ("id" = i64, Path, description = CI_ID),
+        ("kind" = String, Path, description = "`contained_in`, `runs_on` or `depends_on`"),
+        ("target" = i64, Path, description = "The CI at the other end"),
+    ),
+    responses(
+        Refused,
+        (status = 204, description = "Removed"),
+        (status = 404, description = "`not_found`: no such relation", body = ErrorBody),
+    )
+)]
 async fn unrelate(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
@@ -374,34 +747,58 @@ async fn unrelate(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Retire a CI: it is kept, with the date.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cis/{id}/retire",
+    tag = "cis",
+    operation_id = "retire_ci",
+    security(("admin" = [])),
+    params(("id" = i64, Path, description = CI_ID)),
+    responses(
+        Refused,
+        (status = 200, description = "The retired CI", body = ConfigurationItem),
+        (status = 404, description = NO_CI, body = ErrorBody),
+    )
+)]
 async fn retire(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<ConfigurationItem>> {
-    Ok(Json(found(
-        state
-            .store
-            .retire_ci(principal.scope, id, &author(&principal))
-            .await,
-    )?))
+    let ci = state
+        .store
+        .retire_ci(principal.scope, id, &author(&principal))
+        .await;
+    Ok(Json(found(ci)?.into()))
 }
 
-#[derive(Deserialize)]
-struct TenantQuery {
-    tenant: Option<String>,
-}
-
+/// Saved asset queries.
+#[utoipa::path(
+    get,
+    path = "/api/v1/saved-queries",
+    tag = "cis",
+    operation_id = "list_saved_queries",
+    security(("admin" = [])),
+    params(TenantQuery),
+    responses(
+        Refused,
+        BadQuery,
+        (status = 200, description = "The saved queries", body = Vec<SavedQuery>),
+        (status = 404, description = "`not_found`: no such tenant", body = ErrorBody),
+    )
+)]
 async fn list_saved(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
     ApiQuery(q): ApiQuery<TenantQuery>,
 ) -> ApiResult<Json<Vec<SavedQuery>>> {
     let scope = scope(&state, &principal, q.tenant.as_deref()).await?;
-    Ok(Json(state.store.list_saved_queries(scope).await?))
+    let saved = state.store.list_saved_queries(scope).await?;
+    Ok(Json(saved.into_iter().map(SavedQuery::from).collect()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewSaved {
     #[serde(default)]
@@ -410,6 +807,23 @@ struct NewSaved {
     query: String,
 }
 
+/// Save an asset query for a tenant.
+#[utoipa::path(
+    post,
+    path = "/api/v1/saved-queries",
+    tag = "cis",
+    operation_id = "save_query",
+    security(("admin" = [])),
+    request_body = NewSaved,
+    responses(
+        Refused,
+        BadBody,
+        (status = 201, description = "Saved", body = SavedQuery),
+        (status = 400, description = "`query_syntax`: the query does not parse", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such tenant", body = ErrorBody),
+        (status = 409, description = "`conflict`: the name is taken", body = ErrorBody),
+    )
+)]
 async fn save(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
@@ -422,11 +836,26 @@ async fn save(
             state
                 .store
                 .save_query(tenant, &new.name, &new.query)
-                .await?,
+                .await?
+                .into(),
         ),
     ))
 }
 
+/// Delete a saved query.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/saved-queries/{id}",
+    tag = "cis",
+    operation_id = "delete_saved_query",
+    security(("admin" = [])),
+    params(("id" = i64, Path, description = "The saved query's id")),
+    responses(
+        Refused,
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "`not_found`: no such saved query", body = ErrorBody),
+    )
+)]
 async fn delete_saved(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
@@ -440,27 +869,55 @@ async fn delete_saved(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ReviewQuery {
+    /// A tenant's name; the caller's own tenants when absent.
     tenant: Option<String>,
     /// Include resolved reviews.
     all: Option<bool>,
 }
 
+/// Identification clashes to review (cloned machines).
+#[utoipa::path(
+    get,
+    path = "/api/v1/ci-reviews",
+    tag = "cis",
+    operation_id = "list_ci_reviews",
+    security(("admin" = [])),
+    params(ReviewQuery),
+    responses(
+        Refused,
+        BadQuery,
+        (status = 200, description = "The reviews", body = Vec<Review>),
+        (status = 404, description = "`not_found`: no such tenant", body = ErrorBody),
+    )
+)]
 async fn reviews(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
     ApiQuery(q): ApiQuery<ReviewQuery>,
 ) -> ApiResult<Json<Vec<Review>>> {
     let scope = scope(&state, &principal, q.tenant.as_deref()).await?;
-    Ok(Json(
-        state
-            .store
-            .list_reviews(scope, !q.all.unwrap_or(false))
-            .await?,
-    ))
+    let open_only = !q.all.unwrap_or(false);
+    let reviews = state.store.list_reviews(scope, open_only).await?;
+    Ok(Json(reviews.into_iter().map(Review::from).collect()))
 }
 
+/// Mark a review done.
+#[utoipa::path(
+    post,
+    path = "/api/v1/ci-reviews/{id}/resolve",
+    tag = "cis",
+    operation_id = "resolve_ci_review",
+    security(("admin" = [])),
+    params(("id" = i64, Path, description = "The review's id")),
+    responses(
+        Refused,
+        (status = 204, description = "Resolved"),
+        (status = 404, description = "`not_found`: no such review", body = ErrorBody),
+    )
+)]
 async fn resolve_review(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,

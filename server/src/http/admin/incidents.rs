@@ -1,10 +1,6 @@
 //! `/api/v1/incidents`: incidents opened by rules or by people (see [`super::tickets`]).
 
-use axum::Router;
+use super::ticket_routes::ticket_routes;
+use super::tickets::Incidents;
 
-use super::super::AppState;
-use super::tickets::{routes, Incidents};
-
-pub fn router() -> Router<AppState> {
-    routes::<Incidents>("/api/v1/incidents")
-}
+ticket_routes!(Incidents, "/api/v1/incidents", "incident", "incidents");

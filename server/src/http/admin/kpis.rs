@@ -6,50 +6,259 @@ use axum::extract::State;
 use axum::http::header::{ACCEPT, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::super::error::{ApiError, ApiResult};
+use super::super::error::{ApiError, ApiResult, BadQuery, Refused};
 use super::super::extract::{AdminAuth, ApiQuery};
 use super::super::AppState;
 use super::scope;
 use crate::desk::kpis::Period;
-use crate::store::kpis::ReportRange;
+use crate::store::kpis::{
+    BacklogRow, CiClassRow, ReportRange, RuleRow, SatisfactionRow, ServiceLevelRow, VolumeRow,
+};
 use crate::store::{now_ms, to_time};
+use atalaya_shared::ErrorBody;
 
 const DEFAULT_DAYS: i64 = 30;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/reports/service-levels", get(service_levels))
-        .route("/api/v1/reports/volume", get(volume))
-        .route("/api/v1/reports/backlog", get(backlog))
-        .route(
-            "/api/v1/reports/first-contact-resolution",
-            get(first_contact_resolution),
-        )
-        .route(
-            "/api/v1/reports/incidents-per-ci-class",
-            get(incidents_per_ci_class),
-        )
-        .route(
-            "/api/v1/reports/incidents-per-rule",
-            get(incidents_per_rule),
-        )
-        .route("/api/v1/reports/satisfaction", get(satisfaction))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(service_levels))
+        .routes(routes!(volume))
+        .routes(routes!(backlog))
+        .routes(routes!(first_contact_resolution))
+        .routes(routes!(incidents_per_ci_class))
+        .routes(routes!(incidents_per_rule))
+        .routes(routes!(satisfaction))
 }
 
-#[derive(Debug, Deserialize)]
+/// The periods of the volume report (for the document: `Period` parses them).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum ReportPeriod {
+    Day,
+    /// ISO weeks, named by their Monday.
+    Week,
+    Month,
+}
+
+/// `json` (the default unless `Accept` asks for `text/csv`) or `csv`.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum ReportFormat {
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ReportQuery {
+    /// An RFC 3339 time or a `YYYY-MM-DD` date; 30 days before `to` when absent.
     from: Option<String>,
+    /// An RFC 3339 time or a `YYYY-MM-DD` date; now when absent.
     to: Option<String>,
+    /// A tenant's name; the caller's own tenants when absent.
     tenant: Option<String>,
+    #[param(value_type = Option<ReportFormat>)]
     format: Option<String>,
     /// Volume only: `day` (default), `week` or `month`.
+    #[param(value_type = Option<ReportPeriod>)]
     period: Option<Period>,
+}
+
+/// A report: its name, the range it covers and its rows.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct Report<T> {
+    report: String,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    rows: Vec<T>,
+}
+
+/// MTTA, MTTR, SLA compliance, first-contact resolution and reopen rate of a tenant, kind and
+/// priority.
+#[derive(Serialize, ToSchema)]
+struct ServiceLevel {
+    tenant: String,
+    #[schema(value_type = super::ticket_views::KindName)]
+    kind: &'static str,
+    priority: i64,
+    tickets: i64,
+    responded: i64,
+    resolved: i64,
+    mtta_minutes: Option<f64>,
+    mtta_business_minutes: Option<f64>,
+    mttr_minutes: Option<f64>,
+    mttr_business_minutes: Option<f64>,
+    /// Tickets whose SLA outcome is known.
+    sla_measured: i64,
+    sla_met: i64,
+    sla_compliance_percent: Option<f64>,
+    first_contact_resolution_percent: Option<f64>,
+    reopen_rate_percent: Option<f64>,
+}
+
+impl From<ServiceLevelRow> for ServiceLevel {
+    fn from(r: ServiceLevelRow) -> Self {
+        ServiceLevel {
+            tenant: r.tenant,
+            kind: r.kind,
+            priority: r.priority,
+            tickets: r.tickets,
+            responded: r.responded,
+            resolved: r.resolved,
+            mtta_minutes: r.mtta_minutes,
+            mtta_business_minutes: r.mtta_business_minutes,
+            mttr_minutes: r.mttr_minutes,
+            mttr_business_minutes: r.mttr_business_minutes,
+            sla_measured: r.sla_measured,
+            sla_met: r.sla_met,
+            sla_compliance_percent: r.sla_compliance_percent,
+            first_contact_resolution_percent: r.first_contact_resolution_percent,
+            reopen_rate_percent: r.reopen_rate_percent,
+        }
+    }
+}
+
+/// Tickets opened in one period.
+#[derive(Serialize, ToSchema)]
+struct Volume {
+    period: String,
+    tenant: String,
+    /// Incidents opened by rules (auto-created).
+    incidents_auto: i64,
+    /// Incidents opened by people.
+    incidents_manual: i64,
+    requests: i64,
+}
+
+impl From<VolumeRow> for Volume {
+    fn from(r: VolumeRow) -> Self {
+        Volume {
+            period: r.period,
+            tenant: r.tenant,
+            incidents_auto: r.incidents_auto,
+            incidents_manual: r.incidents_manual,
+            requests: r.requests,
+        }
+    }
+}
+
+/// Open tickets of a tenant, priority and age bucket.
+#[derive(Serialize, ToSchema)]
+struct Backlog {
+    tenant: String,
+    priority: i64,
+    age: &'static str,
+    incidents: i64,
+    requests: i64,
+}
+
+impl From<BacklogRow> for Backlog {
+    fn from(r: BacklogRow) -> Self {
+        Backlog {
+            tenant: r.tenant,
+            priority: r.priority,
+            age: r.age,
+            incidents: r.incidents,
+            requests: r.requests,
+        }
+    }
+}
+
+/// Incidents opened per class of linked CI.
+#[derive(Serialize, ToSchema)]
+struct IncidentsPerCiClass {
+    tenant: String,
+    class: String,
+    incidents: i64,
+}
+
+impl From<CiClassRow> for IncidentsPerCiClass {
+    fn from(r: CiClassRow) -> Self {
+        IncidentsPerCiClass {
+            tenant: r.tenant,
+            class: r.class,
+            incidents: r.incidents,
+        }
+    }
+}
+
+/// Incidents opened per rule, and how many are still open.
+#[derive(Serialize, ToSchema)]
+struct IncidentsPerRule {
+    tenant: String,
+    rule_id: i64,
+    rule: String,
+    incidents: i64,
+    still_open: i64,
+}
+
+impl From<RuleRow> for IncidentsPerRule {
+    fn from(r: RuleRow) -> Self {
+        IncidentsPerRule {
+            tenant: r.tenant,
+            rule_id: r.rule_id,
+            rule: r.rule,
+            incidents: r.incidents,
+            still_open: r.still_open,
+        }
+    }
+}
+
+/// Satisfaction ratings of a tenant: count, average, distribution.
+#[derive(Serialize, ToSchema)]
+struct Satisfaction {
+    tenant: String,
+    ratings: i64,
+    average: Option<f64>,
+    score_1: i64,
+    score_2: i64,
+    score_3: i64,
+    score_4: i64,
+    score_5: i64,
+}
+
+impl From<SatisfactionRow> for Satisfaction {
+    fn from(r: SatisfactionRow) -> Self {
+        Satisfaction {
+            tenant: r.tenant,
+            ratings: r.ratings,
+            average: r.average,
+            score_1: r.score_1,
+            score_2: r.score_2,
+            score_3: r.score_3,
+            score_4: r.score_4,
+            score_5: r.score_5,
+        }
+    }
+}
+
+/// First-contact resolution and reopen rate alone (the same numbers as in service levels).
+#[derive(Serialize, ToSchema)]
+struct FirstContactResolution {
+    tenant: String,
+    #[schema(value_type = super::ticket_views::KindName)]
+    kind: &'static str,
+    priority: i64,
+    resolved: i64,
+    first_contact_resolution_percent: Option<f64>,
+    reopen_rate_percent: Option<f64>,
+}
+
+/// The rows as a list of `T`, the HTTP layer's row type.
+fn to_rows<R, T: From<R>>(rows: Vec<R>) -> Vec<T> {
+    rows.into_iter().map(T::from).collect()
 }
 
 /// An RFC 3339 time or a `YYYY-MM-DD` date (midnight UTC), in ms.
@@ -152,6 +361,26 @@ fn respond<T: Serialize>(name: &str, request: &Request, rows: Vec<T>) -> ApiResu
         .into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/service-levels",
+    tag = "reports",
+    operation_id = "service_levels_report",
+    security(("admin" = [])),
+    params(
+        ReportQuery,
+        ("Accept" = Option<String>, Header, description = "`text/csv` asks for CSV when `format` is absent"),
+    ),
+    responses(
+        Refused,
+        BadQuery,
+        (status = 200, description = "MTTA and MTTR (wall and business time), SLA compliance, first-contact resolution and reopen rate per tenant, kind and priority", content(
+            (Report<ServiceLevel> = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 404, description = "`not_found`: no such tenant", body = ErrorBody),
+    )
+)]
 async fn service_levels(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
@@ -163,33 +392,44 @@ async fn service_levels(
         .store
         .service_levels(&request.range, request.now)
         .await?;
-    respond("service-levels", &request, rows)
+    respond("service-levels", &request, to_rows::<_, ServiceLevel>(rows))
 }
 
 /// First-contact resolution and reopen rate alone, per tenant, kind and priority (the same
 /// numbers as in service levels).
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/first-contact-resolution",
+    tag = "reports",
+    operation_id = "first_contact_resolution_report",
+    security(("admin" = [])),
+    params(
+        ReportQuery,
+        ("Accept" = Option<String>, Header, description = "`text/csv` asks for CSV when `format` is absent"),
+    ),
+    responses(
+        Refused,
+        BadQuery,
+        (status = 200, description = "First-contact resolution and reopen rate per tenant, kind and priority", content(
+            (Report<FirstContactResolution> = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 404, description = "`not_found`: no such tenant", body = ErrorBody),
+    )
+)]
 async fn first_contact_resolution(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<ReportQuery>,
 ) -> ApiResult<Response> {
-    #[derive(Serialize)]
-    struct Row {
-        tenant: String,
-        kind: &'static str,
-        priority: i64,
-        resolved: i64,
-        first_contact_resolution_percent: Option<f64>,
-        reopen_rate_percent: Option<f64>,
-    }
     let request = resolve(&state, &principal, query, &headers).await?;
     let rows = state
         .store
         .service_levels(&request.range, request.now)
         .await?
         .into_iter()
-        .map(|r| Row {
+        .map(|r| FirstContactResolution {
             tenant: r.tenant,
             kind: r.kind,
             priority: r.priority,
@@ -201,6 +441,26 @@ async fn first_contact_resolution(
     respond("first-contact-resolution", &request, rows)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/volume",
+    tag = "reports",
+    operation_id = "volume_report",
+    security(("admin" = [])),
+    params(
+        ReportQuery,
+        ("Accept" = Option<String>, Header, description = "`text/csv` asks for CSV when `format` is absent"),
+    ),
+    responses(
+        Refused,
+        BadQuery,
+        (status = 200, description = "Tickets opened per period: incidents from rules, incidents by people, service requests", content(
+            (Report<Volume> = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 404, description = "`not_found`: no such tenant", body = ErrorBody),
+    )
+)]
 async fn volume(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
@@ -209,10 +469,30 @@ async fn volume(
 ) -> ApiResult<Response> {
     let request = resolve(&state, &principal, query, &headers).await?;
     let rows = state.store.volume(&request.range, request.period).await?;
-    respond("volume", &request, rows)
+    respond("volume", &request, to_rows::<_, Volume>(rows))
 }
 
 /// Open tickets as of now; `from` and `to` do not apply.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/backlog",
+    tag = "reports",
+    operation_id = "backlog_report",
+    security(("admin" = [])),
+    params(
+        ReportQuery,
+        ("Accept" = Option<String>, Header, description = "`text/csv` asks for CSV when `format` is absent"),
+    ),
+    responses(
+        Refused,
+        BadQuery,
+        (status = 200, description = "Open tickets now by tenant, priority and age bucket (`from` and `to` do not apply)", content(
+            (Report<Backlog> = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 404, description = "`not_found`: no such tenant", body = ErrorBody),
+    )
+)]
 async fn backlog(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
@@ -224,9 +504,29 @@ async fn backlog(
         .store
         .backlog(request.range.scope, request.now)
         .await?;
-    respond("backlog", &request, rows)
+    respond("backlog", &request, to_rows::<_, Backlog>(rows))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/incidents-per-ci-class",
+    tag = "reports",
+    operation_id = "incidents_per_ci_class_report",
+    security(("admin" = [])),
+    params(
+        ReportQuery,
+        ("Accept" = Option<String>, Header, description = "`text/csv` asks for CSV when `format` is absent"),
+    ),
+    responses(
+        Refused,
+        BadQuery,
+        (status = 200, description = "Incidents opened per class of linked CI", content(
+            (Report<IncidentsPerCiClass> = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 404, description = "`not_found`: no such tenant", body = ErrorBody),
+    )
+)]
 async fn incidents_per_ci_class(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
@@ -235,9 +535,33 @@ async fn incidents_per_ci_class(
 ) -> ApiResult<Response> {
     let request = resolve(&state, &principal, query, &headers).await?;
     let rows = state.store.incidents_per_ci_class(&request.range).await?;
-    respond("incidents-per-ci-class", &request, rows)
+    respond(
+        "incidents-per-ci-class",
+        &request,
+        to_rows::<_, IncidentsPerCiClass>(rows),
+    )
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/incidents-per-rule",
+    tag = "reports",
+    operation_id = "incidents_per_rule_report",
+    security(("admin" = [])),
+    params(
+        ReportQuery,
+        ("Accept" = Option<String>, Header, description = "`text/csv` asks for CSV when `format` is absent"),
+    ),
+    responses(
+        Refused,
+        BadQuery,
+        (status = 200, description = "Incidents opened per rule, and how many are still open", content(
+            (Report<IncidentsPerRule> = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 404, description = "`not_found`: no such tenant", body = ErrorBody),
+    )
+)]
 async fn incidents_per_rule(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
@@ -246,9 +570,33 @@ async fn incidents_per_rule(
 ) -> ApiResult<Response> {
     let request = resolve(&state, &principal, query, &headers).await?;
     let rows = state.store.incidents_per_rule(&request.range).await?;
-    respond("incidents-per-rule", &request, rows)
+    respond(
+        "incidents-per-rule",
+        &request,
+        to_rows::<_, IncidentsPerRule>(rows),
+    )
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/satisfaction",
+    tag = "reports",
+    operation_id = "satisfaction_report",
+    security(("admin" = [])),
+    params(
+        ReportQuery,
+        ("Accept" = Option<String>, Header, description = "`text/csv` asks for CSV when `format` is absent"),
+    ),
+    responses(
+        Refused,
+        BadQuery,
+        (status = 200, description = "Satisfaction ratings per tenant: count, average, distribution", content(
+            (Report<Satisfaction> = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 404, description = "`not_found`: no such tenant", body = ErrorBody),
+    )
+)]
 async fn satisfaction(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
@@ -257,5 +605,5 @@ async fn satisfaction(
 ) -> ApiResult<Response> {
     let request = resolve(&state, &principal, query, &headers).await?;
     let rows = state.store.satisfaction(&request.range).await?;
-    respond("satisfaction", &request, rows)
+    respond("satisfaction", &request, to_rows::<_, Satisfaction>(rows))
 }

@@ -1,11 +1,7 @@
 //! `/api/v1/requests`: service requests, routine asks worked like incidents (see
 //! [`super::tickets`]).
 
-use axum::Router;
+use super::ticket_routes::ticket_routes;
+use super::tickets::Requests;
 
-use super::super::AppState;
-use super::tickets::{routes, Requests};
-
-pub fn router() -> Router<AppState> {
-    routes::<Requests>("/api/v1/requests")
-}
+ticket_routes!(Requests, "/api/v1/requests", "request", "requests");

@@ -2,35 +2,89 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde::Deserialize;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::super::error::{ApiError, ApiResult};
+use super::super::error::{ApiError, ApiResult, BadBody, Refused};
 use super::super::extract::{AdminAuth, ApiJson};
 use super::super::AppState;
-use crate::store::tenants::Tenant;
+use crate::store::tenants::Tenant as TenantRow;
 use crate::store::TenantScope;
+use atalaya_shared::ErrorBody;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/tenants", get(list).post(create))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create))
 }
 
+/// A customer of the MSP.
+#[derive(Serialize, ToSchema)]
+pub struct Tenant {
+    pub id: i64,
+    /// The name used in paths and `?tenant=`.
+    pub name: String,
+    pub display_name: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<TenantRow> for Tenant {
+    fn from(t: TenantRow) -> Self {
+        Tenant {
+            id: t.id.0,
+            name: t.name,
+            display_name: t.display_name,
+            created_at: t.created_at,
+        }
+    }
+}
+
+/// The caller's tenants (all of them for an MSP-wide token).
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants",
+    tag = "tenants",
+    operation_id = "list_tenants",
+    security(("admin" = [])),
+    responses(
+        Refused,
+        (status = 200, description = "The tenants", body = Vec<Tenant>),
+    )
+)]
 async fn list(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
 ) -> ApiResult<Json<Vec<Tenant>>> {
-    Ok(Json(state.store.list_tenants(principal.scope).await?))
+    let tenants = state.store.list_tenants(principal.scope).await?;
+    Ok(Json(tenants.into_iter().map(Tenant::from).collect()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewTenant {
     name: String,
+    /// The name shown to people; `name` when absent.
     #[serde(default)]
     display_name: Option<String>,
 }
 
+/// Create a tenant (MSP-wide tokens only).
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants",
+    tag = "tenants",
+    operation_id = "create_tenant",
+    security(("admin" = [])),
+    request_body = NewTenant,
+    responses(
+        Refused,
+        BadBody,
+        (status = 201, description = "Created", body = Tenant),
+        (status = 403, description = "`forbidden`: not an MSP-wide token", body = ErrorBody),
+        (status = 409, description = "`conflict`: the name is taken", body = ErrorBody),
+    )
+)]
 async fn create(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
@@ -43,7 +97,7 @@ async fn create(
     }
     let display = new.display_name.clone().unwrap_or_else(|| new.name.clone());
     match state.store.create_tenant(&new.name, &display).await? {
-        Some(tenant) => Ok((StatusCode::CREATED, Json(tenant))),
+        Some(tenant) => Ok((StatusCode::CREATED, Json(tenant.into()))),
         None => Err(ApiError::Conflict(format!(
             "tenant {:?} already exists",
             new.name

@@ -4,18 +4,19 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use axum::Json;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
 use super::super::error::{ApiError, ApiResult};
 use super::super::extract::{AdminAuth, ApiJson, ApiQuery};
 use super::super::AppState;
+use super::ticket_views::{Ticket, TicketDetail};
 use super::{scope, target_tenant, Paging};
 use crate::desk::state::{HoldReason, TicketState, ALL_STATES};
 use crate::desk::tickets as desk;
-use crate::desk::{Comment, NewTicket, Ticket, TicketEdit};
-use crate::store::tickets::{LinkedCi, SlaRisk, TicketFilter, TicketKind, TimelineEntry};
+use crate::desk::{Comment, NewTicket, TicketEdit};
+use crate::store::tickets::{SlaRisk, TicketFilter, TicketKind};
 use crate::store::tokens::ApiPrincipal;
 use crate::store::{now_ms, StoreError};
 
@@ -34,15 +35,20 @@ impl Desk for Requests {
     const KIND: TicketKind = TicketKind::ServiceRequest;
 }
 
-pub fn routes<D: Desk>(base: &str) -> Router<AppState> {
-    Router::new()
-        .route(base, get(list::<D>).post(create::<D>))
-        .route(&format!("{base}/{{id}}"), get(show::<D>).patch(edit::<D>))
-        .route(&format!("{base}/{{id}}/transitions"), post(transition::<D>))
-        .route(&format!("{base}/{{id}}/comments"), post(comment::<D>))
-        .route(&format!("{base}/{{id}}/assign"), post(assign::<D>))
-        .route(&format!("{base}/{{id}}/escalate"), post(escalate::<D>))
-        .route(&format!("{base}/{{id}}/cis"), post(link_cis::<D>))
+// The routes of each kind, documented, are in `super::ticket_routes`.
+
+/// SLA risk of a list filter (for the document: [`SlaRisk`] parses it).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub(super) enum SlaRiskName {
+    /// Neither warned nor breached (or no SLA).
+    Ok,
+    /// Past 75 % of a target, not yet breached.
+    Warning,
+    Breached,
+    /// Warning or breached.
+    AtRisk,
 }
 
 /// A missing ticket says which kind was missing; other store errors map as usual.
@@ -57,20 +63,29 @@ async fn actor(state: &AppState, principal: &ApiPrincipal) -> ApiResult<String> 
     Ok(state.store.actor_name(principal.token_id).await?)
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ListQuery {
+    /// A tenant's name; the caller's own tenants when absent.
     tenant: Option<String>,
+    #[param(value_type = Option<TicketState>)]
     state: Option<String>,
+    #[param(minimum = 1, maximum = 5)]
     priority: Option<i64>,
     assignee: Option<String>,
+    /// An assignment group's name.
     group: Option<String>,
+    /// Only tickets linked to this CI.
     ci: Option<i64>,
+    #[param(value_type = Option<SlaRiskName>)]
     sla: Option<SlaRisk>,
+    #[param(minimum = 1, maximum = 1000, default = 100)]
     limit: Option<i64>,
+    #[param(minimum = 0, default = 0)]
     offset: Option<i64>,
 }
 
-async fn list<D: Desk>(
+pub(super) async fn list<D: Desk>(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
     ApiQuery(q): ApiQuery<ListQuery>,
@@ -106,30 +121,24 @@ async fn list<D: Desk>(
         limit,
         offset,
     };
-    Ok(Json(
-        desk::list(&state.store, D::KIND, scope, &filter, now_ms()).await?,
-    ))
+    let tickets = desk::list(&state.store, D::KIND, scope, &filter, now_ms()).await?;
+    Ok(Json(tickets.into_iter().map(Ticket::from).collect()))
 }
 
-#[derive(Serialize)]
-struct TicketDetail {
-    #[serde(flatten)]
-    ticket: Ticket,
-    cis: Vec<LinkedCi>,
-    timeline: Vec<TimelineEntry>,
-}
-
-async fn detail<D: Desk>(state: &AppState, ticket: Ticket) -> ApiResult<Json<TicketDetail>> {
+async fn detail<D: Desk>(
+    state: &AppState,
+    ticket: crate::desk::Ticket,
+) -> ApiResult<Json<TicketDetail>> {
     let cis = desk::cis(&state.store, &ticket).await?;
     let timeline = desk::timeline(&state.store, &ticket).await?;
     Ok(Json(TicketDetail {
-        ticket,
-        cis,
-        timeline,
+        ticket: ticket.into(),
+        cis: cis.into_iter().map(Into::into).collect(),
+        timeline: timeline.into_iter().map(Into::into).collect(),
     }))
 }
 
-async fn show<D: Desk>(
+pub(super) async fn show<D: Desk>(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
     Path(id): Path<i64>,
@@ -144,16 +153,18 @@ fn default_level() -> i64 {
     2
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateBody {
+pub(super) struct CreateBody {
     tenant: Option<String>,
     title: String,
     #[serde(default)]
     description: String,
     #[serde(default = "default_level")]
+    #[schema(minimum = 1, maximum = 3, default = 2)]
     impact: i64,
     #[serde(default = "default_level")]
+    #[schema(minimum = 1, maximum = 3, default = 2)]
     urgency: i64,
     requester: Option<String>,
     #[serde(default)]
@@ -162,7 +173,7 @@ struct CreateBody {
     assignee: Option<String>,
 }
 
-async fn create<D: Desk>(
+pub(super) async fn create<D: Desk>(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
     ApiJson(body): ApiJson<CreateBody>,
@@ -183,9 +194,9 @@ async fn create<D: Desk>(
     Ok((StatusCode::CREATED, detail::<D>(&state, ticket).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct EditBody {
+pub(super) struct EditBody {
     title: Option<String>,
     description: Option<String>,
     impact: Option<i64>,
@@ -193,7 +204,7 @@ struct EditBody {
     requester: Option<String>,
 }
 
-async fn edit<D: Desk>(
+pub(super) async fn edit<D: Desk>(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
     Path(id): Path<i64>,
@@ -221,15 +232,15 @@ async fn edit<D: Desk>(
     detail::<D>(&state, ticket).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct TransitionBody {
+pub(super) struct TransitionBody {
     to: TicketState,
     hold_reason: Option<HoldReason>,
     note: Option<String>,
 }
 
-async fn transition<D: Desk>(
+pub(super) async fn transition<D: Desk>(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
     Path(id): Path<i64>,
@@ -252,7 +263,7 @@ async fn transition<D: Desk>(
     detail::<D>(&state, ticket).await
 }
 
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Deserialize, ToSchema, Clone, Copy, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
 enum Visibility {
     #[default]
@@ -260,9 +271,9 @@ enum Visibility {
     Internal,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CommentBody {
+pub(super) struct CommentBody {
     body: String,
     #[serde(default)]
     visibility: Visibility,
@@ -273,7 +284,7 @@ struct CommentBody {
     author: Option<String>,
 }
 
-async fn comment<D: Desk>(
+pub(super) async fn comment<D: Desk>(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
     Path(id): Path<i64>,
@@ -302,14 +313,14 @@ async fn comment<D: Desk>(
     Ok((StatusCode::CREATED, detail::<D>(&state, ticket).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct AssignBody {
+pub(super) struct AssignBody {
     group: Option<String>,
     assignee: Option<String>,
 }
 
-async fn assign<D: Desk>(
+pub(super) async fn assign<D: Desk>(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
     Path(id): Path<i64>,
@@ -331,15 +342,15 @@ async fn assign<D: Desk>(
     detail::<D>(&state, ticket).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct EscalateBody {
+pub(super) struct EscalateBody {
     group: Option<String>,
     assignee: Option<String>,
     reason: String,
 }
 
-async fn escalate<D: Desk>(
+pub(super) async fn escalate<D: Desk>(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
     Path(id): Path<i64>,
@@ -371,15 +382,15 @@ fn affected() -> String {
     "affected".into()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct LinkBody {
+pub(super) struct LinkBody {
     ci_ids: Vec<i64>,
     #[serde(default = "affected")]
     role: String,
 }
 
-async fn link_cis<D: Desk>(
+pub(super) async fn link_cis<D: Desk>(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
     Path(id): Path<i64>,
