@@ -111,7 +111,7 @@ impl IntoResponse for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-// Failure responses shared by many operations, for their `#[utoipa::path(responses(...))]`.
+// Failure responses shared by many operations, for their `responses(...)` in `#[utoipa::path]`.
 // They are never built: [`ApiError`] is what answers; these only describe it.
 
 /// What the server's own trouble answers: an internal error, or a busy database.

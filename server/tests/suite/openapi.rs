@@ -134,7 +134,16 @@ async fn no_route_is_added_beside_the_documented_lists() {
     let mut annotations = 0;
     for file in &files {
         let text = std::fs::read_to_string(file).expect("read");
-        for forbidden in [".route(", ".route_service(", ".nest(", ".nest_service(", "Router::new()"] {
+        // `OpenApiRouter::new()` is the documented router; a bare axum `Router::new()` is not.
+        let bare_routers =
+            text.matches("Router::new()").count() - text.matches("OpenApiRouter::new()").count();
+        assert_eq!(
+            bare_routers,
+            0,
+            "{} builds an axum Router: add the route with `routes!` and a #[utoipa::path] instead",
+            file.display()
+        );
+        for forbidden in [".route(", ".route_service(", ".nest(", ".nest_service("] {
             assert!(
                 !text.contains(forbidden),
                 "{} calls {forbidden}: add the route with `routes!` and a #[utoipa::path] instead",

@@ -272,7 +272,7 @@ struct ListQuery {
     saved: Option<String>,
     /// A field to sort by, `-` in front for descending.
     sort: Option<String>,
-    #[param(value_type = Option<ListFormat>)]
+    #[param(value_type = Option<ListFormat>, inline)]
     format: Option<String>,
     include_retired: Option<bool>,
     #[param(minimum = 1, maximum = 1000, default = 100)]

@@ -68,10 +68,10 @@ struct ReportQuery {
     to: Option<String>,
     /// A tenant's name; the caller's own tenants when absent.
     tenant: Option<String>,
-    #[param(value_type = Option<ReportFormat>)]
+    #[param(value_type = Option<ReportFormat>, inline)]
     format: Option<String>,
     /// Volume only: `day` (default), `week` or `month`.
-    #[param(value_type = Option<ReportPeriod>)]
+    #[param(value_type = Option<ReportPeriod>, inline)]
     period: Option<Period>,
 }
 

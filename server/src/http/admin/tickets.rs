@@ -68,7 +68,7 @@ async fn actor(state: &AppState, principal: &ApiPrincipal) -> ApiResult<String> 
 pub(super) struct ListQuery {
     /// A tenant's name; the caller's own tenants when absent.
     tenant: Option<String>,
-    #[param(value_type = Option<TicketState>)]
+    #[param(value_type = Option<TicketState>, inline)]
     state: Option<String>,
     #[param(minimum = 1, maximum = 5)]
     priority: Option<i64>,
@@ -77,7 +77,7 @@ pub(super) struct ListQuery {
     group: Option<String>,
     /// Only tickets linked to this CI.
     ci: Option<i64>,
-    #[param(value_type = Option<SlaRiskName>)]
+    #[param(value_type = Option<SlaRiskName>, inline)]
     sla: Option<SlaRisk>,
     #[param(minimum = 1, maximum = 1000, default = 100)]
     limit: Option<i64>,
