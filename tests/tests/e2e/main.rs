@@ -2,6 +2,7 @@
 //! machine's real data. One test binary with modules (each binary links slowly).
 
 mod agent_config;
+mod api_fuzz;
 mod desk_email;
 mod enrollment_loop;
 mod fleet_smoke;
