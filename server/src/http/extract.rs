@@ -1,6 +1,7 @@
-//! Extractors: JSON bodies with our error shape, and the two kinds of callers (admins and agents).
+//! Extractors: JSON bodies, query strings and path parameters with our error shape, and the two
+//! kinds of callers (admins and agents).
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -37,6 +38,30 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
             Err(rejection) => Err(query_rejection(rejection)),
         }
     }
+}
+
+/// `axum::extract::Path`, but a path parameter that does not parse (a word where an id belongs,
+/// an id beyond 64 bits) answers with our JSON error body, `invalid_path`, like every other
+/// rejection — not axum's plain text.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(ApiPath(value)),
+            Err(rejection) => Err(path_rejection(rejection)),
+        }
+    }
+}
+
+fn path_rejection(rejection: PathRejection) -> ApiError {
+    // A route whose template does not match its extractor is our bug, not the caller's.
+    if rejection.status().is_server_error() {
+        return ApiError::Internal(anyhow::anyhow!(rejection.body_text()));
+    }
+    ApiError::BadRequest("invalid_path", rejection.body_text())
 }
 
 fn query_rejection(rejection: QueryRejection) -> ApiError {

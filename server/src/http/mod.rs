@@ -56,12 +56,15 @@ pub fn api() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document `GET /api/v1/openapi.json` serves.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    api().into_openapi()
+    let mut document = api().into_openapi();
+    openapi::describe_path_rejections(&mut document);
+    document
 }
 
 pub fn app(state: AppState) -> Router {
     let max_body = state.config.max_request_bytes;
-    let (router, document) = api().split_for_parts();
+    let (router, mut document) = api().split_for_parts();
+    openapi::describe_path_rejections(&mut document);
     router
         .layer(Extension(openapi::Served::new(&document)))
         .fallback(|| async { error::ApiError::NotFound("no such endpoint".into()) })

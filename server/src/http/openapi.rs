@@ -2,10 +2,13 @@
 //! from the handlers' `#[utoipa::path]` annotations, gathered where the routers are built
 //! ([`super::api`]).
 
+use std::collections::btree_map::Entry;
 use std::sync::Arc;
 
 use atalaya_shared::{ErrorBody, ErrorDetail};
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 /// Names of the two security schemes, as the annotations' `security(...)` use them.
@@ -46,6 +49,58 @@ impl Modify for SecuritySchemes {
             AGENT,
             bearer("An enrolled agent's credential (`ata_…`), from `POST /api/v1/agent/enroll`"),
         );
+    }
+}
+
+const INVALID_PATH: &str =
+    "`invalid_path`: a path parameter does not parse (a word where an id belongs, an id beyond 64 bits)";
+
+/// Every operation with path parameters can answer `invalid_path` (the
+/// [`ApiPath`](super::extract::ApiPath) extractor); said here once for all of them, after the
+/// routers have gathered their operations, instead of in every annotation.
+pub fn describe_path_rejections(document: &mut utoipa::openapi::OpenApi) {
+    for item in document.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            if has_path_parameters(operation) {
+                add_invalid_path(operation);
+            }
+        }
+    }
+}
+
+fn has_path_parameters(operation: &Operation) -> bool {
+    operation
+        .parameters
+        .iter()
+        .flatten()
+        .any(|p| p.parameter_in == ParameterIn::Path)
+}
+
+fn add_invalid_path(operation: &mut Operation) {
+    match operation.responses.responses.entry("400".into()) {
+        Entry::Vacant(slot) => {
+            let body = ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build();
+            slot.insert(RefOr::T(
+                ResponseBuilder::new()
+                    .description(INVALID_PATH)
+                    .content("application/json", body)
+                    .build(),
+            ));
+        }
+        Entry::Occupied(mut slot) => {
+            if let RefOr::T(response) = slot.get_mut() {
+                response.description = format!("{}; or {INVALID_PATH}", response.description);
+            }
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 //! [`crate::desk::satisfaction`]); a forged link answers 403.
 
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Html;
 use axum::Form;
 use serde::Deserialize;
@@ -13,6 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult, ServerTrouble};
+use super::extract::ApiPath;
 use atalaya_shared::ErrorBody;
 use super::AppState;
 use crate::desk::satisfaction::{self, TokenError, KEY_NAME};
@@ -78,7 +79,7 @@ fn not_found(e: StoreError) -> ApiError {
         (status = 404, description = "`not_found`: a malformed link, or the ticket is gone", body = ErrorBody),
     )
 )]
-async fn page(State(state): State<AppState>, Path(token): Path<String>) -> ApiResult<Html<String>> {
+async fn page(State(state): State<AppState>, ApiPath(token): ApiPath<String>) -> ApiResult<Html<String>> {
     let (kind, id) = ticket(&state, &token).await?;
     let target = state
         .store
@@ -119,7 +120,7 @@ struct RatingForm {
 )]
 async fn rate(
     State(state): State<AppState>,
-    Path(token): Path<String>,
+    ApiPath(token): ApiPath<String>,
     form: Result<Form<RatingForm>, FormRejection>,
 ) -> ApiResult<Html<String>> {
     let (kind, id) = ticket(&state, &token).await?;

@@ -103,6 +103,25 @@ async fn every_documented_operation_is_served() {
     db.cleanup().await;
 }
 
+/// A path parameter that does not parse answers the documented `invalid_path` JSON error.
+#[tokio::test]
+async fn a_path_parameter_that_does_not_parse_answers_the_json_error() {
+    let (doc, app, db, token, _dir) = served_document().await;
+    for uri in ["/api/v1/rules/abc", "/api/v1/incidents/9223372036854775808"] {
+        let (status, body) = call_json(&app, "GET", uri, &token, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+        assert_eq!(body["error"]["code"], "invalid_path", "{uri}: {body}");
+    }
+    let documented = &doc["paths"]["/api/v1/rules/{id}"]["get"]["responses"]["400"];
+    assert!(
+        documented["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("invalid_path")),
+        "{documented}"
+    );
+    db.cleanup().await;
+}
+
 /// `/api/v1/cis/{id}/locks/{field}` → `/api/v1/cis/1/locks/1`.
 fn fill_parameters(path: &str) -> String {
     let mut out = String::new();
@@ -141,6 +160,15 @@ async fn no_route_is_added_beside_the_documented_lists() {
             bare_routers,
             0,
             "{} builds an axum Router: add the route with `routes!` and a #[utoipa::path] instead",
+            file.display()
+        );
+        // Path parameters go through `ApiPath`, so a bad one answers the JSON error body the
+        // document promises, not axum's plain text.
+        let bare_paths = text.matches("Path<").count() - text.matches("ApiPath<").count();
+        assert_eq!(
+            bare_paths,
+            0,
+            "{} extracts axum's Path: use ApiPath",
             file.display()
         );
         for forbidden in [".route(", ".route_service(", ".nest(", ".nest_service("] {

@@ -4,7 +4,7 @@
 
 use atalaya_shared::agent_config::AgentConfigSettings;
 use atalaya_shared::AgentConfig;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::super::error::{ApiError, ApiResult, BadBody, Refused};
-use super::super::extract::{AdminAuth, ApiJson};
+use super::super::extract::{AdminAuth, ApiJson, ApiPath};
 use super::super::AppState;
 use crate::store::agent_configs::{AgentConfigLayers, ConfigLayer};
 use crate::store::StoreError;
@@ -95,7 +95,7 @@ fn tenant_view(state: &AppState, tenant: String, layer: ConfigLayer) -> TenantAg
 async fn get_tenant(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<TenantAgentConfig>> {
     let tenant = tenant_named(&state, principal.scope, &name).await?;
     let layer = state.store.tenant_agent_config(tenant.id).await?;
@@ -123,7 +123,7 @@ async fn get_tenant(
 async fn put_tenant(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<serde_json::Value>,
 ) -> ApiResult<Json<TenantAgentConfig>> {
     let tenant = tenant_named(&state, principal.scope, &name).await?;
@@ -154,7 +154,7 @@ async fn put_tenant(
 async fn get_agent(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<AgentAgentConfig>> {
     let agent = state
         .store
@@ -184,7 +184,7 @@ async fn get_agent(
 async fn put_agent(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<serde_json::Value>,
 ) -> ApiResult<Json<AgentAgentConfig>> {
     let agent = state
@@ -219,7 +219,7 @@ async fn put_agent(
 async fn delete_agent(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     let agent = state
         .store

@@ -1,6 +1,6 @@
 //! `/api/v1/agents`: enrolled agents, and revoking one's credential.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::super::error::{ApiResult, BadQuery, Refused};
-use super::super::extract::{AdminAuth, ApiQuery};
+use super::super::extract::{AdminAuth, ApiPath, ApiQuery};
 use super::super::AppState;
 use super::{scope, TenantQuery};
 use crate::store::agents::Agent as AgentRow;
@@ -98,7 +98,7 @@ async fn list(
 async fn revoke(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     state.store.revoke_agent(principal.scope, &id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -2,7 +2,7 @@
 //! relations, locks, history and past states; edits by people; business services; relations;
 //! retirement; software; saved queries and identification reviews.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -14,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::super::error::{ApiError, ApiResult, BadBody, BadQuery, Refused};
-use super::super::extract::{AdminAuth, ApiJson, ApiQuery};
+use super::super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery};
 use super::super::AppState;
 use super::{scope, target_tenant, Paging, TenantQuery};
 use crate::cmdb::{class, query};
@@ -508,7 +508,7 @@ struct ShowQuery {
 async fn show(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<ShowQuery>,
 ) -> ApiResult<Response> {
     if let Some(at) = q.at {
@@ -564,7 +564,7 @@ struct Edit {
 async fn edit(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(edit): ApiJson<Edit>,
 ) -> ApiResult<Json<ConfigurationItem>> {
     if edit.attributes.is_empty() {
@@ -601,7 +601,7 @@ async fn edit(
 async fn unlock(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path((id, field)): Path<(i64, String)>,
+    ApiPath((id, field)): ApiPath<(i64, String)>,
 ) -> ApiResult<Json<ConfigurationItem>> {
     let field = field
         .strip_prefix("attributes.")
@@ -636,7 +636,7 @@ async fn unlock(
 async fn history(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<CiChange>>> {
     let changes = found(state.store.ci_history(principal.scope, id).await)?;
     Ok(Json(changes.into_iter().map(CiChange::from).collect()))
@@ -659,7 +659,7 @@ async fn history(
 async fn software(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<Package>>> {
     let ci = found(state.store.get_ci(principal.scope, id).await)?;
     let packages = state.store.installed_software(&ci).await?;
@@ -694,7 +694,7 @@ struct NewRelation {
 async fn relate(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(new): ApiJson<NewRelation>,
 ) -> ApiResult<StatusCode> {
     let added = found(
@@ -737,7 +737,7 @@ async fn relate(
 async fn unrelate(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path((id, kind, target)): Path<(i64, String, i64)>,
+    ApiPath((id, kind, target)): ApiPath<(i64, String, i64)>,
 ) -> ApiResult<StatusCode> {
     state
         .store
@@ -764,7 +764,7 @@ async fn unrelate(
 async fn retire(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<ConfigurationItem>> {
     let ci = state
         .store
@@ -859,7 +859,7 @@ async fn save(
 async fn delete_saved(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
     state
         .store
@@ -921,7 +921,7 @@ async fn reviews(
 async fn resolve_review(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
     state
         .store

@@ -1,6 +1,6 @@
 //! `/api/v1/enrollment-tokens`: create (the secret is shown once), list, revoke.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::super::error::{ApiResult, BadBody, BadQuery, Refused};
-use super::super::extract::{AdminAuth, ApiJson, ApiQuery};
+use super::super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery};
 use super::super::AppState;
 use super::{scope, target_tenant, TenantQuery};
 use crate::store::tokens::{EnrollmentToken as TokenRow, NewEnrollmentToken};
@@ -162,7 +162,7 @@ async fn create(
 async fn revoke(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<EnrollmentToken>> {
     Ok(Json(
         state

@@ -2,7 +2,7 @@
 //! event. PUT checks that the template parses and renders (422 with the reason when not);
 //! DELETE goes back to the built-in default.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::super::error::{ApiError, ApiResult, BadBody, Refused};
-use super::super::extract::{AdminAuth, ApiJson};
+use super::super::extract::{AdminAuth, ApiJson, ApiPath};
 use super::super::AppState;
 use super::support_plans::tenant;
 use crate::notify::templates::{self, Template, EVENTS};
@@ -91,7 +91,7 @@ fn known_event(event: &str) -> ApiResult<()> {
 async fn list(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<Vec<EventTemplate>>> {
     let tenant = tenant(&state, &principal, &name).await?;
     let all = state.store.notification_templates(tenant).await?;
@@ -116,7 +116,7 @@ async fn list(
 async fn show(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path((name, event)): Path<(String, String)>,
+    ApiPath((name, event)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<EventTemplate>> {
     let tenant = tenant(&state, &principal, &name).await?;
     known_event(&event)?;
@@ -148,7 +148,7 @@ async fn show(
 async fn replace(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path((name, event)): Path<(String, String)>,
+    ApiPath((name, event)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<TemplateBody>,
 ) -> ApiResult<Json<EventTemplate>> {
     let template = Template {
@@ -187,7 +187,7 @@ async fn replace(
 async fn remove(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path((name, event)): Path<(String, String)>,
+    ApiPath((name, event)): ApiPath<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let tenant = tenant(&state, &principal, &name).await?;
     known_event(&event)?;

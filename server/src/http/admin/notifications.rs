@@ -1,7 +1,7 @@
 //! `/api/v1/tenants/{name}/notification-channels` (who is told what) and
 //! `/api/v1/tenants/{name}/outbox` (what was sent, what is pending, and every attempt).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::super::error::{ApiResult, BadBody, Refused};
-use super::super::extract::{AdminAuth, ApiJson};
+use super::super::extract::{AdminAuth, ApiJson, ApiPath};
 use super::super::AppState;
 use super::support_plans::tenant;
 use crate::store::now_ms;
@@ -93,7 +93,7 @@ const NO_TENANT: &str = "`not_found`: no such tenant";
 async fn channels(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<Vec<Channel>>> {
     let tenant = tenant(&state, &principal, &name).await?;
     let channels = state.store.list_channels(tenant).await?;
@@ -133,7 +133,7 @@ struct ChannelBody {
 async fn create_channel(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<ChannelBody>,
 ) -> ApiResult<(StatusCode, Json<Channel>)> {
     let tenant = tenant(&state, &principal, &name).await?;
@@ -222,7 +222,7 @@ impl OutboxView {
 async fn outbox(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<Vec<OutboxView>>> {
     let tenant = tenant(&state, &principal, &name).await?;
     let mut views = Vec::new();

@@ -1,6 +1,6 @@
 //! `/api/v1/rules`: threshold rules, per tenant or MSP-wide.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::super::error::{ApiError, ApiResult, BadBody, BadQuery, Refused};
-use super::super::extract::{AdminAuth, ApiJson, ApiQuery};
+use super::super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery};
 use super::super::AppState;
 use super::{scope, target_tenant, TenantQuery};
 use crate::store::rules::{Rule as RuleRow, RuleSpec};
@@ -234,7 +234,7 @@ async fn create(
 async fn show(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Rule>> {
     let rule = state.store.get_rule(principal.scope, id).await;
     rule.map(|r| Json(r.into()))
@@ -261,7 +261,7 @@ async fn show(
 async fn replace(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<RuleBody>,
 ) -> ApiResult<Json<Rule>> {
     let spec = RuleSpec::from(body);
@@ -291,7 +291,7 @@ async fn replace(
 async fn remove(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
     state.store.delete_rule(principal.scope, id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -1,6 +1,6 @@
 //! `/api/v1/tenants/{name}/support-plan` (and its history) and `/api/v1/assignment-groups`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::super::error::{ApiError, ApiResult, BadBody, Refused};
-use super::super::extract::{AdminAuth, ApiJson};
+use super::super::extract::{AdminAuth, ApiJson, ApiPath};
 use super::super::AppState;
 use crate::desk::plans::SavedPlan as SavedPlanRow;
 use crate::sla::plan::SupportPlan;
@@ -191,7 +191,7 @@ pub(super) async fn tenant(
 async fn show(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<SavedPlan>> {
     let tenant = tenant(&state, &principal, &name).await?;
     Ok(Json(
@@ -216,7 +216,7 @@ async fn show(
 async fn history(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<Vec<SavedPlan>>> {
     let tenant = tenant(&state, &principal, &name).await?;
     let versions = crate::desk::plans::history(&state.store, tenant).await?;
@@ -243,7 +243,7 @@ async fn history(
 async fn replace(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(plan): ApiJson<SupportPlan>,
 ) -> ApiResult<Json<SavedPlan>> {
     let tenant = tenant(&state, &principal, &name).await?;

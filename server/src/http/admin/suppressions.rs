@@ -2,7 +2,7 @@
 //! planned work or as a known problem being handled; plus the rule metric catalogue and a CI's
 //! alert history.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::super::error::{ApiError, ApiResult, BadBody, BadQuery, Refused};
-use super::super::extract::{AdminAuth, ApiJson, ApiQuery};
+use super::super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery};
 use super::super::AppState;
 use super::{scope, target_tenant, TenantQuery};
 use crate::rules::metrics::{Unit, METRICS};
@@ -295,7 +295,7 @@ async fn create_silence(
 async fn cancel_maintenance_window(
     State(state): State<AppState>,
     auth: AdminAuth,
-    id: Path<i64>,
+    id: ApiPath<i64>,
 ) -> ApiResult<Json<Suppression>> {
     cancel(State(state), auth, id).await
 }
@@ -317,7 +317,7 @@ async fn cancel_maintenance_window(
 async fn cancel_silence(
     State(state): State<AppState>,
     auth: AdminAuth,
-    id: Path<i64>,
+    id: ApiPath<i64>,
 ) -> ApiResult<Json<Suppression>> {
     cancel(State(state), auth, id).await
 }
@@ -326,7 +326,7 @@ async fn cancel_silence(
 async fn cancel(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Suppression>> {
     let cancelled = state.store.cancel_suppression(principal.scope, id).await;
     cancelled
@@ -395,7 +395,7 @@ async fn rule_metrics(AdminAuth(_): AdminAuth) -> Json<Vec<MetricInfo>> {
 async fn alert_history(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<AlertTransition>>> {
     let history = state.store.alert_history(principal.scope, id).await;
     history

@@ -5,14 +5,14 @@
 /// `ticket_routes!(Kind, "/api/v1/base", "noun", "plural")` defines `router()` for that kind.
 macro_rules! ticket_routes {
     ($desk:ty, $base:literal, $noun:literal, $plural:literal) => {
-        use axum::extract::{Path, State};
+        use axum::extract::State;
         use axum::http::StatusCode;
         use axum::Json;
         use utoipa_axum::router::OpenApiRouter;
         use utoipa_axum::routes;
 
         use super::super::error::{ApiResult, BadBody, BadQuery, Refused};
-        use super::super::extract::{AdminAuth, ApiJson, ApiQuery};
+        use super::super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery};
         use super::super::AppState;
         use super::ticket_views::{Ticket, TicketDetail};
         use super::tickets::{self, AssignBody, CommentBody, CreateBody, EditBody};
@@ -93,7 +93,7 @@ macro_rules! ticket_routes {
         async fn show(
             state: State<AppState>,
             auth: AdminAuth,
-            id: Path<i64>,
+            id: ApiPath<i64>,
         ) -> ApiResult<Json<TicketDetail>> {
             tickets::show::<$desk>(state, auth, id).await
         }
@@ -112,12 +112,13 @@ macro_rules! ticket_routes {
                 BadBody,
                 (status = 200, description = "The ticket as edited", body = TicketDetail),
                 (status = 404, description = "`not_found`: no such ticket", body = ErrorBody),
+                (status = 409, description = "`conflict`: the ticket is closed or cancelled and can no longer change", body = ErrorBody),
             )
         )]
         async fn edit(
             state: State<AppState>,
             auth: AdminAuth,
-            id: Path<i64>,
+            id: ApiPath<i64>,
             body: ApiJson<EditBody>,
         ) -> ApiResult<Json<TicketDetail>> {
             tickets::edit::<$desk>(state, auth, id, body).await
@@ -143,7 +144,7 @@ macro_rules! ticket_routes {
         async fn transition(
             state: State<AppState>,
             auth: AdminAuth,
-            id: Path<i64>,
+            id: ApiPath<i64>,
             body: ApiJson<TransitionBody>,
         ) -> ApiResult<Json<TicketDetail>> {
             tickets::transition::<$desk>(state, auth, id, body).await
@@ -170,7 +171,7 @@ macro_rules! ticket_routes {
         async fn comment(
             state: State<AppState>,
             auth: AdminAuth,
-            id: Path<i64>,
+            id: ApiPath<i64>,
             body: ApiJson<CommentBody>,
         ) -> ApiResult<(StatusCode, Json<TicketDetail>)> {
             tickets::comment::<$desk>(state, auth, id, body).await
@@ -196,7 +197,7 @@ macro_rules! ticket_routes {
         async fn assign(
             state: State<AppState>,
             auth: AdminAuth,
-            id: Path<i64>,
+            id: ApiPath<i64>,
             body: ApiJson<AssignBody>,
         ) -> ApiResult<Json<TicketDetail>> {
             tickets::assign::<$desk>(state, auth, id, body).await
@@ -222,7 +223,7 @@ macro_rules! ticket_routes {
         async fn escalate(
             state: State<AppState>,
             auth: AdminAuth,
-            id: Path<i64>,
+            id: ApiPath<i64>,
             body: ApiJson<EscalateBody>,
         ) -> ApiResult<Json<TicketDetail>> {
             tickets::escalate::<$desk>(state, auth, id, body).await
@@ -242,12 +243,13 @@ macro_rules! ticket_routes {
                 BadBody,
                 (status = 200, description = "The ticket with its CIs", body = TicketDetail),
                 (status = 404, description = "`not_found`: no such ticket", body = ErrorBody),
+                (status = 409, description = "`conflict`: the ticket is closed or cancelled and can no longer change", body = ErrorBody),
             )
         )]
         async fn link_cis(
             state: State<AppState>,
             auth: AdminAuth,
-            id: Path<i64>,
+            id: ApiPath<i64>,
             body: ApiJson<LinkBody>,
         ) -> ApiResult<Json<TicketDetail>> {
             tickets::link_cis::<$desk>(state, auth, id, body).await

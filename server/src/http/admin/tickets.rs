@@ -2,14 +2,14 @@
 //! open, show (with CIs, timeline and SLA clocks), edit, move through the life cycle, comment,
 //! assign, escalate and link CIs.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::super::error::{ApiError, ApiResult};
-use super::super::extract::{AdminAuth, ApiJson, ApiQuery};
+use super::super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery};
 use super::super::AppState;
 use super::ticket_views::{Ticket, TicketDetail};
 use super::{scope, target_tenant, Paging};
@@ -141,7 +141,7 @@ async fn detail<D: Desk>(
 pub(super) async fn show<D: Desk>(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<TicketDetail>> {
     let ticket = desk::get(&state.store, D::KIND, principal.scope, id, now_ms())
         .await
@@ -207,7 +207,7 @@ pub(super) struct EditBody {
 pub(super) async fn edit<D: Desk>(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<EditBody>,
 ) -> ApiResult<Json<TicketDetail>> {
     let actor = actor(&state, &principal).await?;
@@ -243,7 +243,7 @@ pub(super) struct TransitionBody {
 pub(super) async fn transition<D: Desk>(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<TransitionBody>,
 ) -> ApiResult<Json<TicketDetail>> {
     let actor = actor(&state, &principal).await?;
@@ -287,7 +287,7 @@ pub(super) struct CommentBody {
 pub(super) async fn comment<D: Desk>(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<CommentBody>,
 ) -> ApiResult<(StatusCode, Json<TicketDetail>)> {
     let actor = match body.author {
@@ -323,7 +323,7 @@ pub(super) struct AssignBody {
 pub(super) async fn assign<D: Desk>(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<AssignBody>,
 ) -> ApiResult<Json<TicketDetail>> {
     let actor = actor(&state, &principal).await?;
@@ -353,7 +353,7 @@ pub(super) struct EscalateBody {
 pub(super) async fn escalate<D: Desk>(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<EscalateBody>,
 ) -> ApiResult<Json<TicketDetail>> {
     if body.reason.trim().is_empty() {
@@ -393,7 +393,7 @@ pub(super) struct LinkBody {
 pub(super) async fn link_cis<D: Desk>(
     State(state): State<AppState>,
     AdminAuth(principal): AdminAuth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<LinkBody>,
 ) -> ApiResult<Json<TicketDetail>> {
     let actor = actor(&state, &principal).await?;
