@@ -117,7 +117,10 @@ pub type ApiResult<T> = Result<T, ApiError>;
 /// What the server's own trouble answers: an internal error, or a busy database.
 #[derive(utoipa::IntoResponses)]
 pub enum ServerTrouble {
-    #[response(status = 500, description = "Internal error (the detail is in the server log)")]
+    #[response(
+        status = 500,
+        description = "Internal error (the detail is in the server log)"
+    )]
     Internal(ErrorBody),
     #[response(
         status = 503,
@@ -136,7 +139,10 @@ pub enum Refused {
                        credential is missing, unknown or revoked"
     )]
     Unauthorized(ErrorBody),
-    #[response(status = 500, description = "Internal error (the detail is in the server log)")]
+    #[response(
+        status = 500,
+        description = "Internal error (the detail is in the server log)"
+    )]
     Internal(ErrorBody),
     #[response(
         status = 503,
@@ -154,7 +160,10 @@ pub enum BadBody {
         description = "`malformed_json` or `bad_body`: the body is not JSON"
     )]
     Malformed(ErrorBody),
-    #[response(status = 413, description = "`payload_too_large`: the body is too large")]
+    #[response(
+        status = 413,
+        description = "`payload_too_large`: the body is too large"
+    )]
     TooLarge(ErrorBody),
     #[response(
         status = 415,

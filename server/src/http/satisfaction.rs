@@ -14,11 +14,11 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult, ServerTrouble};
 use super::extract::ApiPath;
-use atalaya_shared::ErrorBody;
 use super::AppState;
 use crate::desk::satisfaction::{self, TokenError, KEY_NAME};
 use crate::store::tickets::TicketKind;
 use crate::store::{now_ms, StoreError};
+use atalaya_shared::ErrorBody;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(page, rate))
@@ -79,7 +79,10 @@ fn not_found(e: StoreError) -> ApiError {
         (status = 404, description = "`not_found`: a malformed link, or the ticket is gone", body = ErrorBody),
     )
 )]
-async fn page(State(state): State<AppState>, ApiPath(token): ApiPath<String>) -> ApiResult<Html<String>> {
+async fn page(
+    State(state): State<AppState>,
+    ApiPath(token): ApiPath<String>,
+) -> ApiResult<Html<String>> {
     let (kind, id) = ticket(&state, &token).await?;
     let target = state
         .store

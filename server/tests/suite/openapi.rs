@@ -65,7 +65,9 @@ async fn the_served_document_is_the_generated_one_and_is_written_for_the_validat
     let generated = serde_json::to_value(openapi_document()).expect("serialise");
     assert_eq!(doc, generated);
     assert!(
-        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")),
+        doc["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1")),
         "{}",
         doc["openapi"]
     );

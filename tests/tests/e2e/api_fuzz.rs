@@ -63,7 +63,10 @@ async fn seed(server: &Server, dir: &Path) -> anyhow::Result<()> {
     agent
         .enroll(&server.url, &server.enrollment_token, None)
         .await?;
-    ensure!(agent.run_once().await? == 0, "the agent's first report failed");
+    ensure!(
+        agent.run_once().await? == 0,
+        "the agent's first report failed"
+    );
     for path in ["/api/v1/incidents", "/api/v1/requests"] {
         let (status, body) = server
             .post(
@@ -114,7 +117,10 @@ async fn generated_document_validates_and_the_fuzzer_finds_nothing() -> anyhow::
     let fuzz = tokio::process::Command::new("schemathesis")
         .arg("run")
         .arg(format!("{}/api/v1/openapi.json", server.url))
-        .args(["--header", &format!("Authorization: Bearer {}", server.admin_token)])
+        .args([
+            "--header",
+            &format!("Authorization: Bearer {}", server.admin_token),
+        ])
         .args(["--checks", CHECKS])
         .args(["--phases", "examples,coverage,fuzzing"])
         .args(["--max-examples", &examples])

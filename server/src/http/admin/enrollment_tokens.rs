@@ -75,7 +75,9 @@ async fn list(
 ) -> ApiResult<Json<Vec<EnrollmentToken>>> {
     let scope = scope(&state, &principal, q.tenant.as_deref()).await?;
     let tokens = state.store.list_enrollment_tokens(scope).await?;
-    Ok(Json(tokens.into_iter().map(EnrollmentToken::from).collect()))
+    Ok(Json(
+        tokens.into_iter().map(EnrollmentToken::from).collect(),
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -195,7 +195,9 @@ async fn show(
 ) -> ApiResult<Json<SavedPlan>> {
     let tenant = tenant(&state, &principal, &name).await?;
     Ok(Json(
-        crate::desk::plans::current(&state.store, tenant).await?.into(),
+        crate::desk::plans::current(&state.store, tenant)
+            .await?
+            .into(),
     ))
 }
 
@@ -273,7 +275,9 @@ async fn groups(
     AdminAuth(_principal): AdminAuth,
 ) -> ApiResult<Json<Vec<AssignmentGroup>>> {
     let groups = state.store.list_assignment_groups().await?;
-    Ok(Json(groups.into_iter().map(AssignmentGroup::from).collect()))
+    Ok(Json(
+        groups.into_iter().map(AssignmentGroup::from).collect(),
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
