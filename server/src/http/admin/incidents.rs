@@ -3,4 +3,10 @@
 use super::ticket_routes::ticket_routes;
 use super::tickets::Incidents;
 
-ticket_routes!(Incidents, "/api/v1/incidents", "incident", "incidents");
+ticket_routes!(
+    Incidents,
+    "/api/v1/incidents",
+    "incident",
+    "an incident",
+    "incidents"
+);

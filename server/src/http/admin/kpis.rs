@@ -361,6 +361,8 @@ fn respond<T: Serialize>(name: &str, request: &Request, rows: Vec<T>) -> ApiResu
         .into_response())
 }
 
+/// MTTA, MTTR, SLA compliance, first-contact resolution and reopen rate per tenant, kind and
+/// priority.
 #[utoipa::path(
     get,
     path = "/api/v1/reports/service-levels",
@@ -441,6 +443,7 @@ async fn first_contact_resolution(
     respond("first-contact-resolution", &request, rows)
 }
 
+/// Tickets opened per day, week or month (`period`), per tenant.
 #[utoipa::path(
     get,
     path = "/api/v1/reports/volume",
@@ -507,6 +510,7 @@ async fn backlog(
     respond("backlog", &request, to_rows::<_, Backlog>(rows))
 }
 
+/// Incidents opened per class of linked CI.
 #[utoipa::path(
     get,
     path = "/api/v1/reports/incidents-per-ci-class",
@@ -542,6 +546,7 @@ async fn incidents_per_ci_class(
     )
 }
 
+/// Incidents opened per rule, and how many are still open.
 #[utoipa::path(
     get,
     path = "/api/v1/reports/incidents-per-rule",
@@ -577,6 +582,7 @@ async fn incidents_per_rule(
     )
 }
 
+/// Satisfaction ratings per tenant: count, average and distribution.
 #[utoipa::path(
     get,
     path = "/api/v1/reports/satisfaction",

@@ -4,4 +4,10 @@
 use super::ticket_routes::ticket_routes;
 use super::tickets::Requests;
 
-ticket_routes!(Requests, "/api/v1/requests", "request", "requests");
+ticket_routes!(
+    Requests,
+    "/api/v1/requests",
+    "request",
+    "a request",
+    "requests"
+);

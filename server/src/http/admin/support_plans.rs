@@ -225,8 +225,8 @@ async fn history(
     Ok(Json(versions.into_iter().map(SavedPlan::from).collect()))
 }
 
-/// A new version, effective now; the old ones stay for the clocks of older tickets.
-/// Save a new plan version effective now.
+/// Save a new version of the plan, effective now; the old ones stay for the clocks of older
+/// tickets.
 #[utoipa::path(
     put,
     path = "/api/v1/tenants/{name}/support-plan",
@@ -287,8 +287,9 @@ struct GroupBody {
     tier: i64,
 }
 
-/// Groups are the MSP's own queues, so only the MSP-wide administrator creates them.
 /// Create an assignment group (MSP-wide administrators only).
+///
+/// Groups are the MSP's own queues, so only the MSP-wide administrator creates them.
 #[utoipa::path(
     post,
     path = "/api/v1/assignment-groups",

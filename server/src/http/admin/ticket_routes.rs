@@ -2,9 +2,10 @@
 //! over the kind; OpenAPI needs a literal path per operation, so this macro writes, per kind, a
 //! thin annotated function for each that calls the generic handler (no handler body twice).
 
-/// `ticket_routes!(Kind, "/api/v1/base", "noun", "plural")` defines `router()` for that kind.
+/// `ticket_routes!(Kind, "/api/v1/base", "noun", "a noun", "plural")` defines `router()` for
+/// that kind.
 macro_rules! ticket_routes {
-    ($desk:ty, $base:literal, $noun:literal, $plural:literal) => {
+    ($desk:ty, $base:literal, $noun:literal, $a_noun:literal, $plural:literal) => {
         use axum::extract::State;
         use axum::http::StatusCode;
         use axum::Json;
@@ -58,7 +59,7 @@ macro_rules! ticket_routes {
             path = $base,
             tag = $plural,
             operation_id = concat!("open_", $noun),
-            summary = concat!("Open a ", $noun, " by hand; priority from the tenant's matrix"),
+            summary = concat!("Open ", $a_noun, " by hand; priority from the tenant's matrix"),
             security(("admin" = [])),
             request_body = CreateBody,
             responses(
@@ -103,7 +104,7 @@ macro_rules! ticket_routes {
             path = concat!($base, "/{id}"),
             tag = $plural,
             operation_id = concat!("edit_", $noun),
-            summary = concat!("Edit a ", $noun, "'s title, description, requester, impact or urgency"),
+            summary = concat!("Edit ", $a_noun, "'s title, description, requester, impact or urgency"),
             security(("admin" = [])),
             params(("id" = i64, Path, description = "The ticket's id")),
             request_body = EditBody,
@@ -129,7 +130,7 @@ macro_rules! ticket_routes {
             path = concat!($base, "/{id}/transitions"),
             tag = $plural,
             operation_id = concat!("transition_", $noun),
-            summary = concat!("Move a ", $noun, " through its life cycle"),
+            summary = concat!("Move ", $a_noun, " through its life cycle"),
             security(("admin" = [])),
             params(("id" = i64, Path, description = "The ticket's id")),
             request_body = TransitionBody,
@@ -155,7 +156,7 @@ macro_rules! ticket_routes {
             path = concat!($base, "/{id}/comments"),
             tag = $plural,
             operation_id = concat!("comment_on_", $noun),
-            summary = concat!("A public comment or internal work note on a ", $noun),
+            summary = concat!("A public comment or internal work note on ", $a_noun),
             description = "A requester's reply reopens a recently resolved ticket.",
             security(("admin" = [])),
             params(("id" = i64, Path, description = "The ticket's id")),
@@ -182,7 +183,7 @@ macro_rules! ticket_routes {
             path = concat!($base, "/{id}/assign"),
             tag = $plural,
             operation_id = concat!("assign_", $noun),
-            summary = concat!("Assign a ", $noun, " to a group and/or a person"),
+            summary = concat!("Assign ", $a_noun, " to a group and/or a person"),
             security(("admin" = [])),
             params(("id" = i64, Path, description = "The ticket's id")),
             request_body = AssignBody,
@@ -208,7 +209,7 @@ macro_rules! ticket_routes {
             path = concat!($base, "/{id}/escalate"),
             tag = $plural,
             operation_id = concat!("escalate_", $noun),
-            summary = concat!("Escalate a ", $noun, " to the next tier"),
+            summary = concat!("Escalate ", $a_noun, " to the next tier"),
             security(("admin" = [])),
             params(("id" = i64, Path, description = "The ticket's id")),
             request_body = EscalateBody,
@@ -234,7 +235,7 @@ macro_rules! ticket_routes {
             path = concat!($base, "/{id}/cis"),
             tag = $plural,
             operation_id = concat!("link_cis_to_", $noun),
-            summary = concat!("Link more CIs of the tenant to a ", $noun),
+            summary = concat!("Link more CIs of the tenant to ", $a_noun),
             security(("admin" = [])),
             params(("id" = i64, Path, description = "The ticket's id")),
             request_body = LinkBody,
