@@ -8,8 +8,10 @@
 //! reporting, an incident and a request — so the fuzzer's reads return real objects, not only
 //! empty lists and 404s.
 //!
-//! `ATALAYA_FUZZ_EXAMPLES` (default 25) sets the fuzzer's examples per operation; the run's
-//! report (JUnit XML) is kept under `target/api-fuzz/` for a failure's details.
+//! The fuzzer runs twice: over the agent's operations with the enrolled agent's credential,
+//! and over the whole document with the admin token. `ATALAYA_FUZZ_EXAMPLES` (default 25) sets
+//! its examples per operation; each run's report (JUnit XML) is kept under
+//! `target/api-fuzz/{admin,agent}/` for a failure's details.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -53,6 +55,55 @@ fn report_dir() -> PathBuf {
         .and_then(Path::parent)
         .map(|target| target.join("api-fuzz"))
         .unwrap_or_else(|| PathBuf::from("api-fuzz"))
+}
+
+/// The bearer credential the seeded agent got at enrollment.
+fn agent_credential(dir: &Path) -> anyhow::Result<String> {
+    let path = dir.join("agent").join("credential.json");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("{}", path.display()))?;
+    let credential: serde_json::Value = serde_json::from_str(&text)?;
+    credential["credential"]
+        .as_str()
+        .map(str::to_string)
+        .context("credential.json has no credential")
+}
+
+/// One schemathesis run against the server's document as `token`; `filters` narrow the
+/// operations. Its JUnit report goes to `target/api-fuzz/<pass>/`.
+async fn fuzz(server: &Server, pass: &str, token: &str, filters: &[&str]) -> anyhow::Result<()> {
+    let examples = std::env::var("ATALAYA_FUZZ_EXAMPLES").unwrap_or_else(|_| "25".into());
+    let reports = report_dir().join(pass);
+    std::fs::create_dir_all(&reports)?;
+    let fuzz = tokio::process::Command::new("schemathesis")
+        .arg("run")
+        .arg(format!("{}/api/v1/openapi.json", server.url))
+        .args(["--header", &format!("Authorization: Bearer {token}")])
+        .args(filters)
+        .args(["--checks", CHECKS])
+        .args(["--phases", "examples,coverage,fuzzing"])
+        .args(["--max-examples", &examples])
+        .args(["--seed", "16"])
+        .args(["--workers", "2", "--request-timeout", "30", "--no-color"])
+        .args(["--report", "junit", "--report-dir"])
+        .arg(&reports)
+        .env("SCHEMATHESIS_HOOKS", "")
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(FUZZ_LIMIT, fuzz)
+        .await
+        .with_context(|| format!("schemathesis ({pass}) ran out of time"))?
+        .with_context(|| format!("running schemathesis ({pass})"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    // The summary goes to the test's output either way: how many operations and cases ran.
+    println!("== schemathesis, {pass} pass\n{stdout}");
+    ensure!(
+        output.status.success(),
+        "schemathesis ({pass}) found responses that break the contract (report in {}):\n{}{}",
+        reports.display(),
+        stdout,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(())
 }
 
 /// Enroll this machine's agent and let it report once; open an incident and a request.
@@ -111,39 +162,22 @@ async fn generated_document_validates_and_the_fuzzer_finds_nothing() -> anyhow::
         String::from_utf8_lossy(&validated.stderr)
     );
 
-    let examples = std::env::var("ATALAYA_FUZZ_EXAMPLES").unwrap_or_else(|_| "25".into());
-    let reports = report_dir();
-    std::fs::create_dir_all(&reports)?;
-    let fuzz = tokio::process::Command::new("schemathesis")
-        .arg("run")
-        .arg(format!("{}/api/v1/openapi.json", server.url))
-        .args([
-            "--header",
-            &format!("Authorization: Bearer {}", server.admin_token),
-        ])
-        .args(["--checks", CHECKS])
-        .args(["--phases", "examples,coverage,fuzzing"])
-        .args(["--max-examples", &examples])
-        .args(["--seed", "16"])
-        .args(["--workers", "2", "--request-timeout", "30", "--no-color"])
-        .args(["--report", "junit", "--report-dir"])
-        .arg(&reports)
-        .env("SCHEMATHESIS_HOOKS", "")
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(FUZZ_LIMIT, fuzz)
-        .await
-        .context("schemathesis ran out of time")?
-        .context("running schemathesis")?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    // The summary goes to the test's output either way: how many operations and cases ran.
-    println!("{stdout}");
-    ensure!(
-        output.status.success(),
-        "schemathesis found responses that break the contract (report in {}):\n{}{}",
-        reports.display(),
-        stdout,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    // Two passes: the agent's own operations with the agent's credential (with the admin token
+    // they only ever answer 401), then the whole document with the admin token — in that order,
+    // as the admin pass may revoke the agent.
+    let agent_credential = agent_credential(dir.path())?;
+    fuzz(
+        &server,
+        "agent",
+        &agent_credential,
+        &[
+            "--include-tag",
+            "agent",
+            "--exclude-operation-id",
+            "enroll_agent",
+        ],
+    )
+    .await?;
+    fuzz(&server, "admin", &server.admin_token, &[]).await?;
     server.stop().await
 }
