@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use atalaya_shared::{ErrorBody, ErrorDetail};
 use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
@@ -102,6 +103,16 @@ fn add_invalid_path(operation: &mut Operation) {
             }
         }
     }
+}
+
+/// A string that is one of `names`, for fields whose allowed values live in a table of the
+/// domain (rule metrics, relation kinds) rather than in a Rust enum.
+pub fn one_of<'a>(description: &str, names: impl IntoIterator<Item = &'a str>) -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+        .enum_values(Some(names))
+        .build()
 }
 
 /// The document as served, serialised once when the app is built.

@@ -15,9 +15,10 @@ use utoipa_axum::routes;
 
 use super::super::error::{ApiError, ApiResult, BadBody, BadQuery, Refused};
 use super::super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery};
+use super::super::openapi::one_of;
 use super::super::AppState;
 use super::{scope, target_tenant, Paging, TenantQuery};
-use crate::cmdb::{class, query};
+use crate::cmdb::{class, query, relation};
 use crate::store::ci_admin::{FieldLock, HistoryEntry, InstalledPackage, Review as ReviewRow};
 use crate::store::ci_query::{CiQuery, CiQueryError, SavedQuery as SavedQueryRow};
 use crate::store::cis::{ConfigurationItem as CiRow, Relation};
@@ -241,6 +242,20 @@ enum ListFormat {
 }
 
 const CI_ID: &str = "The CI's id";
+
+fn manual_class() -> utoipa::openapi::schema::Object {
+    one_of(
+        "Only `business_service`: the other classes come from agents",
+        [class::BUSINESS_SERVICE],
+    )
+}
+
+fn relation_kind() -> utoipa::openapi::schema::Object {
+    one_of(
+        "Read as \"this CI KIND the target\"",
+        relation::ALL.iter().copied(),
+    )
+}
 const NO_CI: &str = "`not_found`: no such configuration item";
 
 /// Who made a change, for the history: the admin token's id.
@@ -428,7 +443,9 @@ fn csv_response(cis: &[CiRow]) -> ApiResult<Response> {
 #[serde(deny_unknown_fields)]
 struct NewCi {
     /// Only `business_service`: the other classes come from agents.
+    #[schema(schema_with = manual_class)]
     class: String,
+    #[schema(pattern = r"\S")]
     name: String,
     #[serde(default)]
     tenant: Option<String>,
@@ -669,7 +686,7 @@ async fn software(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewRelation {
-    /// `contained_in`, `runs_on` or `depends_on`.
+    #[schema(schema_with = relation_kind)]
     kind: String,
     target_id: i64,
 }

@@ -10,8 +10,10 @@ use utoipa_axum::routes;
 
 use super::super::error::{ApiError, ApiResult, BadBody, BadQuery, Refused};
 use super::super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery};
+use super::super::openapi::one_of;
 use super::super::AppState;
 use super::{scope, target_tenant, TenantQuery};
+use crate::rules::metrics::METRICS;
 use crate::store::rules::{Rule as RuleRow, RuleSpec};
 use crate::store::TenantScope;
 use atalaya_shared::ErrorBody;
@@ -102,11 +104,20 @@ fn hour() -> i64 {
     3600
 }
 
+fn metric_name() -> utoipa::openapi::schema::Object {
+    one_of(
+        "What the rule watches (see `GET /api/v1/rule-metrics`)",
+        METRICS.iter().map(|m| m.name),
+    )
+}
+
 /// The fields a person sets on a rule (create, or full replacement).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RuleBody {
+    #[schema(pattern = r"\S")]
     name: String,
+    #[schema(schema_with = metric_name)]
     metric: String,
     #[serde(default = "above")]
     #[schema(value_type = Direction, default = "above")]

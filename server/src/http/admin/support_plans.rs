@@ -64,6 +64,9 @@ struct SavedPlanDoc {
 }
 
 /// What the MSP promised a tenant, plus the desk terms that go with the contract.
+// Not `deny_unknown_fields` here, though the plan refuses unknown fields: the saved version
+// flattens this schema beside its own fields (`allOf`), which `additionalProperties: false`
+// would forbid.
 #[derive(Serialize, ToSchema)]
 #[schema(as = SupportPlan)]
 #[allow(dead_code)]
@@ -283,7 +286,9 @@ async fn groups(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct GroupBody {
+    #[schema(pattern = r"\S")]
     name: String,
+    #[schema(minimum = 1, maximum = 3)]
     tier: i64,
 }
 

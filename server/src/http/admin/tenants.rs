@@ -63,6 +63,8 @@ async fn list(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewTenant {
+    /// A short slug used in URLs and filters.
+    #[schema(pattern = "^[a-z0-9_][a-z0-9_-]{0,62}$")]
     name: String,
     /// The name shown to people; `name` when absent.
     #[serde(default)]

@@ -199,7 +199,9 @@ pub(super) async fn create<D: Desk>(
 pub(super) struct EditBody {
     title: Option<String>,
     description: Option<String>,
+    #[schema(minimum = 1, maximum = 3)]
     impact: Option<i64>,
+    #[schema(minimum = 1, maximum = 3)]
     urgency: Option<i64>,
     requester: Option<String>,
 }
@@ -274,6 +276,7 @@ enum Visibility {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct CommentBody {
+    #[schema(pattern = r"\S")]
     body: String,
     #[serde(default)]
     visibility: Visibility,
@@ -347,6 +350,8 @@ pub(super) async fn assign<D: Desk>(
 pub(super) struct EscalateBody {
     group: Option<String>,
     assignee: Option<String>,
+    /// Why the ticket goes to the next tier.
+    #[schema(pattern = r"\S")]
     reason: String,
 }
 
@@ -385,6 +390,7 @@ fn affected() -> String {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct LinkBody {
+    #[schema(min_items = 1)]
     ci_ids: Vec<i64>,
     #[serde(default = "affected")]
     role: String,
