@@ -16,4 +16,5 @@ mod notify;
 mod reporting;
 mod router;
 mod rules;
+mod schema;
 mod store;
