@@ -11,6 +11,7 @@ mod disk_io;
 mod group_commit;
 mod ingest;
 mod jobs;
+mod layering;
 mod noise;
 mod notify;
 mod reporting;
