@@ -36,21 +36,6 @@ const WRONG_WAY: &[(&str, &str, &str)] = &[
         "ingest",
         "the Store struct still carries ingest's runtime state (issue 16's ingest split)",
     ),
-    (
-        "store",
-        "desk",
-        "store/kpis.rs computes the desk KPIs inside the store",
-    ),
-    (
-        "store",
-        "sla",
-        "store/kpis.rs replays SLA clocks inside the store",
-    ),
-    (
-        "store",
-        "notify",
-        "store/notification_templates.rs validates templates and fills in the built-in ones",
-    ),
 ];
 
 /// Top-level module → module it names → the files that name it.

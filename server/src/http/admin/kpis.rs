@@ -15,7 +15,7 @@ use super::super::error::{ApiError, ApiResult};
 use super::super::extract::{AdminAuth, ApiQuery};
 use super::super::AppState;
 use super::scope;
-use crate::desk::kpis::Period;
+use crate::desk::kpis::{self, Period};
 use crate::store::kpis::ReportRange;
 use crate::store::{now_ms, to_time};
 
@@ -159,10 +159,7 @@ async fn service_levels(
     ApiQuery(query): ApiQuery<ReportQuery>,
 ) -> ApiResult<Response> {
     let request = resolve(&state, &principal, query, &headers).await?;
-    let rows = state
-        .store
-        .service_levels(&request.range, request.now)
-        .await?;
+    let rows = kpis::service_levels(&state.store, &request.range, request.now).await?;
     respond("service-levels", &request, rows)
 }
 
@@ -184,9 +181,7 @@ async fn first_contact_resolution(
         reopen_rate_percent: Option<f64>,
     }
     let request = resolve(&state, &principal, query, &headers).await?;
-    let rows = state
-        .store
-        .service_levels(&request.range, request.now)
+    let rows = kpis::service_levels(&state.store, &request.range, request.now)
         .await?
         .into_iter()
         .map(|r| Row {
@@ -208,7 +203,7 @@ async fn volume(
     ApiQuery(query): ApiQuery<ReportQuery>,
 ) -> ApiResult<Response> {
     let request = resolve(&state, &principal, query, &headers).await?;
-    let rows = state.store.volume(&request.range, request.period).await?;
+    let rows = kpis::volume(&state.store, &request.range, request.period).await?;
     respond("volume", &request, rows)
 }
 
@@ -220,10 +215,7 @@ async fn backlog(
     ApiQuery(query): ApiQuery<ReportQuery>,
 ) -> ApiResult<Response> {
     let request = resolve(&state, &principal, query, &headers).await?;
-    let rows = state
-        .store
-        .backlog(request.range.scope, request.now)
-        .await?;
+    let rows = kpis::backlog(&state.store, request.range.scope, request.now).await?;
     respond("backlog", &request, rows)
 }
 
@@ -256,6 +248,6 @@ async fn satisfaction(
     ApiQuery(query): ApiQuery<ReportQuery>,
 ) -> ApiResult<Response> {
     let request = resolve(&state, &principal, query, &headers).await?;
-    let rows = state.store.satisfaction(&request.range).await?;
+    let rows = kpis::satisfaction(&state.store, &request.range).await?;
     respond("satisfaction", &request, rows)
 }

@@ -12,7 +12,7 @@ use super::super::extract::{AdminAuth, ApiJson};
 use super::super::AppState;
 use super::support_plans::tenant;
 use crate::notify::templates::{self, Template, EVENTS};
-use crate::store::notification_templates::EventTemplate;
+use crate::notify::tenant_templates::{self, EventTemplate};
 use crate::store::now_ms;
 
 pub fn router() -> Router<AppState> {
@@ -41,7 +41,9 @@ async fn list(
     Path(name): Path<String>,
 ) -> ApiResult<Json<Vec<EventTemplate>>> {
     let tenant = tenant(&state, &principal, &name).await?;
-    Ok(Json(state.store.notification_templates(tenant).await?))
+    Ok(Json(
+        tenant_templates::in_force(&state.store, tenant).await?,
+    ))
 }
 
 async fn show(
@@ -51,7 +53,7 @@ async fn show(
 ) -> ApiResult<Json<EventTemplate>> {
     let tenant = tenant(&state, &principal, &name).await?;
     known_event(&event)?;
-    let all = state.store.notification_templates(tenant).await?;
+    let all = tenant_templates::in_force(&state.store, tenant).await?;
     all.into_iter()
         .find(|t| t.event == event)
         .map(Json)
@@ -70,10 +72,7 @@ async fn replace(
         .map_err(|e| ApiError::Unprocessable("invalid_template", e))?;
     let actor = state.store.actor_name(principal.token_id).await?;
     Ok(Json(
-        state
-            .store
-            .set_notification_template(tenant, &event, &template, &actor, now_ms())
-            .await?,
+        tenant_templates::save(&state.store, tenant, &event, &template, &actor, now_ms()).await?,
     ))
 }
 
@@ -84,9 +83,7 @@ async fn remove(
 ) -> ApiResult<StatusCode> {
     let tenant = tenant(&state, &principal, &name).await?;
     known_event(&event)?;
-    state
-        .store
-        .delete_notification_template(tenant, &event)
+    tenant_templates::reset(&state.store, tenant, &event)
         .await
         .map_err(|e| match e {
             crate::store::StoreError::NotFound => ApiError::NotFound(format!(
