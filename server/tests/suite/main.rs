@@ -14,6 +14,7 @@ mod jobs;
 mod layering;
 mod noise;
 mod notify;
+mod people;
 mod reporting;
 mod router;
 mod rules;
