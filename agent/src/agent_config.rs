@@ -19,8 +19,6 @@ use crate::spool::DEFAULT_CAP_BYTES as DEFAULT_SPOOL_MAX_BYTES;
 use crate::state::StateDir;
 use crate::uploader::Uploader;
 
-pub const FILE_NAME: &str = "agent_config.json";
-
 /// What `run` applies: the server's config (if any) under the local overrides.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -178,8 +176,15 @@ impl ConfigSync {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::sync::{Arc, Mutex};
+
     use atalaya_shared::protocol::PROTOCOL_VERSION;
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    use axum::{Json, Router};
+
+    use super::*;
+    use crate::state::Credential;
 
     fn config(version: u64) -> AgentConfig {
         AgentConfig {
@@ -195,20 +200,18 @@ mod tests {
     #[test]
     fn saved_config_survives_a_restart_with_private_permissions() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join(FILE_NAME);
+        let path = StateDir::new(dir.path().into()).agent_config_path();
         assert!(load(&path).is_none());
         save(&path, &check(&config(4)).expect("valid")).expect("saved");
         let mode = std::os::unix::fs::PermissionsExt::mode(
-            &std::fs::metadata(dir.path().join(FILE_NAME))
-                .expect("file")
-                .permissions(),
+            &std::fs::metadata(&path).expect("file").permissions(),
         );
         assert_eq!(mode & 0o777, 0o600);
         let back = load(&path).expect("loaded");
         assert_eq!(back.version, 4);
         assert_eq!(back.watched_services, ["nginx.service"]);
 
-        std::fs::write(dir.path().join(FILE_NAME), b"{garbage").expect("write");
+        std::fs::write(&path, b"{garbage").expect("write");
         assert!(load(&path).is_none(), "corrupt file: defaults");
     }
 
@@ -246,5 +249,54 @@ mod tests {
         let mut c = config(3);
         c.spool_max_bytes = 10;
         assert!(check(&c).expect_err("refused").contains("too small"));
+    }
+
+    #[tokio::test]
+    async fn garbage_failing_or_invalid_agent_config_is_never_applied() {
+        // The config endpoint answers, in turn: an HTML page, a 503, a config with nonsense values.
+        let answers = Arc::new(Mutex::new(0u32));
+        let app = Router::new().route(
+            "/api/v1/agent/config",
+            axum::routing::get(move || {
+                let answers = answers.clone();
+                async move {
+                    let n = {
+                        let mut a = answers.lock().unwrap();
+                        *a += 1;
+                        *a
+                    };
+                    match n {
+                        1 => "<html>captive portal</html>".into_response(),
+                        2 => (StatusCode::SERVICE_UNAVAILABLE, "upstream down").into_response(),
+                        _ => Json(serde_json::json!({
+                            "protocol": 1, "version": 9, "report_interval_secs": 0,
+                            "inventory_schedule": "whenever", "spool_max_bytes": 10,
+                        }))
+                        .into_response(),
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let uploader = Uploader::new(&Credential {
+            server_url: format!("http://{addr}"),
+            agent_id: "agent-now".into(),
+            credential: "ata_test".into(),
+            tenant: "default".into(),
+            report_interval_secs: 60,
+            ca_cert: None,
+            enrolled_at: chrono::Utc::now(),
+        })
+        .unwrap();
+
+        let err = uploader.fetch_config().await.expect_err("garbage");
+        assert!(err.to_string().contains("not valid"), "{err}");
+        let err = uploader.fetch_config().await.expect_err("5xx");
+        assert!(err.to_string().contains("503"), "{err}");
+        let config = uploader.fetch_config().await.expect("parses");
+        let why = check(&config).expect_err("nonsense refused");
+        assert!(why.contains("out of range"), "{why}");
     }
 }

@@ -17,6 +17,8 @@ mod report;
 mod run;
 mod spool;
 mod state;
+#[cfg(target_os = "linux")]
+mod sysfs;
 mod uploader;
 
 use std::io::IsTerminal;

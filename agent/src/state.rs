@@ -60,7 +60,7 @@ impl StateDir {
 
     /// The last agent config fetched from the server.
     pub fn agent_config_path(&self) -> PathBuf {
-        self.root.join(crate::agent_config::FILE_NAME)
+        self.root.join("agent_config.json")
     }
 
     pub fn seq_path(&self) -> PathBuf {

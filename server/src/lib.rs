@@ -1,6 +1,7 @@
 //! Atalaya server library: the HTTP API, CMDB, rules, desk and storage. The `atalaya-server`
 //! binary is a thin command line over [`run`] and [`quickstart`].
 
+pub mod audit;
 pub mod bootstrap;
 pub mod cmdb;
 pub mod config;
@@ -10,6 +11,7 @@ pub mod http;
 pub mod ingest;
 pub mod jobs;
 pub mod notify;
+pub mod people;
 pub mod quickstart;
 pub mod rules;
 pub mod secrets;

@@ -13,6 +13,7 @@ use atalaya_shared::protocol::{SmartHealth, Volume, VolumeInodes};
 use super::disk_io::DiskCounters;
 use super::volumes::{self, MountEntry, NETWORK_FILESYSTEMS};
 use super::IoCounters;
+use crate::sysfs::{dmi_value, is_physical_disk, read_trimmed};
 
 /// How long a `statvfs` of a network filesystem may take before the volume is skipped.
 const NETWORK_STATFS_TIMEOUT: Duration = Duration::from_secs(2);
@@ -37,11 +38,6 @@ pub fn hardware_uuid() -> Option<String> {
 
 pub fn serial_number() -> Option<String> {
     dmi_value("/sys/class/dmi/id/product_serial")
-}
-
-/// A DMI field, unless it is missing, unreadable or one of the vendors' placeholders.
-pub fn dmi_value(path: &str) -> Option<String> {
-    read_trimmed(path).filter(|s| !is_placeholder(s))
 }
 
 pub fn os_name() -> Option<String> {
@@ -133,13 +129,6 @@ pub fn parse_diskstats(text: &str, is_whole_disk: impl Fn(&str) -> bool) -> Vec<
 /// The SMART health of every whole disk (`smartctl`, time-limited), for the periodic check.
 pub fn smart_check() -> Vec<(String, SmartHealth)> {
     crate::inventory::smart_check()
-}
-
-/// Whole physical (or virtual machine) disks by kernel name; loop, RAM, zram, device-mapper,
-/// md, optical and network block devices are not disks.
-pub fn is_physical_disk(name: &str) -> bool {
-    const LOGICAL: &[&str] = &["loop", "ram", "zram", "dm-", "md", "sr", "fd", "nbd", "rbd"];
-    !LOGICAL.iter().any(|p| name.starts_with(p))
 }
 
 /// This process's resident memory and CPU time (user + system), from `/proc/self`.
@@ -322,28 +311,6 @@ pub fn parse_os_release(text: &str, key: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// Vendors fill DMI fields they do not care about with these.
-fn is_placeholder(value: &str) -> bool {
-    const PLACEHOLDERS: &[&str] = &[
-        "none",
-        "not specified",
-        "not applicable",
-        "to be filled by o.e.m.",
-        "default string",
-        "system serial number",
-        "0123456789",
-        "n/a",
-        "0",
-    ];
-    PLACEHOLDERS.contains(&value.to_ascii_lowercase().as_str())
-}
-
-fn read_trimmed(path: impl AsRef<Path>) -> Option<String> {
-    let text = fs::read_to_string(path).ok()?;
-    let t = text.trim();
-    (!t.is_empty()).then(|| t.to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -437,12 +404,5 @@ mod tests {
         assert_eq!(parse_os_release(text, "VERSION_ID").as_deref(), Some("12"));
         assert_eq!(parse_os_release(text, "ID").as_deref(), Some("debian"));
         assert_eq!(parse_os_release(text, "MISSING"), None);
-    }
-
-    #[test]
-    fn dmi_placeholders_are_not_serials() {
-        assert!(is_placeholder("To Be Filled By O.E.M."));
-        assert!(is_placeholder("Not Specified"));
-        assert!(!is_placeholder("PF2ABC12"));
     }
 }

@@ -14,9 +14,6 @@ mod platform;
 #[path = "other.rs"]
 mod platform;
 
-#[cfg(target_os = "linux")]
-pub use platform::{dmi_value, is_physical_disk};
-
 use std::time::Duration;
 
 use anyhow::{Context, Result};

@@ -66,7 +66,7 @@ pub fn disks() -> Vec<PhysicalDisk> {
 
 /// Whole disks; partitions are not in `/sys/block` at all.
 pub fn is_physical(name: &str) -> bool {
-    crate::collect::is_physical_disk(name)
+    crate::sysfs::is_physical_disk(name)
 }
 
 fn from_sysfs(name: &str) -> PhysicalDisk {

@@ -6,7 +6,7 @@ use std::fs;
 
 use atalaya_shared::protocol::{CpuInventory, Hardware};
 
-use crate::collect::dmi_value;
+use crate::sysfs::dmi_value;
 
 const DMI: &str = "/sys/class/dmi/id";
 

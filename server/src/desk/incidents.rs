@@ -9,10 +9,9 @@ use serde_json::{json, Value};
 use super::actor::Actor;
 use super::change::{Change, ChangeKind};
 use super::plans::current_plan;
-use super::priority::incident_number;
 use super::reactions::Recorder;
 use super::state::{open_states, TicketState};
-use super::ticket::{self, Ticket};
+use super::ticket::{self, incident_number, Ticket};
 use crate::store::tickets::{self, NewTicketRow, StateUpdate, TicketFilter, TicketKind, TicketRef};
 use crate::store::{
     alerts, incidents, now_ms, Store, StoreError, StoreResult, TenantId, TenantScope, Tx,

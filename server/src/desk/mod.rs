@@ -15,7 +15,6 @@ pub mod incidents;
 pub mod jobs;
 pub mod kpis;
 pub mod plans;
-pub mod priority;
 pub mod rating;
 pub mod reactions;
 pub mod satisfaction;

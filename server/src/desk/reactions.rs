@@ -3,7 +3,7 @@
 //! and the refresh of the stored SLA risk instants. Commands never call these themselves: they
 //! hand each change to a [`Recorder`], which runs the reactions [`reactions`] lists for it.
 //!
-//! The audit log (issue 17) is one more [`Reaction`] here, listed for the changes it covers.
+//! Every change is also written to the audit log ([`crate::audit`]), whoever made it.
 
 use serde_json::{json, Value};
 use sqlx::AnyConnection;
@@ -12,6 +12,8 @@ use super::actor::Actor;
 use super::change::{Change, ChangeKind};
 use super::clocks;
 use super::state::TicketState;
+use crate::audit::{self, ActorKind, AuditActor};
+use crate::store::satisfaction::kind_name;
 use crate::store::tickets::{self, TicketKind, TicketRef};
 use crate::store::{outbox, to_time, StoreResult, TenantScope};
 
@@ -33,6 +35,8 @@ pub enum Reaction {
     ReleaseNotifications,
     /// Recompute the stored SLA risk instants from the timeline (once per command).
     RefreshSla,
+    /// Append the change to the audit log: who, what, when.
+    Audit,
 }
 
 const fn notify(event: &'static str) -> Reaction {
@@ -43,8 +47,14 @@ const fn notify(event: &'static str) -> Reaction {
     }
 }
 
-/// The reactions to a change, in the order they run.
+/// The reactions to a change, in the order they run: the audit entry last, for every change.
 pub fn reactions(change: &Change) -> Vec<Reaction> {
+    let mut list = kind_reactions(change);
+    list.push(Reaction::Audit);
+    list
+}
+
+fn kind_reactions(change: &Change) -> Vec<Reaction> {
     use ChangeKind::*;
     use Reaction::*;
     match change.kind {
@@ -187,6 +197,24 @@ impl Recorder {
                     outbox::hold_incident_messages(conn, change.ticket.id, hold, change.at).await?
                 }
                 Reaction::RefreshSla => self.refresh = true,
+                Reaction::Audit => {
+                    let actor = audit_actor(&change.actor);
+                    let kind = change.ticket.kind;
+                    audit::record(
+                        conn,
+                        &audit::Record {
+                            at: change.at,
+                            tenant: Some(change.ticket.tenant),
+                            actor: &actor,
+                            action: format!("{}.{}", kind_name(kind), change.kind.name()),
+                            object_kind: kind_name(kind),
+                            object_id: change.ticket.id.to_string(),
+                            before: None,
+                            after: Some(&change.detail),
+                        },
+                    )
+                    .await?;
+                }
             }
         }
         self.changes.push(change);
@@ -199,6 +227,21 @@ impl Recorder {
             clocks::refresh(conn, self.ticket.kind, self.ticket.id, self.at).await?;
         }
         Ok(self.changes)
+    }
+}
+
+/// How the audit log names the actor of a ticket change. Until people sign in (issue 17), a
+/// person is the API token acting for them.
+fn audit_actor(actor: &Actor) -> AuditActor {
+    let (kind, name) = match actor {
+        Actor::Person(name) => (ActorKind::Token, name.as_str()),
+        Actor::Requester => (ActorKind::User, "requester"),
+        Actor::Rule | Actor::Sla | Actor::AutoClose => (ActorKind::System, actor.as_str()),
+    };
+    AuditActor {
+        kind,
+        id: None,
+        name: name.to_string(),
     }
 }
 

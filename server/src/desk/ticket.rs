@@ -143,3 +143,16 @@ pub async fn timeline(store: &Store, ticket: &Ticket) -> StoreResult<Vec<Timelin
     let mut conn = store.pool().acquire().await?;
     tickets::timeline(&mut conn, ticket.reference()).await
 }
+
+/// Ticket numbers as people say them: `INC-000123`.
+pub fn incident_number(number: i64) -> String {
+    format!("INC-{number:06}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn incident_numbers_are_zero_padded() {
+        assert_eq!(super::incident_number(123), "INC-000123");
+    }
+}

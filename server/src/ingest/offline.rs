@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use serde_json::json;
 
 use crate::desk::incidents::{self as desk_incidents, SiteIncident};
-use crate::desk::priority::incident_number;
+use crate::desk::ticket::incident_number;
 use crate::desk::ChangeKind;
 use crate::rules::metrics::OFFLINE_SECONDS;
 use crate::rules::site_outage::SiteOutagePolicy;

@@ -5,6 +5,7 @@
 pub mod digest;
 pub mod email;
 pub mod templates;
+pub mod tenant_templates;
 pub mod webhook;
 
 use std::time::Duration;
@@ -99,9 +100,7 @@ impl Deliverer {
             &message.payload,
             satisfaction_url.as_deref(),
         );
-        let custom = store
-            .custom_template(message.tenant_id, &message.event)
-            .await?;
+        let custom = tenant_templates::custom(store, message.tenant_id, &message.event).await?;
         let rendered = match custom.map(|t| templates::render(&t, &context)) {
             Some(Ok(rendered)) => rendered,
             other => {

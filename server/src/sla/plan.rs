@@ -8,7 +8,7 @@ use chrono::{NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
 
 use super::calendar::{Calendar, DAY_MINUTES};
-use crate::desk::priority::PriorityMatrix;
+use super::priority::PriorityMatrix;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Coverage {

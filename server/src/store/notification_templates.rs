@@ -1,88 +1,52 @@
-//! A tenant's own email wording per event; events without one use the built-in default (see
-//! [`crate::notify::templates`]).
+//! The rows of the tenants' own email templates, one per tenant and event (what they mean, and
+//! the built-in defaults, are [`crate::notify::tenant_templates`]'s).
 
-use serde::Serialize;
+use super::{Store, StoreError, StoreResult, TenantId};
 
-use super::{to_time, Store, StoreError, StoreResult, TenantId};
-use crate::notify::templates::{self, Template, EVENTS};
-
-/// The template in force for one event, for the API.
-#[derive(Debug, Clone, Serialize)]
-pub struct EventTemplate {
+/// A tenant's own template for one event, as saved.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredTemplate {
     pub event: String,
-    /// False: the built-in default.
-    pub custom: bool,
-    #[serde(flatten)]
-    pub template: Template,
-    pub updated_by: Option<String>,
-    pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub subject: String,
+    pub body: String,
+    pub updated_by: String,
+    pub updated_at: i64,
 }
 
-type TemplateRow = (String, String, String, String, i64);
-
 impl Store {
-    /// The tenant's own template for `event`, if it wrote one.
-    pub async fn custom_template(
+    /// The tenant's own template for `event`, if it saved one.
+    pub async fn stored_template(
         &self,
         tenant: TenantId,
         event: &str,
-    ) -> StoreResult<Option<Template>> {
-        let row: Option<(String, String)> = sqlx::query_as(
-            "SELECT subject, body FROM notification_templates WHERE tenant_id = $1 AND event = $2",
+    ) -> StoreResult<Option<StoredTemplate>> {
+        Ok(sqlx::query_as(
+            "SELECT event, subject, body, updated_by, updated_at FROM notification_templates
+              WHERE tenant_id = $1 AND event = $2",
         )
         .bind(tenant.0)
         .bind(event)
         .fetch_optional(self.pool())
-        .await?;
-        Ok(row.map(|(subject, body)| Template { subject, body }))
+        .await?)
     }
 
-    /// Every event's template in force, custom or built in.
-    pub async fn notification_templates(
-        &self,
-        tenant: TenantId,
-    ) -> StoreResult<Vec<EventTemplate>> {
-        let rows: Vec<TemplateRow> = sqlx::query_as(
+    /// Every template the tenant saved.
+    pub async fn stored_templates(&self, tenant: TenantId) -> StoreResult<Vec<StoredTemplate>> {
+        Ok(sqlx::query_as(
             "SELECT event, subject, body, updated_by, updated_at FROM notification_templates
               WHERE tenant_id = $1",
         )
         .bind(tenant.0)
         .fetch_all(self.pool())
-        .await?;
-        Ok(EVENTS
-            .iter()
-            .map(|event| match rows.iter().find(|r| r.0 == *event) {
-                Some((_, subject, body, by, at)) => EventTemplate {
-                    event: event.to_string(),
-                    custom: true,
-                    template: Template {
-                        subject: subject.clone(),
-                        body: body.clone(),
-                    },
-                    updated_by: Some(by.clone()),
-                    updated_at: Some(to_time(*at)),
-                },
-                None => EventTemplate {
-                    event: event.to_string(),
-                    custom: false,
-                    template: templates::builtin(event),
-                    updated_by: None,
-                    updated_at: None,
-                },
-            })
-            .collect())
+        .await?)
     }
 
-    /// Save the tenant's template for `event`, after checking that it renders.
-    pub async fn set_notification_template(
+    /// Insert or replace the tenant's template for its event.
+    pub async fn upsert_template(
         &self,
         tenant: TenantId,
-        event: &str,
-        template: &Template,
-        actor: &str,
-        now: i64,
-    ) -> StoreResult<EventTemplate> {
-        templates::validate(event, template).map_err(StoreError::Invalid)?;
+        template: &StoredTemplate,
+    ) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO notification_templates (tenant_id, event, subject, body, updated_by,
                                                  updated_at)
@@ -92,28 +56,18 @@ impl Store {
                     updated_at = excluded.updated_at",
         )
         .bind(tenant.0)
-        .bind(event)
+        .bind(&template.event)
         .bind(&template.subject)
         .bind(&template.body)
-        .bind(actor)
-        .bind(now)
+        .bind(&template.updated_by)
+        .bind(template.updated_at)
         .execute(self.pool())
         .await?;
-        Ok(EventTemplate {
-            event: event.to_string(),
-            custom: true,
-            template: template.clone(),
-            updated_by: Some(actor.to_string()),
-            updated_at: Some(to_time(now)),
-        })
+        Ok(())
     }
 
-    /// Go back to the built-in template; `NotFound` when the tenant had none of its own.
-    pub async fn delete_notification_template(
-        &self,
-        tenant: TenantId,
-        event: &str,
-    ) -> StoreResult<()> {
+    /// Delete the tenant's template for `event`; `NotFound` when it had none.
+    pub async fn delete_template(&self, tenant: TenantId, event: &str) -> StoreResult<()> {
         let done =
             sqlx::query("DELETE FROM notification_templates WHERE tenant_id = $1 AND event = $2")
                 .bind(tenant.0)

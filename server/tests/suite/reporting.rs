@@ -6,12 +6,13 @@ use std::str::FromStr;
 
 use atalaya_server::config::{Config, Overrides};
 use atalaya_server::desk::incidents::{open_for_rule, RuleIncident};
-use atalaya_server::desk::kpis::Period;
+use atalaya_server::desk::kpis::{self, Period};
 use atalaya_server::desk::satisfaction;
 use atalaya_server::desk::state::{HoldReason, TicketState};
 use atalaya_server::desk::{Comment, NewTicket};
 use atalaya_server::http::{app, AppState};
 use atalaya_server::notify::templates::Template;
+use atalaya_server::notify::tenant_templates;
 use atalaya_server::sla::plan::{Coverage, SupportPlan};
 use atalaya_server::store::kpis::ReportRange;
 use atalaya_server::store::outbox::ChannelKind;
@@ -117,27 +118,31 @@ on_every_backend!(templates_belong_to_a_tenant_and_an_event, |store| {
         subject: "ACME {{ ticket.number }}".into(),
         body: "Hello from Acme: {{ ticket.title }}".into(),
     };
-    store
-        .set_notification_template(acme, "opened", &mine, "admin", T0)
+    tenant_templates::save(&store, acme, "opened", &mine, "admin", T0)
         .await
         .expect("save");
     assert_eq!(
-        store
-            .custom_template(acme, "opened")
+        tenant_templates::custom(&store, acme, "opened")
             .await
             .expect("read")
             .as_ref(),
         Some(&mine)
     );
     assert_eq!(
-        store.custom_template(globex, "opened").await.expect("read"),
+        tenant_templates::custom(&store, globex, "opened")
+            .await
+            .expect("read"),
         None
     );
     assert_eq!(
-        store.custom_template(acme, "resolved").await.expect("read"),
+        tenant_templates::custom(&store, acme, "resolved")
+            .await
+            .expect("read"),
         None
     );
-    let listed = store.notification_templates(acme).await.expect("list");
+    let listed = tenant_templates::in_force(&store, acme)
+        .await
+        .expect("list");
     assert_eq!(listed.len(), 6, "one per event");
     let custom: Vec<&str> = listed
         .iter()
@@ -150,12 +155,13 @@ on_every_backend!(templates_belong_to_a_tenant_and_an_event, |store| {
         subject: "ACME!".into(),
         ..mine.clone()
     };
-    store
-        .set_notification_template(acme, "opened", &changed, "admin", T0 + 1)
+    tenant_templates::save(&store, acme, "opened", &changed, "admin", T0 + 1)
         .await
         .expect("replace");
     assert_eq!(
-        store.custom_template(acme, "opened").await.expect("read"),
+        tenant_templates::custom(&store, acme, "opened")
+            .await
+            .expect("read"),
         Some(changed)
     );
     let broken = Template {
@@ -163,17 +169,14 @@ on_every_backend!(templates_belong_to_a_tenant_and_an_event, |store| {
         body: "x".into(),
     };
     assert!(matches!(
-        store
-            .set_notification_template(acme, "opened", &broken, "admin", T0)
-            .await,
+        tenant_templates::save(&store, acme, "opened", &broken, "admin", T0).await,
         Err(StoreError::Invalid(_))
     ));
-    store
-        .delete_notification_template(acme, "opened")
+    tenant_templates::reset(&store, acme, "opened")
         .await
         .expect("delete");
     assert!(matches!(
-        store.delete_notification_template(acme, "opened").await,
+        tenant_templates::reset(&store, acme, "opened").await,
         Err(StoreError::NotFound)
     ));
 });
@@ -265,7 +268,7 @@ on_every_backend!(a_resolved_ticket_is_rated_once, |store| {
         from: T0,
         to: T0 + DAY,
     };
-    let report = store.satisfaction(&range).await.expect("report");
+    let report = kpis::satisfaction(&store, &range).await.expect("report");
     assert_eq!(report.len(), 1);
     assert_eq!(
         (
@@ -550,7 +553,9 @@ on_every_backend!(service_levels_in_wall_and_business_time, |store| {
         from: T0 - HOUR,
         to: T0 + HOUR,
     };
-    let rows = store.service_levels(&range, now).await.expect("report");
+    let rows = kpis::service_levels(&store, &range, now)
+        .await
+        .expect("report");
     assert_eq!(rows.len(), 1, "{rows:?}");
     let r = &rows[0];
     assert_eq!(
@@ -583,8 +588,7 @@ on_every_backend!(service_levels_in_wall_and_business_time, |store| {
         scope: TenantScope::All,
         ..range
     };
-    let tenants: Vec<String> = store
-        .service_levels(&everyone, now)
+    let tenants: Vec<String> = kpis::service_levels(&store, &everyone, now)
         .await
         .expect("report")
         .into_iter()
@@ -592,8 +596,7 @@ on_every_backend!(service_levels_in_wall_and_business_time, |store| {
         .collect();
     assert_eq!(tenants, ["acme", "other"]);
 
-    let backlog = store
-        .backlog(TenantScope::All, T0 + 2 * DAY)
+    let backlog = kpis::backlog(&store, TenantScope::All, T0 + 2 * DAY)
         .await
         .expect("backlog");
     assert_eq!(backlog.len(), 1, "{backlog:?}");
@@ -661,7 +664,9 @@ on_every_backend!(volume_ci_classes_and_rules, |store| {
         from: T0 - DAY,
         to: T0 + 2 * DAY,
     };
-    let volume = store.volume(&range, Period::Day).await.expect("volume");
+    let volume = kpis::volume(&store, &range, Period::Day)
+        .await
+        .expect("volume");
     let days: Vec<(&str, i64, i64, i64)> = volume
         .iter()
         .map(|v| {
@@ -674,7 +679,9 @@ on_every_backend!(volume_ci_classes_and_rules, |store| {
         })
         .collect();
     assert_eq!(days, [("2026-11-27", 1, 0, 0), ("2026-11-28", 0, 1, 1)]);
-    let months = store.volume(&range, Period::Month).await.expect("volume");
+    let months = kpis::volume(&store, &range, Period::Month)
+        .await
+        .expect("volume");
     assert_eq!((months.len(), months[0].period.as_str()), (1, "2026-11-01"));
     let classes = store.incidents_per_ci_class(&range).await.expect("classes");
     assert_eq!(classes.len(), 1);

@@ -18,10 +18,8 @@ use super::super::error::{ApiError, ApiResult, BadQuery, Refused};
 use super::super::extract::{AdminAuth, ApiQuery};
 use super::super::AppState;
 use super::scope;
-use crate::desk::kpis::Period;
-use crate::store::kpis::{
-    BacklogRow, CiClassRow, ReportRange, RuleRow, SatisfactionRow, ServiceLevelRow, VolumeRow,
-};
+use crate::desk::kpis::{self, BacklogRow, Period, SatisfactionRow, ServiceLevelRow, VolumeRow};
+use crate::store::kpis::{CiClassRow, ReportRange, RuleRow};
 use crate::store::{now_ms, to_time};
 use atalaya_shared::ErrorBody;
 
@@ -390,10 +388,7 @@ async fn service_levels(
     ApiQuery(query): ApiQuery<ReportQuery>,
 ) -> ApiResult<Response> {
     let request = resolve(&state, &principal, query, &headers).await?;
-    let rows = state
-        .store
-        .service_levels(&request.range, request.now)
-        .await?;
+    let rows = kpis::service_levels(&state.store, &request.range, request.now).await?;
     respond("service-levels", &request, to_rows::<_, ServiceLevel>(rows))
 }
 
@@ -426,9 +421,7 @@ async fn first_contact_resolution(
     ApiQuery(query): ApiQuery<ReportQuery>,
 ) -> ApiResult<Response> {
     let request = resolve(&state, &principal, query, &headers).await?;
-    let rows = state
-        .store
-        .service_levels(&request.range, request.now)
+    let rows = kpis::service_levels(&state.store, &request.range, request.now)
         .await?
         .into_iter()
         .map(|r| FirstContactResolution {
@@ -471,7 +464,7 @@ async fn volume(
     ApiQuery(query): ApiQuery<ReportQuery>,
 ) -> ApiResult<Response> {
     let request = resolve(&state, &principal, query, &headers).await?;
-    let rows = state.store.volume(&request.range, request.period).await?;
+    let rows = kpis::volume(&state.store, &request.range, request.period).await?;
     respond("volume", &request, to_rows::<_, Volume>(rows))
 }
 
@@ -503,10 +496,7 @@ async fn backlog(
     ApiQuery(query): ApiQuery<ReportQuery>,
 ) -> ApiResult<Response> {
     let request = resolve(&state, &principal, query, &headers).await?;
-    let rows = state
-        .store
-        .backlog(request.range.scope, request.now)
-        .await?;
+    let rows = kpis::backlog(&state.store, request.range.scope, request.now).await?;
     respond("backlog", &request, to_rows::<_, Backlog>(rows))
 }
 
@@ -610,6 +600,6 @@ async fn satisfaction(
     ApiQuery(query): ApiQuery<ReportQuery>,
 ) -> ApiResult<Response> {
     let request = resolve(&state, &principal, query, &headers).await?;
-    let rows = state.store.satisfaction(&request.range).await?;
+    let rows = kpis::satisfaction(&state.store, &request.range).await?;
     respond("satisfaction", &request, to_rows::<_, Satisfaction>(rows))
 }

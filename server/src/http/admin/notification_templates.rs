@@ -15,7 +15,7 @@ use super::super::extract::{AdminAuth, ApiJson, ApiPath};
 use super::super::AppState;
 use super::support_plans::tenant;
 use crate::notify::templates::{self, Template, EVENTS};
-use crate::store::notification_templates::EventTemplate as TemplateRow;
+use crate::notify::tenant_templates::{self, EventTemplate as TemplateRow};
 use crate::store::now_ms;
 use atalaya_shared::ErrorBody;
 
@@ -94,7 +94,7 @@ async fn list(
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<Vec<EventTemplate>>> {
     let tenant = tenant(&state, &principal, &name).await?;
-    let all = state.store.notification_templates(tenant).await?;
+    let all = tenant_templates::in_force(&state.store, tenant).await?;
     Ok(Json(all.into_iter().map(EventTemplate::from).collect()))
 }
 
@@ -120,7 +120,7 @@ async fn show(
 ) -> ApiResult<Json<EventTemplate>> {
     let tenant = tenant(&state, &principal, &name).await?;
     known_event(&event)?;
-    let all = state.store.notification_templates(tenant).await?;
+    let all = tenant_templates::in_force(&state.store, tenant).await?;
     all.into_iter()
         .find(|t| t.event == event)
         .map(|t| Json(t.into()))
@@ -161,9 +161,7 @@ async fn replace(
         .map_err(|e| ApiError::Unprocessable("invalid_template", e))?;
     let actor = state.store.actor_name(principal.token_id).await?;
     Ok(Json(
-        state
-            .store
-            .set_notification_template(tenant, &event, &template, &actor, now_ms())
+        tenant_templates::save(&state.store, tenant, &event, &template, &actor, now_ms())
             .await?
             .into(),
     ))
@@ -191,9 +189,7 @@ async fn remove(
 ) -> ApiResult<StatusCode> {
     let tenant = tenant(&state, &principal, &name).await?;
     known_event(&event)?;
-    state
-        .store
-        .delete_notification_template(tenant, &event)
+    tenant_templates::reset(&state.store, tenant, &event)
         .await
         .map_err(|e| match e {
             crate::store::StoreError::NotFound => ApiError::NotFound(format!(

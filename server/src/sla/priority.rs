@@ -1,6 +1,6 @@
 //! Priority from impact × urgency (ITIL's matrix): 1 is high, 3 is low on both axes, and the
-//! priority runs from P1 to P5. Each tenant may set its own matrix in its support plan; the
-//! default is the classic one, where priority = impact + urgency − 1.
+//! priority runs from P1 to P5. Each tenant may set its own matrix in its support plan (so it
+//! lives beside the plan); the default is the classic one, where priority = impact + urgency − 1.
 
 use serde::{Deserialize, Serialize};
 
@@ -37,11 +37,6 @@ pub fn priority(impact: i64, urgency: i64) -> i64 {
     PriorityMatrix::default().priority(impact, urgency)
 }
 
-/// Ticket numbers as people say them: `INC-000123`.
-pub fn incident_number(number: i64) -> String {
-    format!("INC-{number:06}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,7 +49,6 @@ mod tests {
         assert_eq!(priority(2, 2), 3);
         assert_eq!(priority(3, 3), 5);
         assert_eq!(priority(9, -4), 3);
-        assert_eq!(incident_number(123), "INC-000123");
     }
 
     #[test]

@@ -13,6 +13,12 @@
 use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 
+mod reports;
+pub use reports::{
+    backlog, satisfaction, service_levels, volume, BacklogRow, SatisfactionRow, ServiceLevelRow,
+    VolumeRow,
+};
+
 const MINUTE_MS: f64 = 60_000.0;
 const DAY_MS: i64 = 86_400_000;
 

@@ -1,0 +1,11 @@
+//! People (issue 17): users and their roles, what each role may do, passwords and browser
+//! sessions. The store keeps the rows ([`crate::store::users`], [`crate::store::sessions`]); the
+//! rules are here. The audit log of what people (and jobs) changed is [`crate::audit`].
+
+pub mod password;
+pub mod role;
+pub mod sessions;
+pub mod users;
+
+pub use role::{Permission, Role};
+pub use users::{NewUser, User};

@@ -1,0 +1,155 @@
+//! The rows of people: users, the tenants a technician serves and the assignment groups they work
+//! in. What a role may do, password hashing and the rules for a valid user are
+//! [`crate::people`]'s.
+
+use super::{Store, StoreError, StoreResult, TenantId};
+
+/// A user as stored. `role` is the stored name (`msp_admin`, `technician`, …).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+    pub tenant_id: Option<i64>,
+    pub password_hash: Option<String>,
+    pub password_changed_at: Option<i64>,
+    pub active: i64,
+    pub placeholder: i64,
+    pub created_at: i64,
+}
+
+/// What a new user row holds.
+#[derive(Debug, Clone)]
+pub struct NewUserRow<'a> {
+    pub email: &'a str,
+    pub display_name: &'a str,
+    pub role: &'a str,
+    pub tenant: Option<TenantId>,
+    pub password_hash: Option<&'a str>,
+    pub placeholder: bool,
+}
+
+const COLUMNS: &str = "id, email, display_name, role, tenant_id, password_hash, \
+                       password_changed_at, active, placeholder, created_at";
+
+impl Store {
+    /// Insert a user; `Conflict` when the email (in any case) is taken.
+    pub async fn insert_user(&self, new: &NewUserRow<'_>, now: i64) -> StoreResult<UserRow> {
+        sqlx::query_as(&format!(
+            "INSERT INTO users (email, display_name, role, tenant_id, password_hash,
+                                password_changed_at, placeholder, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
+        ))
+        .bind(new.email)
+        .bind(new.display_name)
+        .bind(new.role)
+        .bind(new.tenant.map(|t| t.0))
+        .bind(new.password_hash)
+        .bind(new.password_hash.map(|_| now))
+        .bind(i64::from(new.placeholder))
+        .bind(now)
+        .fetch_one(self.pool())
+        .await
+        .map_err(|e| StoreError::conflict_on_unique(e, "a user with that email exists"))
+    }
+
+    pub async fn user(&self, id: i64) -> StoreResult<UserRow> {
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// The user with this email, compared without regard to case.
+    pub async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRow>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM users WHERE lower(email) = lower($1)"
+        ))
+        .bind(email)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Users in id order: all of them, or those of one customer tenant and the technicians who
+    /// serve it.
+    pub async fn list_users(&self, tenant: Option<TenantId>) -> StoreResult<Vec<UserRow>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM users u
+              WHERE CAST($1 AS BIGINT) IS NULL OR u.tenant_id = $1
+                 OR EXISTS (SELECT 1 FROM tenant_memberships m
+                             WHERE m.user_id = u.id AND m.tenant_id = $1)
+              ORDER BY id"
+        ))
+        .bind(tenant.map(|t| t.0))
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Replace the password hash (already computed) and note when.
+    pub async fn update_password_hash(&self, user: i64, hash: &str, now: i64) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE users SET password_hash = $2, password_changed_at = $3 WHERE id = $1",
+        )
+        .bind(user)
+        .bind(hash)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    pub async fn set_user_active(&self, user: i64, active: bool) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE users SET active = $2 WHERE id = $1")
+            .bind(user)
+            .bind(i64::from(active))
+            .execute(self.pool())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// The tenants a user is a member of, in id order.
+    pub async fn memberships(&self, user: i64) -> StoreResult<Vec<TenantId>> {
+        let rows: Vec<(i64,)> = sqlx::query_as(
+            "SELECT tenant_id FROM tenant_memberships WHERE user_id = $1 ORDER BY tenant_id",
+        )
+        .bind(user)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|(t,)| TenantId(t)).collect())
+    }
+
+    /// Make the user a member of the tenant; nothing happens when they already are.
+    pub async fn add_membership(&self, user: i64, tenant: TenantId) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO tenant_memberships (user_id, tenant_id) VALUES ($1, $2)
+             ON CONFLICT (user_id, tenant_id) DO NOTHING",
+        )
+        .bind(user)
+        .bind(tenant.0)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// End the membership; `NotFound` when there was none.
+    pub async fn remove_membership(&self, user: i64, tenant: TenantId) -> StoreResult<()> {
+        let done =
+            sqlx::query("DELETE FROM tenant_memberships WHERE user_id = $1 AND tenant_id = $2")
+                .bind(user)
+                .bind(tenant.0)
+                .execute(self.pool())
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}
