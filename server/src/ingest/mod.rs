@@ -10,6 +10,7 @@ pub mod forecasts;
 pub mod lag;
 mod offline;
 mod parts;
+mod runtime;
 mod services;
 pub mod steady;
 
@@ -19,9 +20,10 @@ use crate::cmdb::{inventory, software};
 use crate::store::agent_configs::AgentConfigLayers;
 use crate::store::agents::{AgentIdentity, AgentRecord};
 use crate::store::cis::tx as ci_tx;
-use crate::store::{now_ms, reports, Store, StoreError, StoreResult, TenantId};
+use crate::store::{now_ms, reports, StoreError, StoreResult, TenantId};
 
 pub use offline::{offline_sweep, offline_sweep_job, offline_sweep_with};
+pub use runtime::Ingest;
 
 use crate::rules::metrics;
 use crate::store::rules::Rule;
@@ -149,54 +151,57 @@ fn bad_volume(v: &Volume) -> bool {
     v.mount_point.is_empty() || v.available_bytes > v.total_bytes || v.total_bytes > i64::MAX as u64
 }
 
-/// Store one report. The caller has authenticated the agent and validated the report.
-pub async fn ingest(
-    store: &Store,
-    agent: &AgentIdentity,
-    report: &Report,
-) -> StoreResult<IngestOutcome> {
-    ingest_with_inventory(store, agent, report, None).await
-}
-
-/// Store one report as it arrived, with its inventory, service states and inode use.
-pub async fn ingest_incoming(
-    store: &Store,
-    agent: &AgentIdentity,
-    incoming: &IncomingReport,
-) -> StoreResult<IngestOutcome> {
-    if let Some(steady) = steady::SteadyReport::prepare(store, agent, incoming) {
-        if let steady::Committed::Stored(outcome) = store.group_commit().submit(store, steady).await
-        {
-            return Ok(*outcome);
-        }
+impl Ingest {
+    /// Store one report. The caller has authenticated the agent and validated the report.
+    pub async fn report(
+        &self,
+        agent: &AgentIdentity,
+        report: &Report,
+    ) -> StoreResult<IngestOutcome> {
+        self.report_with_inventory(agent, report, None).await
     }
-    let extras = Extras {
-        service_states: incoming.service_states.as_deref(),
-        volume_inodes: &incoming.volume_inodes,
-        disk_io: &incoming.disk_io,
-    };
-    ingest_full(
-        store,
-        agent,
-        &incoming.report,
-        incoming.inventory.as_ref(),
-        extras,
-    )
-    .await
-}
 
-/// Store one report and, when present, the inventory that came with it.
-pub async fn ingest_with_inventory(
-    store: &Store,
-    agent: &AgentIdentity,
-    report: &Report,
-    inventory: Option<&Inventory>,
-) -> StoreResult<IngestOutcome> {
-    ingest_full(store, agent, report, inventory, Extras::default()).await
+    /// Store one report as it arrived, with its inventory, service states and inode use.
+    pub async fn incoming(
+        &self,
+        agent: &AgentIdentity,
+        incoming: &IncomingReport,
+    ) -> StoreResult<IngestOutcome> {
+        if let Some(steady) = steady::SteadyReport::prepare(self.store(), agent, incoming) {
+            if let steady::Committed::Stored(outcome) =
+                self.group_commit().submit(self, steady).await
+            {
+                return Ok(*outcome);
+            }
+        }
+        let extras = Extras {
+            service_states: incoming.service_states.as_deref(),
+            volume_inodes: &incoming.volume_inodes,
+            disk_io: &incoming.disk_io,
+        };
+        ingest_full(
+            self,
+            agent,
+            &incoming.report,
+            incoming.inventory.as_ref(),
+            extras,
+        )
+        .await
+    }
+
+    /// Store one report and, when present, the inventory that came with it.
+    pub async fn report_with_inventory(
+        &self,
+        agent: &AgentIdentity,
+        report: &Report,
+        inventory: Option<&Inventory>,
+    ) -> StoreResult<IngestOutcome> {
+        ingest_full(self, agent, report, inventory, Extras::default()).await
+    }
 }
 
 async fn ingest_full(
-    store: &Store,
+    runtime: &Ingest,
     agent: &AgentIdentity,
     report: &Report,
     inventory: Option<&Inventory>,
@@ -205,8 +210,12 @@ async fn ingest_full(
     // The daily full send mostly repeats the inventory the computer already has: that costs
     // neither an inventory slot nor the catalogue, which cost as much as a change — and, when
     // this process stored the agent's last inventory, not even a read here.
+    let store = runtime.store();
     let mut needs_catalogue = match inventory {
-        Some(inventory) => match store.inventory_hint(&agent.agent_id, &inventory.hash) {
+        Some(inventory) => match runtime
+            .inventory_hints()
+            .get(&agent.agent_id, &inventory.hash)
+        {
             Some(same) => !same,
             None => {
                 !store
@@ -228,8 +237,8 @@ async fn ingest_full(
                     .acquire()
                     .await
                     .map_err(|_| StoreError::Invalid("the server is shutting down".into()))?;
-                store
-                    .ingest_lag()
+                runtime
+                    .lag()
                     .waited("an inventory slot", asked.elapsed(), now_ms());
                 Some(slot)
             }
@@ -241,7 +250,16 @@ async fn ingest_full(
             }
             _ => None,
         };
-        match ingest_once(store, agent, report, inventory, catalogue.as_ref(), extras).await {
+        match ingest_once(
+            runtime,
+            agent,
+            report,
+            inventory,
+            catalogue.as_ref(),
+            extras,
+        )
+        .await
+        {
             // The computer's inventory changed since the look-up above (a concurrent report of
             // the same machine): store it again, this time with its catalogue.
             Ok(Attempt::NeedsCatalogue) if !needs_catalogue => needs_catalogue = true,
@@ -252,7 +270,9 @@ async fn ingest_full(
             }
             Ok(Attempt::Stored(outcome)) => {
                 if let (Some(inventory), false) = (inventory, outcome.duplicate) {
-                    store.remember_inventory(&agent.agent_id, &inventory.hash);
+                    runtime
+                        .inventory_hints()
+                        .remember(&agent.agent_id, &inventory.hash);
                 }
                 return Ok(*outcome);
             }
@@ -290,7 +310,7 @@ fn is_transient(err: &StoreError) -> bool {
 }
 
 async fn ingest_once(
-    store: &Store,
+    runtime: &Ingest,
     agent: &AgentIdentity,
     report: &Report,
     inventory: Option<&Inventory>,
@@ -304,10 +324,11 @@ async fn ingest_once(
         i64::try_from(report.seq).map_err(|_| StoreError::Invalid("seq out of range".into()))?;
     let dropped = i64::try_from(report.dropped_since_last).unwrap_or(i64::MAX);
 
+    let store = runtime.store();
     let asked = std::time::Instant::now();
     let mut tx = store.begin().await?;
-    store
-        .ingest_lag()
+    runtime
+        .lag()
         .waited("a database connection", asked.elapsed(), now_ms());
     let recorded = reports::record(
         &mut tx,
@@ -451,8 +472,8 @@ async fn ingest_once(
     samples.extend(disk_samples);
     ci_tx::record_samples(&mut tx, tenant, &samples).await?;
 
-    let rules = store
-        .effective_rules_at(&mut tx, tenant, recorded.rules_revision)
+    let rules = runtime
+        .rules_at(&mut tx, tenant, recorded.rules_revision)
         .await?;
     let mut engine = Engine::with_rules(
         &mut tx,
@@ -484,7 +505,7 @@ async fn ingest_once(
         now,
         collected_at,
     };
-    show_computer_and_volumes(&mut tx, store, &mut engine, &shown).await?;
+    show_computer_and_volumes(&mut tx, runtime.forecasts(), &mut engine, &shown).await?;
     if let Some(states) = service_states {
         services::observe_states(
             &mut tx,
@@ -611,7 +632,7 @@ struct ShownVolume<'a> {
 /// due.
 async fn show_computer_and_volumes(
     tx: &mut crate::store::Tx<'_>,
-    store: &Store,
+    forecasts: &forecasts::ForecastSchedule,
     engine: &mut Engine,
     shown: &Shown<'_>,
 ) -> StoreResult<()> {
@@ -654,9 +675,7 @@ async fn show_computer_and_volumes(
         // Forecasting reads hours of samples: worth it only once a volume is half full (a
         // half-empty one that fills within a day trips the usage rules long before it is full).
         let used = volume_used(&volume.readings);
-        if forecast_wanted(used, engine.rules())
-            && store.forecasts().due(volume.ci_id, collected_at)
-        {
+        if forecast_wanted(used, engine.rules()) && forecasts.due(volume.ci_id, collected_at) {
             let forecast =
                 forecast_hours(tx, volume.ci_id, volume.total_bytes, collected_at).await?;
             if let Some(hours) = forecast {

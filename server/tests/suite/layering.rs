@@ -31,11 +31,6 @@ const WRONG_WAY: &[(&str, &str, &str)] = &[
         "tokens, agents and server_secrets hash and generate secrets inside the store (issue 16's \
          ingest split)",
     ),
-    (
-        "store",
-        "ingest",
-        "the Store struct still carries ingest's runtime state (issue 16's ingest split)",
-    ),
 ];
 
 /// Top-level module → module it names → the files that name it.
