@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod bootstrap;
+pub mod ci;
 pub mod cmdb;
 pub mod config;
 pub mod desk;

@@ -78,6 +78,16 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// The SQL dialect the asset query language compiles to for this backend.
+    pub fn dialect(self) -> crate::ci::query::Dialect {
+        match self {
+            Backend::Sqlite => crate::ci::query::Dialect::Sqlite,
+            Backend::Postgres => crate::ci::query::Dialect::Postgres,
+        }
+    }
+}
+
+impl Backend {
     pub fn from_url(url: &str) -> Result<Self, StoreError> {
         if url.starts_with("sqlite:") {
             Ok(Backend::Sqlite)

@@ -167,7 +167,7 @@ impl RuleSpec {
             return fail("impact and urgency must be 1 (high), 2 (medium) or 3 (low)".into());
         }
         if let Some(q) = &self.scope_query {
-            crate::cmdb::query::parse(q)
+            crate::ci::query::parse(q)
                 .map_err(|e| StoreError::Invalid(format!("scope_query: {e}")))?;
         }
         Ok(())
