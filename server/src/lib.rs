@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod bootstrap;
+pub mod ci;
 pub mod cmdb;
 pub mod config;
 pub mod desk;
@@ -72,8 +73,9 @@ pub async fn run(
     // One stable line on stdout, so scripts and tests can find the port when --listen used port 0.
     println!("atalaya-server listening on {scheme}://{address}");
     let tls = config.tls.clone();
-    let background = BackgroundJobs::spawn(&store, &config).await?;
-    let state = AppState::new(store.clone(), config);
+    let ingest = ingest::Ingest::new(store.clone());
+    let background = BackgroundJobs::spawn(&ingest, &config).await?;
+    let state = AppState::with_ingest(ingest, config);
     serve::serve_with_listener(state, listener, tls.as_ref(), shutdown).await?;
     background.stop(&store).await;
     store.close().await;
@@ -88,9 +90,11 @@ pub struct BackgroundJobs {
 }
 
 impl BackgroundJobs {
-    pub async fn spawn(store: &Store, config: &Config) -> anyhow::Result<BackgroundJobs> {
+    /// The jobs of the process whose ingest runtime is `ingest` (the offline sweep reads its lag).
+    pub async fn spawn(ingest: &ingest::Ingest, config: &Config) -> anyhow::Result<BackgroundJobs> {
+        let store = ingest.store();
         let holder = jobs::holder_name();
-        let mut tasks = spawn_sweeps(store, config, &holder);
+        let mut tasks = spawn_sweeps(ingest, config, &holder);
         tasks.extend(spawn_desk_jobs(store, config, &holder).await?);
         Ok(BackgroundJobs { holder, tasks })
     }
@@ -108,13 +112,14 @@ impl BackgroundJobs {
 
 /// The CMDB's sweeps: computers gone offline, CIs gone stale.
 fn spawn_sweeps(
-    store: &Store,
+    ingest: &ingest::Ingest,
     config: &Config,
     holder: &str,
 ) -> Vec<(&'static str, tokio::task::JoinHandle<()>)> {
+    let store = ingest.store();
     let mut tasks = Vec::new();
     let policy = config.site_outage;
-    let sweep_store = store.clone();
+    let sweep_ingest = ingest.clone();
     tasks.push((
         OFFLINE_SWEEP,
         tokio::spawn(jobs::run_leased(
@@ -123,13 +128,13 @@ fn spawn_sweeps(
             OFFLINE_SWEEP,
             std::time::Duration::from_secs(30),
             move || {
-                let store = sweep_store.clone();
-                async move { ingest::offline_sweep_job(&store, &policy).await }
+                let ingest = sweep_ingest.clone();
+                async move { ingest::offline_sweep_job(ingest.store(), ingest.lag(), &policy).await }
             },
         )),
     ));
     // Every replica, lease or not, tells the others when it was behind on reports.
-    let lag_store = store.clone();
+    let lag_ingest = ingest.clone();
     let lag_holder = holder.to_string();
     tasks.push((
         INGEST_LAG,
@@ -137,7 +142,9 @@ fn spawn_sweeps(
             let mut tick = tokio::time::interval(ingest::lag::PUBLISH_EVERY);
             loop {
                 tick.tick().await;
-                if let Err(e) = ingest::lag::publish(&lag_store, &lag_holder).await {
+                if let Err(e) =
+                    ingest::lag::publish(lag_ingest.store(), lag_ingest.lag(), &lag_holder).await
+                {
                     tracing::warn!(error = %e, "could not publish this replica's ingest lag");
                 }
             }

@@ -51,8 +51,9 @@ pub async fn quickstart(config: Config, options: QuickstartOptions) -> anyhow::R
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let tls = config.tls.clone();
     let data_dir = config.data_dir.clone();
-    let background = crate::BackgroundJobs::spawn(&store, &config).await?;
-    let state = AppState::new(store.clone(), config);
+    let ingest = crate::ingest::Ingest::new(store.clone());
+    let background = crate::BackgroundJobs::spawn(&ingest, &config).await?;
+    let state = AppState::with_ingest(ingest, config);
     let server = tokio::spawn(async move {
         crate::serve::serve_with_listener(state, listener, tls.as_ref(), async {
             let _ = stop_rx.await;

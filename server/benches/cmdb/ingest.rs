@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use atalaya_server::ingest::ingest_with_inventory;
+use atalaya_server::ingest::Ingest;
 use atalaya_server::store::agents::{AgentIdentity, NewAgent};
 use atalaya_server::store::tokens::NewEnrollmentToken;
 use atalaya_server::store::{Store, TenantId};
@@ -67,6 +67,8 @@ pub async fn measure(
     tenant: TenantId,
     count: u64,
 ) -> anyhow::Result<Vec<(Stats, Cpu)>> {
+    // One runtime for the whole measurement, as a server process has.
+    let ingest = Ingest::new(store.clone());
     let mut agents = Vec::new();
     for index in 0..count {
         let machine = Machine { index };
@@ -95,7 +97,9 @@ pub async fn measure(
         let (own_before, postgres_before) = cpu::now();
         for (agent, report, inventory) in &prepared {
             let started = Instant::now();
-            let outcome = ingest_with_inventory(store, agent, report, inventory.as_ref()).await?;
+            let outcome = ingest
+                .report_with_inventory(agent, report, inventory.as_ref())
+                .await?;
             times.push(started.elapsed());
             anyhow::ensure!(!outcome.duplicate, "report {seq} was taken as a replay");
         }

@@ -5,6 +5,8 @@
 use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
+
+use crate::store::cis::json_text;
 use sha2::{Digest, Sha256};
 
 use super::identify::{self, Identifier, IdentifierKind};
@@ -240,10 +242,6 @@ fn history_text(value: Option<&Value>) -> Option<String> {
         None | Some(Value::Null) => None,
         Some(other) => Some(other.to_string()),
     }
-}
-
-pub fn json_text(s: &str) -> String {
-    Value::String(s.to_string()).to_string()
 }
 
 async fn update(

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use atalaya_shared::SoftwarePackage;
 
 use super::reconcile::AGENT;
-use super::version::version_key;
+use crate::ci::version::version_key;
 use crate::store::cis::tx::{self as ci_tx, Change};
 use crate::store::{placeholders, Store, StoreResult, TenantId, Tx};
 

@@ -164,7 +164,7 @@ async fn report(
         tracing::warn!(agent_id = %agent.agent_id, seq = report.seq, %message, "report refused");
         return Err(ApiError::invalid(message));
     }
-    let outcome = ingest::ingest_incoming(&state.store, &agent, &incoming).await?;
+    let outcome = state.ingest.incoming(&agent, &incoming).await?;
     if outcome.duplicate {
         Metrics::add(&state.metrics.reports_duplicate, 1);
     } else {

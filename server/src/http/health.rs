@@ -76,7 +76,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(state.store.group_commit()),
+        state.metrics.render(state.ingest.group_commit()),
     )
 }
 

@@ -24,20 +24,30 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::Config;
+use crate::ingest::Ingest;
 use crate::store::Store;
 pub use metrics::Metrics;
 
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    /// This process's ingest runtime (over the same store), shared with its background jobs.
+    pub ingest: Ingest,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
+    /// State over a fresh ingest runtime (tests, and servers without background jobs).
     pub fn new(store: Store, config: Config) -> Self {
+        AppState::with_ingest(Ingest::new(store), config)
+    }
+
+    /// State over the process's ingest runtime, the one its background jobs read too.
+    pub fn with_ingest(ingest: Ingest, config: Config) -> Self {
         AppState {
-            store,
+            store: ingest.store().clone(),
+            ingest,
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
         }

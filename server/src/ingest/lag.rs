@@ -61,8 +61,7 @@ pub const PUBLISH_EVERY: Duration = Duration::from_secs(5);
 /// Tell the other replicas when this one was last behind on reports, if that changed since it
 /// last told them (the offline sweep runs on one replica and must not judge by its own queue
 /// alone).
-pub async fn publish(store: &Store, holder: &str) -> StoreResult<()> {
-    let lag = store.ingest_lag();
+pub async fn publish(store: &Store, lag: &Lag, holder: &str) -> StoreResult<()> {
     let at = lag.behind_at.load(Ordering::Relaxed);
     if at > lag.published.load(Ordering::Relaxed) {
         store.publish_ingest_lag(holder, at).await?;
@@ -73,9 +72,9 @@ pub async fn publish(store: &Store, holder: &str) -> StoreResult<()> {
 
 /// The last time this replica or any other was behind on reports, if that was at `since` or
 /// later.
-pub async fn fleet_behind_since(store: &Store, since: i64) -> StoreResult<Option<i64>> {
+pub async fn fleet_behind_since(store: &Store, lag: &Lag, since: i64) -> StoreResult<Option<i64>> {
     let others = store.replicas_behind_at().await?.unwrap_or(0);
-    let own = store.ingest_lag().behind_since(0).unwrap_or(0);
+    let own = lag.behind_since(0).unwrap_or(0);
     let at = own.max(others);
     Ok((at > 0 && at >= since).then_some(at))
 }

@@ -1,8 +1,15 @@
-//! Ingest: one agent report, committed atomically — the report ledger, the CMDB, the samples and
-//! the alerts it causes — so the agent's acknowledgement means all of it is durable.
+//! Ingest: one agent report, committed atomically, so the agent's acknowledgement means all of
+//! it is durable. A report goes through four named steps in one transaction (`ingest_once`):
+//!
+//! 1. [`ledger`] — the sequence number recorded for the agent; a replay stops here;
+//! 2. [`observe`] — the CMDB observes the computer, its inventory, volumes, disks and services;
+//! 3. [`record_samples`] — every measurement, in one statement;
+//! 4. [`alert`] — the rules are shown what the report says ([`alerts::Engine`]), and commands
+//!    to the lifecycle core open, update and resolve incidents.
 //!
 //! On PostgreSQL a report that changes nothing in the CMDB is committed together with other
-//! agents' ([`steady`], group commit); every other report takes the full path below, alone.
+//! agents' ([`steady`], group commit): steps 1–3 of the whole batch as one statement each, then
+//! step 4 for each report that has anything to show the rules, with the same alerting code.
 
 pub mod alerts;
 mod disks;
@@ -10,6 +17,7 @@ pub mod forecasts;
 pub mod lag;
 mod offline;
 mod parts;
+mod runtime;
 mod services;
 pub mod steady;
 
@@ -19,9 +27,10 @@ use crate::cmdb::{inventory, software};
 use crate::store::agent_configs::AgentConfigLayers;
 use crate::store::agents::{AgentIdentity, AgentRecord};
 use crate::store::cis::tx as ci_tx;
-use crate::store::{now_ms, reports, Store, StoreError, StoreResult, TenantId};
+use crate::store::{now_ms, reports, StoreError, StoreResult, TenantId, Tx};
 
 pub use offline::{offline_sweep, offline_sweep_job, offline_sweep_with};
+pub use runtime::Ingest;
 
 use crate::rules::metrics;
 use crate::store::rules::Rule;
@@ -149,54 +158,57 @@ fn bad_volume(v: &Volume) -> bool {
     v.mount_point.is_empty() || v.available_bytes > v.total_bytes || v.total_bytes > i64::MAX as u64
 }
 
-/// Store one report. The caller has authenticated the agent and validated the report.
-pub async fn ingest(
-    store: &Store,
-    agent: &AgentIdentity,
-    report: &Report,
-) -> StoreResult<IngestOutcome> {
-    ingest_with_inventory(store, agent, report, None).await
-}
-
-/// Store one report as it arrived, with its inventory, service states and inode use.
-pub async fn ingest_incoming(
-    store: &Store,
-    agent: &AgentIdentity,
-    incoming: &IncomingReport,
-) -> StoreResult<IngestOutcome> {
-    if let Some(steady) = steady::SteadyReport::prepare(store, agent, incoming) {
-        if let steady::Committed::Stored(outcome) = store.group_commit().submit(store, steady).await
-        {
-            return Ok(*outcome);
-        }
+impl Ingest {
+    /// Store one report. The caller has authenticated the agent and validated the report.
+    pub async fn report(
+        &self,
+        agent: &AgentIdentity,
+        report: &Report,
+    ) -> StoreResult<IngestOutcome> {
+        self.report_with_inventory(agent, report, None).await
     }
-    let extras = Extras {
-        service_states: incoming.service_states.as_deref(),
-        volume_inodes: &incoming.volume_inodes,
-        disk_io: &incoming.disk_io,
-    };
-    ingest_full(
-        store,
-        agent,
-        &incoming.report,
-        incoming.inventory.as_ref(),
-        extras,
-    )
-    .await
-}
 
-/// Store one report and, when present, the inventory that came with it.
-pub async fn ingest_with_inventory(
-    store: &Store,
-    agent: &AgentIdentity,
-    report: &Report,
-    inventory: Option<&Inventory>,
-) -> StoreResult<IngestOutcome> {
-    ingest_full(store, agent, report, inventory, Extras::default()).await
+    /// Store one report as it arrived, with its inventory, service states and inode use.
+    pub async fn incoming(
+        &self,
+        agent: &AgentIdentity,
+        incoming: &IncomingReport,
+    ) -> StoreResult<IngestOutcome> {
+        if let Some(steady) = steady::SteadyReport::prepare(self.store(), agent, incoming) {
+            if let steady::Committed::Stored(outcome) =
+                self.group_commit().submit(self, steady).await
+            {
+                return Ok(*outcome);
+            }
+        }
+        let extras = Extras {
+            service_states: incoming.service_states.as_deref(),
+            volume_inodes: &incoming.volume_inodes,
+            disk_io: &incoming.disk_io,
+        };
+        ingest_full(
+            self,
+            agent,
+            &incoming.report,
+            incoming.inventory.as_ref(),
+            extras,
+        )
+        .await
+    }
+
+    /// Store one report and, when present, the inventory that came with it.
+    pub async fn report_with_inventory(
+        &self,
+        agent: &AgentIdentity,
+        report: &Report,
+        inventory: Option<&Inventory>,
+    ) -> StoreResult<IngestOutcome> {
+        ingest_full(self, agent, report, inventory, Extras::default()).await
+    }
 }
 
 async fn ingest_full(
-    store: &Store,
+    runtime: &Ingest,
     agent: &AgentIdentity,
     report: &Report,
     inventory: Option<&Inventory>,
@@ -205,8 +217,12 @@ async fn ingest_full(
     // The daily full send mostly repeats the inventory the computer already has: that costs
     // neither an inventory slot nor the catalogue, which cost as much as a change — and, when
     // this process stored the agent's last inventory, not even a read here.
+    let store = runtime.store();
     let mut needs_catalogue = match inventory {
-        Some(inventory) => match store.inventory_hint(&agent.agent_id, &inventory.hash) {
+        Some(inventory) => match runtime
+            .inventory_hints()
+            .get(&agent.agent_id, &inventory.hash)
+        {
             Some(same) => !same,
             None => {
                 !store
@@ -228,8 +244,8 @@ async fn ingest_full(
                     .acquire()
                     .await
                     .map_err(|_| StoreError::Invalid("the server is shutting down".into()))?;
-                store
-                    .ingest_lag()
+                runtime
+                    .lag()
                     .waited("an inventory slot", asked.elapsed(), now_ms());
                 Some(slot)
             }
@@ -241,7 +257,16 @@ async fn ingest_full(
             }
             _ => None,
         };
-        match ingest_once(store, agent, report, inventory, catalogue.as_ref(), extras).await {
+        match ingest_once(
+            runtime,
+            agent,
+            report,
+            inventory,
+            catalogue.as_ref(),
+            extras,
+        )
+        .await
+        {
             // The computer's inventory changed since the look-up above (a concurrent report of
             // the same machine): store it again, this time with its catalogue.
             Ok(Attempt::NeedsCatalogue) if !needs_catalogue => needs_catalogue = true,
@@ -252,7 +277,9 @@ async fn ingest_full(
             }
             Ok(Attempt::Stored(outcome)) => {
                 if let (Some(inventory), false) = (inventory, outcome.duplicate) {
-                    store.remember_inventory(&agent.agent_id, &inventory.hash);
+                    runtime
+                        .inventory_hints()
+                        .remember(&agent.agent_id, &inventory.hash);
                 }
                 return Ok(*outcome);
             }
@@ -290,7 +317,7 @@ fn is_transient(err: &StoreError) -> bool {
 }
 
 async fn ingest_once(
-    store: &Store,
+    runtime: &Ingest,
     agent: &AgentIdentity,
     report: &Report,
     inventory: Option<&Inventory>,
@@ -298,28 +325,13 @@ async fn ingest_once(
     extras: Extras<'_>,
 ) -> StoreResult<Attempt> {
     let now = now_ms();
-    let collected_at = report.collected_at.timestamp_millis();
-    let tenant = agent.tenant;
-    let seq =
-        i64::try_from(report.seq).map_err(|_| StoreError::Invalid("seq out of range".into()))?;
-    let dropped = i64::try_from(report.dropped_since_last).unwrap_or(i64::MAX);
-
     let asked = std::time::Instant::now();
-    let mut tx = store.begin().await?;
-    store
-        .ingest_lag()
+    let mut tx = runtime.store().begin().await?;
+    runtime
+        .lag()
         .waited("a database connection", asked.elapsed(), now_ms());
-    let recorded = reports::record(
-        &mut tx,
-        tenant,
-        &agent.agent_id,
-        seq,
-        collected_at,
-        now,
-        dropped,
-    )
-    .await?;
-    let Some(recorded) = recorded else {
+
+    let Some(recorded) = ledger(&mut tx, agent, report, now).await? else {
         tx.rollback().await?;
         return Ok(Attempt::Stored(Box::new(IngestOutcome {
             duplicate: true,
@@ -328,7 +340,84 @@ async fn ingest_once(
             config: None,
         })));
     };
+    let Some(observed) = observe(&mut tx, agent, report, inventory, catalogue, extras).await?
+    else {
+        tx.rollback().await?;
+        return Ok(Attempt::NeedsCatalogue);
+    };
+    record_samples(&mut tx, agent.tenant, report, &observed, extras).await?;
+    let incidents_opened = alert(
+        &mut tx,
+        runtime,
+        agent.tenant,
+        recorded.rules_revision,
+        report,
+        inventory,
+        &observed,
+        extras,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Attempt::Stored(Box::new(IngestOutcome {
+        duplicate: false,
+        computer_id: Some(observed.computer_id),
+        incidents_opened,
+        config: Some(recorded.config),
+    })))
+}
 
+/// Step 1, the ledger: the report's sequence number recorded for its agent; `None` for one seen
+/// before (a replay after a lost acknowledgement), which stores nothing more.
+async fn ledger(
+    tx: &mut Tx<'_>,
+    agent: &AgentIdentity,
+    report: &Report,
+    now: i64,
+) -> StoreResult<Option<reports::Recorded>> {
+    let seq =
+        i64::try_from(report.seq).map_err(|_| StoreError::Invalid("seq out of range".into()))?;
+    let dropped = i64::try_from(report.dropped_since_last).unwrap_or(i64::MAX);
+    reports::record(
+        tx,
+        agent.tenant,
+        &agent.agent_id,
+        seq,
+        report.collected_at.timestamp_millis(),
+        now,
+        dropped,
+    )
+    .await
+}
+
+/// What the CMDB made of a report: its computer, the CIs of its volumes (in report order), of
+/// the disks and services its inventory set, and the parts the rules are shown.
+struct Observed<'r> {
+    computer_id: i64,
+    alerts_unsettled: Option<bool>,
+    volume_ids: Vec<i64>,
+    /// The inventory's disks and services, when one was applied.
+    applied: Option<inventory::Applied>,
+    /// This collection's service states, unless the applied inventory set every service.
+    service_states: Option<&'r [ServiceState]>,
+    services: Vec<(i64, String, Option<String>)>,
+    /// The disks of `disk_io` that have a CI.
+    known_disks: Vec<disks::KnownDisk<'r>>,
+}
+
+/// Step 2, the CMDB observes: the computer (created, refreshed or reconciled), the agent's row
+/// pointed at it, the inventory applied, the volumes, and the disks and services the rules will
+/// see. `None`: the inventory is not the computer's current one and this try has no catalogue.
+async fn observe<'r>(
+    tx: &mut Tx<'_>,
+    agent: &AgentIdentity,
+    report: &Report,
+    inventory: Option<&Inventory>,
+    catalogue: Option<&software::Catalogue>,
+    extras: Extras<'r>,
+) -> StoreResult<Option<Observed<'r>>> {
+    let tenant = agent.tenant;
+    let collected_at = report.collected_at.timestamp_millis();
     // The volumes, fingerprinted for the computer the agent reported for last time: when
     // nothing changed they are refreshed with it.
     let last_computer = agent.recorded.as_ref().and_then(|r| r.computer_id);
@@ -339,7 +428,7 @@ async fn ingest_once(
         .map(|(id, observed)| inventory::prepare_volumes(id, observed));
     // An inventory the computer already has adds nothing to its attributes (checked below).
     let mut computer = inventory::computer(
-        &mut tx,
+        tx,
         tenant,
         &agent.agent_id,
         &report.host,
@@ -357,19 +446,8 @@ async fn ingest_once(
         agent_version: report.agent_version.clone(),
     };
     if agent.recorded.as_ref() != Some(&record) {
-        reports::record_agent(&mut tx, &agent.agent_id, &record).await?;
+        reports::record_agent(tx, &agent.agent_id, &record).await?;
     }
-    // Every sample of the report, written in one statement before the rules read them.
-    let mut samples: Vec<ci_tx::Sample<'_>> = report
-        .metrics
-        .iter()
-        .map(|sample| ci_tx::Sample {
-            ci_id: computer_id,
-            metric: &sample.metric,
-            at: sample.at.timestamp_millis(),
-            value: sample.value,
-        })
-        .collect();
 
     let applied = match inventory {
         Some(inventory) => {
@@ -377,7 +455,7 @@ async fn ingest_once(
             match catalogue {
                 Some(catalogue) => {
                     inventory::apply(
-                        &mut tx,
+                        tx,
                         tenant,
                         computer_id,
                         inventory,
@@ -388,10 +466,7 @@ async fn ingest_once(
                     .await?
                 }
                 None if inventory::already_applied(inventory, hash) => None,
-                None => {
-                    tx.rollback().await?;
-                    return Ok(Attempt::NeedsCatalogue);
-                }
+                None => return Ok(None),
             }
         }
         None => None,
@@ -408,27 +483,7 @@ async fn ingest_once(
         }
     };
     let refreshed_ahead = computer.components.take();
-    let volume_ids =
-        inventory::volumes(&mut tx, tenant, volumes, refreshed_ahead, collected_at).await?;
-    for (volume, volume_id) in report.volumes.iter().zip(&volume_ids) {
-        samples.push(ci_tx::Sample {
-            ci_id: *volume_id,
-            metric: VOLUME_USED_PERCENT,
-            at: collected_at,
-            value: volume.used_percent(),
-        });
-    }
-    let inodes_of = |mount: &str| inodes_used(extras.volume_inodes, mount);
-    for (volume, volume_id) in report.volumes.iter().zip(&volume_ids) {
-        if let Some(used) = inodes_of(&volume.mount_point) {
-            samples.push(ci_tx::Sample {
-                ci_id: *volume_id,
-                metric: metrics::VOLUME_INODES_USED_PERCENT,
-                at: collected_at,
-                value: used,
-            });
-        }
-    }
+    let volume_ids = inventory::volumes(tx, tenant, volumes, refreshed_ahead, collected_at).await?;
     // Services: from the inventory when one was applied (it has just set every service CI),
     // else from this collection's service states.
     let services_from_inventory = applied
@@ -439,27 +494,91 @@ async fn ingest_once(
         .filter(|states| !services_from_inventory && !states.is_empty());
     // Disks (by name) and services, once the inventory (if any) has made their CIs.
     let parts = parts::load(
-        &mut tx,
+        tx,
         computer_id,
         !extras.disk_io.is_empty(),
         service_states.is_some(),
     )
     .await?;
-    let known_disks = disks::known(&parts.disks, extras.disk_io);
-    let mut disk_samples = Vec::new();
-    disks::samples(&known_disks, collected_at, &mut disk_samples);
-    samples.extend(disk_samples);
-    ci_tx::record_samples(&mut tx, tenant, &samples).await?;
+    Ok(Some(Observed {
+        computer_id,
+        alerts_unsettled: computer.alerts_unsettled,
+        volume_ids,
+        applied,
+        service_states,
+        known_disks: disks::known(&parts.disks, extras.disk_io),
+        services: parts.services,
+    }))
+}
 
-    let rules = store
-        .effective_rules_at(&mut tx, tenant, recorded.rules_revision)
-        .await?;
+/// Step 3, the samples: every measurement of the report — the computer's, each volume's use
+/// (space and inodes) and each known disk's I/O — in one statement, before the rules read them.
+async fn record_samples(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    report: &Report,
+    observed: &Observed<'_>,
+    extras: Extras<'_>,
+) -> StoreResult<()> {
+    let collected_at = report.collected_at.timestamp_millis();
+    let mut samples: Vec<ci_tx::Sample<'_>> = report
+        .metrics
+        .iter()
+        .map(|sample| ci_tx::Sample {
+            ci_id: observed.computer_id,
+            metric: &sample.metric,
+            at: sample.at.timestamp_millis(),
+            value: sample.value,
+        })
+        .collect();
+    for (volume, volume_id) in report.volumes.iter().zip(&observed.volume_ids) {
+        samples.push(ci_tx::Sample {
+            ci_id: *volume_id,
+            metric: VOLUME_USED_PERCENT,
+            at: collected_at,
+            value: volume.used_percent(),
+        });
+    }
+    for (volume, volume_id) in report.volumes.iter().zip(&observed.volume_ids) {
+        if let Some(used) = inodes_used(extras.volume_inodes, &volume.mount_point) {
+            samples.push(ci_tx::Sample {
+                ci_id: *volume_id,
+                metric: metrics::VOLUME_INODES_USED_PERCENT,
+                at: collected_at,
+                value: used,
+            });
+        }
+    }
+    let mut disk_samples = Vec::new();
+    disks::samples(&observed.known_disks, collected_at, &mut disk_samples);
+    samples.extend(disk_samples);
+    ci_tx::record_samples(tx, tenant, &samples).await
+}
+
+/// Step 4, alerting: the tenant's rules (at the ledger's revision) are shown the computer and
+/// its volumes (with their fill forecasts when due), the services, and the disks' SMART verdicts
+/// — from the inventory when it has them, else from `disk_io`. The incidents it opened.
+#[allow(clippy::too_many_arguments)]
+async fn alert(
+    tx: &mut Tx<'_>,
+    runtime: &Ingest,
+    tenant: TenantId,
+    rules_revision: i64,
+    report: &Report,
+    inventory: Option<&Inventory>,
+    observed: &Observed<'_>,
+    extras: Extras<'_>,
+    now: i64,
+) -> StoreResult<usize> {
+    let collected_at = report.collected_at.timestamp_millis();
+    let computer_id = observed.computer_id;
+    let rules = runtime.rules_at(tx, tenant, rules_revision).await?;
     let mut engine = Engine::with_rules(
-        &mut tx,
-        store.backend(),
+        tx,
+        runtime.store().backend(),
         rules,
         computer_id,
-        computer.alerts_unsettled,
+        observed.alerts_unsettled,
         now,
     )
     .await?;
@@ -467,12 +586,15 @@ async fn ingest_once(
     let volumes: Vec<ShownVolume<'_>> = report
         .volumes
         .iter()
-        .zip(volume_ids)
+        .zip(&observed.volume_ids)
         .map(|(volume, ci_id)| ShownVolume {
-            ci_id,
+            ci_id: *ci_id,
             mount_point: &volume.mount_point,
             total_bytes: volume.total_bytes,
-            readings: volume_readings(volume, inodes_of(&volume.mount_point)),
+            readings: volume_readings(
+                volume,
+                inodes_used(extras.volume_inodes, &volume.mount_point),
+            ),
         })
         .collect();
     let shown = Shown {
@@ -484,16 +606,16 @@ async fn ingest_once(
         now,
         collected_at,
     };
-    show_computer_and_volumes(&mut tx, store, &mut engine, &shown).await?;
-    if let Some(states) = service_states {
+    show_computer_and_volumes(tx, runtime.forecasts(), &mut engine, &shown).await?;
+    if let Some(states) = observed.service_states {
         services::observe_states(
-            &mut tx,
+            tx,
             &mut engine,
             tenant,
             computer_id,
             host,
             states,
-            &parts.services,
+            &observed.services,
             collected_at,
         )
         .await?;
@@ -501,8 +623,9 @@ async fn ingest_once(
     // Disks whose SMART verdict the inventory of this report shows the rules (fresher than the
     // report's `disk_io`, which the agent made before reading the inventory).
     let mut disks_from_inventory = Vec::new();
-    if let (Some(applied), Some(inventory)) = (applied, inventory) {
-        for (disk, id) in inventory.disks.iter().zip(applied.disk_ids) {
+    if let (Some(applied), Some(inventory)) = (&observed.applied, inventory) {
+        for (disk, id) in inventory.disks.iter().zip(&applied.disk_ids) {
+            let id = *id;
             let subject = Subject {
                 tenant,
                 ci_id: id,
@@ -515,7 +638,7 @@ async fn ingest_once(
                 disks_from_inventory.push(id);
                 engine
                     .observe(
-                        &mut tx,
+                        tx,
                         &subject,
                         metrics::DISK_SMART_FAILED,
                         f64::from(u8::from(!passed)),
@@ -526,7 +649,7 @@ async fn ingest_once(
             if let Some(n) = disk.smart.reallocated_sectors {
                 engine
                     .observe(
-                        &mut tx,
+                        tx,
                         &subject,
                         metrics::DISK_REALLOCATED_SECTORS,
                         n as f64,
@@ -537,7 +660,7 @@ async fn ingest_once(
             if let Some(n) = disk.smart.pending_sectors {
                 engine
                     .observe(
-                        &mut tx,
+                        tx,
                         &subject,
                         metrics::DISK_PENDING_SECTORS,
                         n as f64,
@@ -546,17 +669,17 @@ async fn ingest_once(
                     .await?;
             }
         }
-        for (service, id) in inventory.services.iter().zip(applied.service_ids) {
+        for (service, id) in inventory.services.iter().zip(&applied.service_ids) {
             let subject = Subject {
                 tenant,
-                ci_id: id,
+                ci_id: *id,
                 computer_id,
                 description: format!("Service {} on {host}", service.name),
             };
             let stopped = f64::from(u8::from(service.active_state.as_deref() != Some("active")));
             engine
                 .observe(
-                    &mut tx,
+                    tx,
                     &subject,
                     metrics::SERVICE_STOPPED,
                     stopped,
@@ -566,24 +689,17 @@ async fn ingest_once(
         }
     }
     disks::observe(
-        &mut tx,
+        tx,
         &mut engine,
         tenant,
         computer_id,
         host,
-        &known_disks,
+        &observed.known_disks,
         &disks_from_inventory,
         collected_at,
     )
     .await?;
-    let incidents_opened = engine.incidents_opened;
-    tx.commit().await?;
-    Ok(Attempt::Stored(Box::new(IngestOutcome {
-        duplicate: false,
-        computer_id: Some(computer_id),
-        incidents_opened,
-        config: Some(recorded.config),
-    })))
+    Ok(engine.incidents_opened)
 }
 
 /// A report's computer and volumes as the rules see them.
@@ -611,7 +727,7 @@ struct ShownVolume<'a> {
 /// due.
 async fn show_computer_and_volumes(
     tx: &mut crate::store::Tx<'_>,
-    store: &Store,
+    forecasts: &forecasts::ForecastSchedule,
     engine: &mut Engine,
     shown: &Shown<'_>,
 ) -> StoreResult<()> {
@@ -654,9 +770,7 @@ async fn show_computer_and_volumes(
         // Forecasting reads hours of samples: worth it only once a volume is half full (a
         // half-empty one that fills within a day trips the usage rules long before it is full).
         let used = volume_used(&volume.readings);
-        if forecast_wanted(used, engine.rules())
-            && store.forecasts().due(volume.ci_id, collected_at)
-        {
+        if forecast_wanted(used, engine.rules()) && forecasts.due(volume.ci_id, collected_at) {
             let forecast =
                 forecast_hours(tx, volume.ci_id, volume.total_bytes, collected_at).await?;
             if let Some(hours) = forecast {

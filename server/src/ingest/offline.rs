@@ -21,10 +21,11 @@ use crate::store::{
 };
 
 use super::alerts::{Engine, Subject};
+use super::lag::Lag;
 
 /// One offline sweep, logged: the background job (see `crate::jobs`).
-pub async fn offline_sweep_job(store: &Store, policy: &SiteOutagePolicy) {
-    match offline_sweep_with(store, policy).await {
+pub async fn offline_sweep_job(store: &Store, lag: &Lag, policy: &SiteOutagePolicy) {
+    match offline_sweep_with(store, lag, policy).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(incidents = n, "offline sweep opened incidents"),
         Err(e) => tracing::warn!(error = %e, "offline sweep failed"),
@@ -32,17 +33,22 @@ pub async fn offline_sweep_job(store: &Store, policy: &SiteOutagePolicy) {
 }
 
 /// [`offline_sweep_with`] the default site-outage policy.
-pub async fn offline_sweep(store: &Store) -> StoreResult<usize> {
-    offline_sweep_with(store, &SiteOutagePolicy::default()).await
+pub async fn offline_sweep(store: &Store, lag: &Lag) -> StoreResult<usize> {
+    offline_sweep_with(store, lag, &SiteOutagePolicy::default()).await
 }
 
 /// Evaluate every tenant's possibly-offline computers once; returns incidents opened (site
 /// incidents included).
-pub async fn offline_sweep_with(store: &Store, policy: &SiteOutagePolicy) -> StoreResult<usize> {
+/// `lag` is this process's (see [`super::lag`]).
+pub async fn offline_sweep_with(
+    store: &Store,
+    lag: &Lag,
+    policy: &SiteOutagePolicy,
+) -> StoreResult<usize> {
     let now = now_ms();
     let mut opened = 0;
     // When this replica or any other was last behind on reports.
-    let behind_at = super::lag::fleet_behind_since(store, 0).await?;
+    let behind_at = super::lag::fleet_behind_since(store, lag, 0).await?;
     for tenant in store.list_tenants(TenantScope::All).await? {
         // Reads, then writes, while reports keep arriving: the write lock first (on SQLite).
         let mut tx = store.begin().await?;

@@ -17,7 +17,7 @@
 //! Whether a report changes the CMDB is only known inside the transaction (its computer's and
 //! volumes' fingerprints); one that does — or a replay, or one the batch could not store —
 //! *leaves the batch*: nothing of it is in the ledger or the samples, and it takes the full
-//! path ([`super::ingest_incoming`]) at once.
+//! path ([`super::Ingest::incoming`]) at once.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,10 +28,11 @@ use atalaya_shared::{DiskIo, ServiceState};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::alerts::Engine;
+use super::forecasts::ForecastSchedule;
 use super::{
     computer_readings, disks, forecast_wanted, inodes_used, is_transient, services,
-    show_computer_and_volumes, volume_readings, IncomingReport, IngestOutcome, Shown, ShownVolume,
-    MAX_ATTEMPTS,
+    show_computer_and_volumes, volume_readings, IncomingReport, Ingest, IngestOutcome, Shown,
+    ShownVolume, MAX_ATTEMPTS,
 };
 use crate::cmdb::inventory;
 use crate::rules::metrics;
@@ -159,8 +160,8 @@ pub enum Committed {
     LeftBatch,
 }
 
-/// The queue of steady reports of one [`Store`], and its workers (started with the first
-/// report).
+/// The queue of steady reports of one [`Ingest`] runtime, and its workers (started with the
+/// first report).
 #[derive(Default)]
 pub struct GroupCommit {
     queue: OnceLock<mpsc::Sender<Queued>>,
@@ -171,7 +172,7 @@ pub struct GroupCommit {
 }
 
 struct Queued {
-    store: Store,
+    ingest: Ingest,
     report: SteadyReport,
     queued_at: Instant,
     reply: oneshot::Sender<Committed>,
@@ -187,11 +188,11 @@ impl GroupCommit {
     }
 
     /// Queue the report and wait until its batch has committed (or it left the batch).
-    pub async fn submit(&self, store: &Store, report: SteadyReport) -> Committed {
+    pub async fn submit(&self, ingest: &Ingest, report: SteadyReport) -> Committed {
         let queue = self.queue.get_or_init(start_workers);
         let (reply, answer) = oneshot::channel();
         let queued = Queued {
-            store: store.clone(),
+            ingest: ingest.clone(),
             report,
             queued_at: Instant::now(),
             reply,
@@ -212,7 +213,7 @@ fn start_workers() -> mpsc::Sender<Queued> {
     queue
 }
 
-/// Take what has queued up, store it, answer each report; until the store is dropped.
+/// Take what has queued up, store it, answer each report; until the runtime is dropped.
 async fn work(receiver: Arc<Mutex<mpsc::Receiver<Queued>>>) {
     loop {
         let batch = {
@@ -234,10 +235,10 @@ async fn work(receiver: Arc<Mutex<mpsc::Receiver<Queued>>>) {
 }
 
 async fn commit_batch(batch: Vec<Queued>) {
-    let store = batch[0].store.clone();
+    let ingest = batch[0].ingest.clone();
     let waited = batch[0].queued_at.elapsed();
-    store
-        .ingest_lag()
+    ingest
+        .lag()
         .waited("the group commit of steady reports", waited, now_ms());
     // One report per agent and per computer in a batch; a second one waits for the full path.
     let mut agents = HashSet::new();
@@ -251,7 +252,7 @@ async fn commit_batch(batch: Vec<Queued>) {
     let reports: Vec<&SteadyReport> = batch.iter().map(|q| &q.report).collect();
     let mut attempt = 1;
     let outcomes = loop {
-        match store_batch(&store, &reports).await {
+        match store_batch(&ingest, &reports).await {
             Ok(outcomes) => break outcomes,
             Err(err) if attempt < MAX_ATTEMPTS && is_transient(&err) => attempt += 1,
             Err(err) => {
@@ -262,7 +263,7 @@ async fn commit_batch(batch: Vec<Queued>) {
     };
     let stored = outcomes.iter().filter(|o| o.is_some()).count() as u64;
     if stored > 0 {
-        let counts = &store.group_commit();
+        let counts = ingest.group_commit();
         counts.reports.fetch_add(stored, Ordering::Relaxed);
         counts.batches.fetch_add(1, Ordering::Relaxed);
     }
@@ -276,13 +277,13 @@ async fn commit_batch(batch: Vec<Queued>) {
 
 /// One transaction for the batch; per report, its outcome or `None` (it left the batch).
 async fn store_batch(
-    store: &Store,
+    ingest: &Ingest,
     reports: &[&SteadyReport],
 ) -> StoreResult<Vec<Option<IngestOutcome>>> {
     let asked = Instant::now();
-    let mut tx = store.begin().await?;
-    store
-        .ingest_lag()
+    let mut tx = ingest.store().begin().await?;
+    ingest
+        .lag()
         .waited("a database connection", asked.elapsed(), now_ms());
     let computers: Vec<ComputerRow<'_>> = reports
         .iter()
@@ -311,10 +312,10 @@ async fn store_batch(
     let now = now_ms();
     let mut steady = Vec::with_capacity(reports.len());
     for report in reports {
-        let rules = store
-            .effective_rules_at(&mut tx, report.tenant, refreshed.rules_revision)
+        let rules = ingest
+            .rules_at(&mut tx, report.tenant, refreshed.rules_revision)
             .await?;
-        steady.push(refreshed.steady(store, report, rules));
+        steady.push(refreshed.steady(ingest.forecasts(), report, rules));
     }
     let ledger: Vec<LedgerRow<'_>> = reports
         .iter()
@@ -355,7 +356,7 @@ async fn store_batch(
         };
         let incidents_opened = match steady.quiet {
             true => 0,
-            false => steady.show_rules(&mut tx, store, report, now).await?,
+            false => steady.show_rules(&mut tx, ingest, report, now).await?,
         };
         outcomes.push(Some(IngestOutcome {
             duplicate: false,
@@ -428,7 +429,7 @@ impl Found {
     /// none added or gone). Anything else is for the full path.
     fn steady<'r>(
         &'r self,
-        store: &Store,
+        forecasts: &ForecastSchedule,
         report: &'r SteadyReport,
         rules: Arc<Vec<Rule>>,
     ) -> Option<Steady<'r>> {
@@ -469,7 +470,7 @@ impl Found {
                 .iter()
                 .any(|d| disks::readings(d.disk, false).iter().any(breached));
         let forecast_due = report.volumes.iter().zip(&volume_ids).any(|(v, id)| {
-            forecast_wanted(v.used, &rules) && store.forecasts().is_due(*id, report.collected_at)
+            forecast_wanted(v.used, &rules) && forecasts.is_due(*id, report.collected_at)
         });
         let quiet = !unsettled
             && !crossed
@@ -492,14 +493,14 @@ impl Steady<'_> {
     async fn show_rules(
         &self,
         tx: &mut Tx<'_>,
-        store: &Store,
+        ingest: &Ingest,
         report: &SteadyReport,
         now: i64,
     ) -> StoreResult<usize> {
         let computer_id = report.computer_id;
         let mut engine = Engine::with_rules(
             tx,
-            store.backend(),
+            ingest.store().backend(),
             Arc::clone(&self.rules),
             computer_id,
             Some(self.unsettled),
@@ -526,7 +527,7 @@ impl Steady<'_> {
             now,
             collected_at: report.collected_at,
         };
-        show_computer_and_volumes(tx, store, &mut engine, &shown).await?;
+        show_computer_and_volumes(tx, ingest.forecasts(), &mut engine, &shown).await?;
         let host = &report.hostname;
         let at = report.collected_at;
         let (tenant, states) = (report.tenant, &report.service_states);

@@ -8,7 +8,7 @@ use super::{
     now_ms, to_time, to_time_opt, Backend, NullableFloat, Store, StoreError, StoreResult, TenantId,
     TenantScope, Tx,
 };
-use crate::cmdb::query;
+use crate::ci::query;
 use crate::rules::suppression::{parse_cron, Window};
 
 /// Whether CI `ci_id` matches an asset query. Parse errors count as "no match" here: queries
@@ -22,7 +22,7 @@ pub async fn ci_matches(
     let Ok(expr) = query::parse(query_text) else {
         return Ok(false);
     };
-    let Ok(compiled) = query::compile(&expr, backend, 2) else {
+    let Ok(compiled) = query::compile(&expr, backend.dialect(), 2) else {
         return Ok(false);
     };
     let sql = format!(

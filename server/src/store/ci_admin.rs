@@ -5,11 +5,11 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::cis::json_text;
 use super::cis::tx::{self as ci_tx, Change};
 use super::cis::ConfigurationItem;
 use super::{now_ms, to_time, to_time_opt, Store, StoreError, StoreResult, TenantId, TenantScope};
-use crate::cmdb::reconcile::json_text;
-use crate::cmdb::{class, relation};
+use crate::ci::{class, relation};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct HistoryEntry {

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::cis::{ci_from_row, CiRow, ConfigurationItem, CI_COLUMNS};
 use super::{now_ms, to_time, Store, StoreError, StoreResult, TenantId, TenantScope};
-use crate::cmdb::query::{self, order_by, Bind, Expr, QueryError, Sort};
+use crate::ci::query::{self, order_by, Bind, Expr, QueryError, Sort};
 
 /// What to list.
 #[derive(Debug, Clone, Default)]
@@ -103,11 +103,15 @@ impl Store {
             sql.push_str(" AND c.status <> 'retired'");
         }
         if let Some(filter) = &request.filter {
-            let compiled = query::compile(filter, self.backend(), binds.len() + 1)?;
+            let compiled = query::compile(filter, self.backend().dialect(), binds.len() + 1)?;
             sql.push_str(&format!(" AND ({})", compiled.sql));
             binds.extend(compiled.binds);
         }
-        let (order, order_binds) = order_by(request.sort.as_ref(), self.backend(), binds.len() + 1);
+        let (order, order_binds) = order_by(
+            request.sort.as_ref(),
+            self.backend().dialect(),
+            binds.len() + 1,
+        );
         binds.extend(order_binds);
         let limit_at = binds.len() + 1;
         sql.push_str(&format!(

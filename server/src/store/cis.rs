@@ -474,7 +474,7 @@ pub mod tx {
     /// measurements and is seen at `seen_at`. Returns (id, hash) of those refreshed, and how many
     /// of the class the computer has that are not retired (to tell whether any went missing).
     ///
-    /// The class is written into the statement (one of [`crate::cmdb::class::ALL`], never
+    /// The class is written into the statement (one of [`crate::ci::class::ALL`], never
     /// caller text): with it as a parameter PostgreSQL's generic plan guesses a computer has
     /// three times as many CIs of the class, rejects itself for a custom plan, and plans the
     /// statement on every report (0.24 ms of a 2.9 ms report on the CMDB bench).
@@ -532,7 +532,7 @@ pub mod tx {
 
     /// `class` as one of the fixed classes, fit to be written into SQL.
     fn known_class(class: &str) -> StoreResult<&'static str> {
-        crate::cmdb::class::ALL
+        crate::ci::class::ALL
             .iter()
             .find(|c| **c == class)
             .copied()
@@ -796,4 +796,9 @@ pub mod tx {
         }
         Ok(())
     }
+}
+
+/// A text value as the history stores it: JSON text (`"active"` with its quotes).
+pub fn json_text(s: &str) -> String {
+    serde_json::Value::String(s.to_string()).to_string()
 }

@@ -78,6 +78,16 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// The SQL dialect the asset query language compiles to for this backend.
+    pub fn dialect(self) -> crate::ci::query::Dialect {
+        match self {
+            Backend::Sqlite => crate::ci::query::Dialect::Sqlite,
+            Backend::Postgres => crate::ci::query::Dialect::Postgres,
+        }
+    }
+}
+
+impl Backend {
     pub fn from_url(url: &str) -> Result<Self, StoreError> {
         if url.starts_with("sqlite:") {
             Ok(Backend::Sqlite)
@@ -149,16 +159,12 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// The handle every part of the server uses to reach the database.
+/// The handle every part of the server uses to reach the database: the pool and which backend
+/// is behind it, nothing else (what ingest keeps between reports is in `ingest::Ingest`).
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
-    rules_cache: std::sync::Arc<rules::RulesCache>,
-    inventory_hints: std::sync::Arc<reports::InventoryHints>,
-    ingest_lag: std::sync::Arc<crate::ingest::lag::Lag>,
-    forecasts: std::sync::Arc<crate::ingest::forecasts::ForecastSchedule>,
-    group_commit: std::sync::Arc<crate::ingest::steady::GroupCommit>,
 }
 
 impl Store {
@@ -192,15 +198,7 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        let store = Store {
-            pool,
-            backend,
-            rules_cache: Default::default(),
-            inventory_hints: Default::default(),
-            ingest_lag: Default::default(),
-            forecasts: Default::default(),
-            group_commit: Default::default(),
-        };
+        let store = Store { pool, backend };
         store.migrate().await?;
         Ok(store)
     }
@@ -227,29 +225,6 @@ impl Store {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
-    }
-
-    fn rules_cache(&self) -> &rules::RulesCache {
-        &self.rules_cache
-    }
-
-    fn inventory_hints(&self) -> &reports::InventoryHints {
-        &self.inventory_hints
-    }
-
-    /// Whether this process is behind on reports (shared by its report handlers and jobs).
-    pub fn ingest_lag(&self) -> &crate::ingest::lag::Lag {
-        &self.ingest_lag
-    }
-
-    /// When each volume's fill forecast is due (shared by this process's report handlers).
-    pub fn forecasts(&self) -> &crate::ingest::forecasts::ForecastSchedule {
-        &self.forecasts
-    }
-
-    /// The queue of steady reports stored together (shared by this process's report handlers).
-    pub fn group_commit(&self) -> &crate::ingest::steady::GroupCommit {
-        &self.group_commit
     }
 
     /// A write transaction. Most read before they write, and must not fail for that: on SQLite

@@ -1,61 +1,12 @@
 //! The ledger of stored reports: one row per (agent, sequence number).
 
-use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::LazyLock;
 
 use super::agent_configs::{layer_columns, layers_from_columns, AgentConfigLayers};
 use super::agents::AgentRecord;
 use super::{Store, StoreResult, TenantId, Tx};
 
-/// The inventory each agent's computer has, as far as this process knows: the one it stored or
-/// recognised last for that agent. A hint only — it spares the look-up before a report's
-/// transaction, which checks the stored hash again (another replica may have stored a newer
-/// one: that costs one more try, never a wrong result).
-#[derive(Default)]
-pub struct InventoryHints {
-    by_agent: std::sync::Mutex<HashMap<String, u64>>,
-}
-
-/// Agents remembered at most; past that the hints start over (about 100 bytes each).
-const MAX_HINTS: usize = 1_000_000;
-
-fn digest(hash: &str) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    hash.hash(&mut hasher);
-    hasher.finish()
-}
-
-impl InventoryHints {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
-        // Each update is one insert: a panic elsewhere cannot leave the map half-written.
-        self.by_agent.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
 impl Store {
-    /// Whether the agent's computer has the inventory with this hash, if this process knows
-    /// (see [`InventoryHints`]). An empty hash never matches.
-    pub fn inventory_hint(&self, agent_id: &str, hash: &str) -> Option<bool> {
-        if hash.is_empty() {
-            return Some(false);
-        }
-        let known = self.inventory_hints().lock().get(agent_id).copied()?;
-        Some(known == digest(hash))
-    }
-
-    /// Note that the agent's computer now has the inventory with this hash.
-    pub fn remember_inventory(&self, agent_id: &str, hash: &str) {
-        if hash.is_empty() {
-            return;
-        }
-        let mut hints = self.inventory_hints().lock();
-        if hints.len() >= MAX_HINTS && !hints.contains_key(agent_id) {
-            hints.clear();
-        }
-        hints.insert(agent_id.to_string(), digest(hash));
-    }
-
     /// Whether the computer this agent reports for already has the inventory with this hash (an
     /// empty hash never matches). Read outside any transaction: a hint, checked again inside.
     pub async fn has_applied_inventory(&self, agent_id: &str, hash: &str) -> StoreResult<bool> {

@@ -1,8 +1,5 @@
 //! Threshold rules and the alert state of each (rule, CI) pair.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -170,7 +167,7 @@ impl RuleSpec {
             return fail("impact and urgency must be 1 (high), 2 (medium) or 3 (low)".into());
         }
         if let Some(q) = &self.scope_query {
-            crate::cmdb::query::parse(q)
+            crate::ci::query::parse(q)
                 .map_err(|e| StoreError::Invalid(format!("scope_query: {e}")))?;
         }
         Ok(())
@@ -350,50 +347,6 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(())
-    }
-}
-
-/// Each tenant's rules in force as last read, with the rules revision they were read at
-/// (migration 0015: the revision moves with every change to any rule). One per [`Store`], so
-/// shared by every report the process ingests.
-#[derive(Default)]
-pub struct RulesCache {
-    by_tenant: std::sync::Mutex<HashMap<TenantId, RulesAt>>,
-}
-
-/// Rules as read at a rules revision.
-type RulesAt = (i64, Arc<Vec<Rule>>);
-
-impl RulesCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TenantId, RulesAt>> {
-        // Each update is one insert: a panic elsewhere cannot leave the map half-written.
-        self.by_tenant.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-impl Store {
-    /// The tenant's rules in force at `revision` (read by the report's first statement): from
-    /// the cache when they were read at that revision, else from the database.
-    pub async fn effective_rules_at(
-        &self,
-        tx: &mut Tx<'_>,
-        tenant: TenantId,
-        revision: i64,
-    ) -> StoreResult<Arc<Vec<Rule>>> {
-        let cache = self.rules_cache();
-        if let Some((at, rules)) = cache.lock().get(&tenant) {
-            if *at == revision {
-                return Ok(Arc::clone(rules));
-            }
-        }
-        // Read after the revision, so at least as new as it (newer only costs a re-read later).
-        let rules = Arc::new(effective_rules(tx, tenant).await?);
-        let mut by_tenant = cache.lock();
-        let newer_known = by_tenant.get(&tenant).is_some_and(|(at, _)| *at > revision);
-        if !newer_known {
-            by_tenant.insert(tenant, (revision, Arc::clone(&rules)));
-        }
-        Ok(rules)
     }
 }
 

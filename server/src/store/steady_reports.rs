@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::agent_configs::{layer_columns, layers_from_columns, AgentConfigLayers};
 use super::{StoreError, StoreResult, Tx};
-use crate::cmdb::class;
+use crate::ci::class;
 
 /// One report's computer, to refresh if its fingerprint is unchanged.
 #[derive(Debug, Serialize)]

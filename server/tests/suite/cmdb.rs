@@ -2,7 +2,7 @@
 //! past states, clash reviews, and the asset query language.
 
 use atalaya_server::cmdb::query::{self, Sort};
-use atalaya_server::ingest::ingest_with_inventory;
+use atalaya_server::ingest::Ingest;
 use atalaya_server::store::agents::AgentIdentity;
 use atalaya_server::store::ci_query::CiQuery;
 use atalaya_server::store::cis::ConfigurationItem;
@@ -85,8 +85,9 @@ async fn names(store: &Store, scope: TenantScope, text: &str) -> Vec<String> {
     names
 }
 
-async fn send(store: &Store, agent: &AgentIdentity, r: &Report, inv: Option<&Inventory>) {
-    ingest_with_inventory(store, agent, r, inv)
+async fn send(ingest: &Ingest, agent: &AgentIdentity, r: &Report, inv: Option<&Inventory>) {
+    ingest
+        .report_with_inventory(agent, r, inv)
         .await
         .expect("ingest");
 }
@@ -102,6 +103,7 @@ async fn computer_of(store: &Store, name: &str) -> ConfigurationItem {
 }
 
 on_every_backend!(inventory_components_are_reconciled_and_retired, |store| {
+    let ingest = Ingest::new(store.clone());
     let t = tenant(&store, "acme").await;
     let agent = enroll(&store, t, "db01").await;
     let first = inventory(
@@ -111,7 +113,7 @@ on_every_backend!(inventory_components_are_reconciled_and_retired, |store| {
         vec![service("ssh.service"), service("cron.service")],
     );
     send(
-        &store,
+        &ingest,
         &agent,
         &report(&agent, 1, host("db01", "m", None), 10.0),
         Some(&first),
@@ -137,7 +139,7 @@ on_every_backend!(inventory_components_are_reconciled_and_retired, |store| {
         vec![service("ssh.service")],
     );
     send(
-        &store,
+        &ingest,
         &agent,
         &report(&agent, 2, host("db01", "m", None), 10.0),
         Some(&second),
@@ -194,7 +196,7 @@ on_every_backend!(inventory_components_are_reconciled_and_retired, |store| {
         .expect("history")
         .len();
     send(
-        &store,
+        &ingest,
         &agent,
         &report(&agent, 3, host("db01", "m", None), 10.0),
         Some(&second),
@@ -221,7 +223,7 @@ on_every_backend!(inventory_components_are_reconciled_and_retired, |store| {
         .unavailable
         .insert("software".into(), "no package database".into());
     send(
-        &store,
+        &ingest,
         &agent,
         &report(&agent, 4, host("db01", "m", None), 10.0),
         Some(&blind),
@@ -244,12 +246,13 @@ on_every_backend!(inventory_components_are_reconciled_and_retired, |store| {
 on_every_backend!(
     locked_fields_survive_agent_updates_until_unlocked,
     |store| {
+        let ingest = Ingest::new(store.clone());
         let t = tenant(&store, "acme").await;
         let agent = enroll(&store, t, "web01").await;
         let mut facts = host("web01", "m", None);
         facts.os_name = Some("Debian".into());
         send(
-            &store,
+            &ingest,
             &agent,
             &report(&agent, 1, facts.clone(), 10.0),
             None,
@@ -267,7 +270,7 @@ on_every_backend!(
 
         facts.os_name = Some("Debian GNU/Linux".into());
         send(
-            &store,
+            &ingest,
             &agent,
             &report(&agent, 2, facts.clone(), 10.0),
             None,
@@ -299,7 +302,7 @@ on_every_backend!(
             .expect("unlock");
         assert_eq!(unlocked.attributes["os_name"], "Debian GNU/Linux");
         facts.os_name = Some("Debian 13".into());
-        send(&store, &agent, &report(&agent, 3, facts, 10.0), None).await;
+        send(&ingest, &agent, &report(&agent, 3, facts, 10.0), None).await;
         let now = store
             .get_ci(TenantScope::All, computer.id)
             .await
@@ -323,12 +326,13 @@ on_every_backend!(
 );
 
 on_every_backend!(history_and_past_states, |store| {
+    let ingest = Ingest::new(store.clone());
     let t = tenant(&store, "acme").await;
     let agent = enroll(&store, t, "old-name").await;
     let mut facts = host("old-name", "m", None);
     facts.memory_total_bytes = Some(4 << 30);
     send(
-        &store,
+        &ingest,
         &agent,
         &report(&agent, 1, facts.clone(), 10.0),
         None,
@@ -336,7 +340,7 @@ on_every_backend!(history_and_past_states, |store| {
     .await;
     facts.hostname = "new-name".into();
     facts.memory_total_bytes = Some(16 << 30);
-    send(&store, &agent, &report(&agent, 5, facts, 10.0), None).await;
+    send(&ingest, &agent, &report(&agent, 5, facts, 10.0), None).await;
     let computer = computer_of(&store, "new-name").await;
     let history = store
         .ci_history(TenantScope::All, computer.id)
@@ -370,18 +374,19 @@ on_every_backend!(history_and_past_states, |store| {
 });
 
 on_every_backend!(cloned_machines_are_flagged_for_review, |store| {
+    let ingest = Ingest::new(store.clone());
     let t = tenant(&store, "acme").await;
     let a = enroll(&store, t, "vm-a").await;
     let b = enroll(&store, t, "vm-b").await;
     send(
-        &store,
+        &ingest,
         &a,
         &report(&a, 1, host("vm-a", "same-mid", Some("uuid-a")), 10.0),
         None,
     )
     .await;
     send(
-        &store,
+        &ingest,
         &b,
         &report(&b, 1, host("vm-b", "same-mid", Some("uuid-b")), 10.0),
         None,
@@ -409,7 +414,8 @@ on_every_backend!(cloned_machines_are_flagged_for_review, |store| {
         .is_empty());
 });
 
-async fn fleet(store: &Store, t: TenantId) {
+async fn fleet(ingest: &Ingest, t: TenantId) {
+    let store = ingest.store();
     // web1: 4 GiB, openssl 3.0.9, / 95 % used; web2: 16 GiB, openssl 3.0.10, 40 %; db1: 8 GiB, no openssl, 85 %.
     for (i, (name, gib, openssl, used)) in [
         ("web1", 4u64, Some("3.0.9"), 95.0),
@@ -438,13 +444,14 @@ async fn fleet(store: &Store, t: TenantId) {
             software,
             vec![service("nginx.service"), service("postgresql.service")],
         );
-        send(store, &agent, &report(&agent, 1, facts, used), Some(&inv)).await;
+        send(ingest, &agent, &report(&agent, 1, facts, used), Some(&inv)).await;
     }
 }
 
 on_every_backend!(asset_queries_answer_the_questions_msps_ask, |store| {
+    let ingest = Ingest::new(store.clone());
     let t = tenant(&store, "acme").await;
-    fleet(&store, t).await;
+    fleet(&ingest, t).await;
     let all = TenantScope::All;
     assert_eq!(
         names(&store, all, "class = computer and memory < 8GB").await,
@@ -698,6 +705,7 @@ mod property {
     }
 
     on_every_backend!(sql_results_equal_an_in_memory_filter, |store| {
+        let ingest = Ingest::new(store.clone());
         let t = tenant(&store, "acme").await;
         let mut machines = Vec::new();
         for i in 0..8u32 {
@@ -712,7 +720,7 @@ mod property {
             facts.memory_total_bytes = Some(m.memory_gib << 30);
             facts.cpu_cores = Some(m.cores);
             facts.os_name = Some(m.os.into());
-            send(&store, &agent, &report(&agent, 1, facts, 10.0), None).await;
+            send(&ingest, &agent, &report(&agent, 1, facts, 10.0), None).await;
             machines.push(m);
         }
         // Deterministic seed: a failure names the query text, which reproduces it.
@@ -743,6 +751,7 @@ mod property {
 on_every_backend!(
     a_large_first_inventory_records_every_package_in_the_history,
     |store| {
+        let ingest = Ingest::new(store.clone());
         let t = tenant(&store, "acme").await;
         let agent = enroll(&store, t, "big01").await;
         let software: Vec<SoftwarePackage> = (0..1201)
@@ -750,7 +759,7 @@ on_every_backend!(
             .collect();
         let inv = inventory("big", vec![], software, vec![]);
         let r = report(&agent, 1, host("big01", "m-big01", None), 10.0);
-        send(&store, &agent, &r, Some(&inv)).await;
+        send(&ingest, &agent, &r, Some(&inv)).await;
         let computer = computer_of(&store, "big01").await;
         let entries: Vec<_> = store
             .ci_history(TenantScope::All, computer.id)
@@ -778,6 +787,7 @@ on_every_backend!(
 );
 
 on_every_backend!(concurrent_first_inventories_share_the_catalogue, |store| {
+    let ingest = Ingest::new(store.clone());
     // Twelve machines report their first inventory at once, naming the same new packages in
     // different orders: the shared catalogue row of each package is raced for by every report.
     // Every report must commit (no deadlock reaches the agent), and each package is catalogued
@@ -789,7 +799,7 @@ on_every_backend!(concurrent_first_inventories_share_the_catalogue, |store| {
     }
     let mut tasks = tokio::task::JoinSet::new();
     for (i, agent) in agents.into_iter().enumerate() {
-        let store = store.clone();
+        let ingest = ingest.clone();
         tasks.spawn(async move {
             let mut software: Vec<SoftwarePackage> = (0..300)
                 .map(|n| package(&format!("lib{n}"), &format!("1.{}", n % 7)))
@@ -801,7 +811,7 @@ on_every_backend!(concurrent_first_inventories_share_the_catalogue, |store| {
             let inv = inventory(&format!("race{i}"), vec![], software, vec![]);
             let name = format!("racer{i}");
             let r = report(&agent, 1, host(&name, &format!("mid-{name}"), None), 10.0);
-            ingest_with_inventory(&store, &agent, &r, Some(&inv)).await
+            ingest.report_with_inventory(&agent, &r, Some(&inv)).await
         });
     }
     while let Some(outcome) = tasks.join_next().await {
@@ -843,11 +853,12 @@ async fn count(store: &Store, text: &str) -> usize {
 on_every_backend!(
     used_percent_comparisons_are_exact_at_the_edges_of_its_band,
     |store| {
+        let ingest = Ingest::new(store.clone());
         let t = tenant(&store, "acme").await;
         let agent = enroll(&store, t, "db01").await;
         let facts = host("db01", "m-db01", None);
         send(
-            &store,
+            &ingest,
             &agent,
             &report(&agent, 1, facts.clone(), 42.5),
             None,
@@ -889,7 +900,7 @@ on_every_backend!(
 
         // Refreshed into the next band: found by it, not by the old one.
         let agent = as_authenticated(&store, agent).await;
-        send(&store, &agent, &report(&agent, 2, facts, 43.0), None).await;
+        send(&ingest, &agent, &report(&agent, 2, facts, 43.0), None).await;
         for (filter, n) in [
             ("used_percent >= 43", 1),
             ("used_percent > 42.9", 1),
@@ -933,12 +944,13 @@ on_every_backend!(
 on_every_backend!(
     an_unchanged_report_refreshes_measurements_and_every_change_still_lands,
     |store| {
+        let ingest = Ingest::new(store.clone());
         let t = tenant(&store, "acme").await;
         let agent = enroll(&store, t, "app01").await;
         let mut facts = host("app01", "m-app01", None);
         facts.kernel_version = Some("6.1.0".into());
         send(
-            &store,
+            &ingest,
             &agent,
             &report(&agent, 1, facts.clone(), 10.0),
             None,
@@ -962,7 +974,7 @@ on_every_backend!(
 
         // The same facts again, new measurements: stored, and nothing in the history.
         send(
-            &store,
+            &ingest,
             &agent,
             &report(&agent, 2, facts.clone(), 42.0),
             None,
@@ -1012,7 +1024,7 @@ on_every_backend!(
         // A changed fact after unchanged reports is recorded.
         facts.kernel_version = Some("6.1.1".into());
         send(
-            &store,
+            &ingest,
             &agent,
             &report(&agent, 3, facts.clone(), 42.0),
             None,
@@ -1032,7 +1044,7 @@ on_every_backend!(
         .is_empty());
         facts.memory_total_bytes = Some(32 << 30);
         send(
-            &store,
+            &ingest,
             &agent,
             &report(&agent, 4, facts.clone(), 42.0),
             None,
@@ -1054,7 +1066,7 @@ on_every_backend!(
             .await
             .expect("retire");
         send(
-            &store,
+            &ingest,
             &agent,
             &report(&agent, 5, facts.clone(), 43.0),
             None,
@@ -1080,7 +1092,7 @@ on_every_backend!(
         // Stale (not reported for a while), then reported unchanged: active again.
         store.mark_stale(i64::MAX).await.expect("stale");
         send(
-            &store,
+            &ingest,
             &agent,
             &report(&agent, 6, facts.clone(), 43.0),
             None,
@@ -1107,7 +1119,7 @@ on_every_backend!(
             .await
             .expect("edit");
         send(
-            &store,
+            &ingest,
             &agent,
             &report(&agent, 7, facts.clone(), 43.0),
             None,
@@ -1128,7 +1140,7 @@ on_every_backend!(
             .await
             .expect("unlock");
         send(
-            &store,
+            &ingest,
             &agent,
             &report(&agent, 8, facts.clone(), 43.0),
             None,
@@ -1147,7 +1159,7 @@ on_every_backend!(
         data.mount_point = "/data".into();
         data.device = Some("/dev/vdb1".into());
         two.volumes.push(data);
-        send(&store, &agent, &two, None).await;
+        send(&ingest, &agent, &two, None).await;
         let vol = store
             .get_ci(TenantScope::All, volume.id)
             .await
@@ -1160,7 +1172,7 @@ on_every_backend!(
         let mut only_data = report(&agent, 10, facts.clone(), 45.0);
         only_data.volumes[0].mount_point = "/data".into();
         only_data.volumes[0].device = Some("/dev/vdb1".into());
-        send(&store, &agent, &only_data, None).await;
+        send(&ingest, &agent, &only_data, None).await;
         let vol = store
             .get_ci(TenantScope::All, volume.id)
             .await
@@ -1181,6 +1193,7 @@ on_every_backend!(
 on_every_backend!(
     a_serial_number_read_from_dmi_survives_reports_without_inventory,
     |store| {
+        let ingest = Ingest::new(store.clone());
         let t = tenant(&store, "acme").await;
         let agent = enroll(&store, t, "nas01").await;
         // Without root the host facts carry no serial; the inventory read it from DMI.
@@ -1191,7 +1204,7 @@ on_every_backend!(
             ..Default::default()
         });
         send(
-            &store,
+            &ingest,
             &agent,
             &report(&agent, 1, facts.clone(), 10.0),
             Some(&inv),
@@ -1199,7 +1212,7 @@ on_every_backend!(
         .await;
         for seq in 2..4 {
             send(
-                &store,
+                &ingest,
                 &agent,
                 &report(&agent, seq, facts.clone(), 10.0),
                 None,
@@ -1219,12 +1232,13 @@ on_every_backend!(
 on_every_backend!(
     an_inventory_this_process_remembers_is_still_checked_against_the_database,
     |store| {
+        let ingest = Ingest::new(store.clone());
         let t = tenant(&store, "acme").await;
         let agent = enroll(&store, t, "web07").await;
         let facts = host("web07", "m-web07", None);
         let inv = inventory("h1", vec![], vec![package("openssl", "3.0.9")], vec![]);
         send(
-            &store,
+            &ingest,
             &agent,
             &report(&agent, 1, facts.clone(), 10.0),
             Some(&inv),
@@ -1239,7 +1253,7 @@ on_every_backend!(
             .await
             .expect("update");
         send(
-            &store,
+            &ingest,
             &agent,
             &report(&agent, 2, facts.clone(), 10.0),
             Some(&inv),

@@ -3,9 +3,7 @@
 //! leaves the batch and is stored in full. On SQLite every report takes the full path, and the
 //! same assertions hold.
 
-use atalaya_server::ingest::{
-    ingest, ingest_incoming, ingest_with_inventory, IncomingReport, IngestOutcome,
-};
+use atalaya_server::ingest::{IncomingReport, Ingest, IngestOutcome};
 use atalaya_server::store::agents::AgentIdentity;
 use atalaya_server::store::{Backend, Store, TenantId};
 use atalaya_shared::{metric, DiskIo, Sample, ServiceState, Volume, VolumeInodes};
@@ -55,13 +53,14 @@ fn incoming(agent: &AgentIdentity, n: usize, seq: u64, used: f64, extra: bool) -
 
 /// `count` agents of one tenant, each with its first report stored (the full path: the agent's
 /// row names no computer before it), as the report endpoint then knows them.
-async fn fleet(store: &Store, tenant: TenantId, count: usize) -> Vec<AgentIdentity> {
+async fn fleet(ingest: &Ingest, tenant: TenantId, count: usize) -> Vec<AgentIdentity> {
+    let store = ingest.store();
     let mut agents = Vec::new();
     for n in 0..count {
         let hostname = format!("pc{n:02}");
         let agent = enroll(store, tenant, &hostname).await;
         let first = report(&agent, 1, host(&hostname, &format!("m{n}"), None), 10.0);
-        ingest(store, &agent, &first).await.expect("first report");
+        ingest.report(&agent, &first).await.expect("first report");
         agents.push(as_authenticated(store, agent).await);
     }
     agents
@@ -69,16 +68,16 @@ async fn fleet(store: &Store, tenant: TenantId, count: usize) -> Vec<AgentIdenti
 
 /// Send every (agent index, report) at once, as a busy fleet does; the outcomes in order.
 async fn all_at_once(
-    store: &Store,
+    ingest: &Ingest,
     agents: &[AgentIdentity],
     reports: Vec<(usize, IncomingReport)>,
 ) -> Vec<IngestOutcome> {
     let tasks: Vec<_> = reports
         .into_iter()
         .map(|(n, incoming)| {
-            let store = store.clone();
+            let ingest = ingest.clone();
             let agent = agents[n].clone();
-            tokio::spawn(async move { ingest_incoming(&store, &agent, &incoming).await })
+            tokio::spawn(async move { ingest.incoming(&agent, &incoming).await })
         })
         .collect();
     let mut outcomes = Vec::new();
@@ -124,13 +123,14 @@ async fn sample(store: &Store, ci_id: i64, metric: &str, seq: i64) -> Option<f64
 on_every_backend!(
     steady_reports_of_many_agents_are_stored_once_with_every_sample,
     |store| {
+        let ingest = Ingest::new(store.clone());
         let t = tenant(&store, "acme").await;
-        let agents = fleet(&store, t, 30).await;
+        let agents = fleet(&ingest, t, 30).await;
         for seq in 2..=3u64 {
             let reports = (0..agents.len())
                 .map(|n| (n, incoming(&agents[n], n, seq, 20.0 + seq as f64, false)))
                 .collect();
-            for outcome in all_at_once(&store, &agents, reports).await {
+            for outcome in all_at_once(&ingest, &agents, reports).await {
                 assert!(!outcome.duplicate);
                 assert_eq!(outcome.incidents_opened, 0);
                 assert!(
@@ -171,7 +171,7 @@ on_every_backend!(
             // First report: the volume's usage; then per report CPU, usage and inodes.
             assert_eq!(count(&store, samples, &agent.agent_id).await, 1 + 2 * 3);
         }
-        let (reports, batches) = store.group_commit().counts();
+        let (reports, batches) = ingest.group_commit().counts();
         if store.backend() == Backend::Postgres {
             assert_eq!(
                 reports, 60,
@@ -194,12 +194,13 @@ on_every_backend!(
 on_every_backend!(
     a_report_that_is_not_steady_leaves_the_batch_and_is_stored_in_full,
     |store| {
+        let ingest = Ingest::new(store.clone());
         let t = tenant(&store, "acme").await;
         store
             .create_rule(Some(t), &rule("Volume full", 90.0))
             .await
             .expect("rule");
-        let mut agents = fleet(&store, t, 10).await;
+        let mut agents = fleet(&ingest, t, 10).await;
         // pc05's computer has a disk and a service, from an inventory.
         let described = report(&agents[5], 100, host("pc05", "m5", None), 10.0);
         let parts = inventory(
@@ -208,7 +209,8 @@ on_every_backend!(
             vec![],
             vec![service("nginx.service")],
         );
-        ingest_with_inventory(&store, &agents[5], &described, Some(&parts))
+        ingest
+            .report_with_inventory(&agents[5], &described, Some(&parts))
             .await
             .expect("inventory");
         agents[5] = as_authenticated(&store, agents[5].clone()).await;
@@ -239,7 +241,7 @@ on_every_backend!(
         reports.push((7, renamed));
         reports.push((8, incoming(&agents[8], 8, 2, 20.0, true)));
         reports.push((9, incoming(&agents[9], 9, 1, 20.0, false)));
-        let outcomes = all_at_once(&store, &agents, reports).await;
+        let outcomes = all_at_once(&ingest, &agents, reports).await;
         let opened: Vec<usize> = outcomes.iter().map(|o| o.incidents_opened).collect();
         assert_eq!(opened, [0, 0, 0, 0, 0, 0, 1, 0, 0, 0]);
         let duplicates: Vec<bool> = outcomes.iter().map(|o| o.duplicate).collect();
@@ -310,7 +312,7 @@ on_every_backend!(
         let read = sample(&store, disk_id, metric::DISK_READ_BYTES_PER_SECOND, 101).await;
         assert_eq!(read, Some(1234.0), "the disk's sample is stored");
         // The seven steady reports were batched, 5 and 6 among them (PostgreSQL).
-        let batched = || store.group_commit().counts().0;
+        let batched = || ingest.group_commit().counts().0;
         let postgres = store.backend() == Backend::Postgres;
         assert_eq!(batched(), if postgres { 7 } else { 0 });
 
@@ -329,7 +331,7 @@ on_every_backend!(
                 (n, incoming)
             })
             .collect();
-        let outcomes = all_at_once(&store, &agents, next).await;
+        let outcomes = all_at_once(&ingest, &agents, next).await;
         assert!(outcomes
             .iter()
             .all(|o| !o.duplicate && o.incidents_opened == 0));

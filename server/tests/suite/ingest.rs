@@ -1,7 +1,7 @@
 //! Ingest end to end on the store: replays, CI identification, the volume rule and incidents.
 
 use atalaya_server::desk::incidents::IncidentFilter;
-use atalaya_server::ingest::ingest;
+use atalaya_server::ingest::Ingest;
 use atalaya_server::store::agents::{AgentIdentity, AgentRecord, NewAgent};
 use atalaya_server::store::cis::CiFilter;
 use atalaya_server::store::tokens::NewEnrollmentToken;
@@ -122,6 +122,7 @@ async fn computers(
 }
 
 on_every_backend!(a_replayed_sequence_number_changes_nothing, |store| {
+    let ingest = Ingest::new(store.clone());
     let t = store
         .create_tenant("acme", "Acme")
         .await
@@ -129,21 +130,18 @@ on_every_backend!(a_replayed_sequence_number_changes_nothing, |store| {
         .expect("new")
         .id;
     let agent = enroll(&store, t, "web01").await;
-    let first = ingest(
-        &store,
-        &agent,
-        &report(&agent, 1, host("web01", "m1", None), 10.0),
-    )
-    .await
-    .expect("ingest");
+    let first = ingest
+        .report(&agent, &report(&agent, 1, host("web01", "m1", None), 10.0))
+        .await
+        .expect("ingest");
     assert!(!first.duplicate);
-    let again = ingest(
-        &store,
-        &agent,
-        &report(&agent, 1, host("web01-renamed", "m1", None), 99.0),
-    )
-    .await
-    .expect("replay");
+    let again = ingest
+        .report(
+            &agent,
+            &report(&agent, 1, host("web01-renamed", "m1", None), 99.0),
+        )
+        .await
+        .expect("replay");
     assert!(again.duplicate);
     assert_eq!(
         reports::count_for_agent(&store, &agent.agent_id)
@@ -171,6 +169,7 @@ on_every_backend!(a_replayed_sequence_number_changes_nothing, |store| {
 });
 
 on_every_backend!(reenrolling_and_renaming_keep_one_computer, |store| {
+    let ingest = Ingest::new(store.clone());
     let t = store
         .create_tenant("acme", "Acme")
         .await
@@ -178,30 +177,30 @@ on_every_backend!(reenrolling_and_renaming_keep_one_computer, |store| {
         .expect("new")
         .id;
     let first = enroll(&store, t, "web01").await;
-    ingest(
-        &store,
-        &first,
-        &report(&first, 1, host("web01", "m1", Some("uuid-1")), 10.0),
-    )
-    .await
-    .expect("ingest");
+    ingest
+        .report(
+            &first,
+            &report(&first, 1, host("web01", "m1", Some("uuid-1")), 10.0),
+        )
+        .await
+        .expect("ingest");
     // Agent reinstalled: a new enrollment, its sequence starting again.
     let second = enroll(&store, t, "web01").await;
-    ingest(
-        &store,
-        &second,
-        &report(&second, 1, host("web01", "m1", Some("uuid-1")), 10.0),
-    )
-    .await
-    .expect("ingest");
+    ingest
+        .report(
+            &second,
+            &report(&second, 1, host("web01", "m1", Some("uuid-1")), 10.0),
+        )
+        .await
+        .expect("ingest");
     // Host renamed.
-    ingest(
-        &store,
-        &second,
-        &report(&second, 2, host("web01-new", "m1", Some("uuid-1")), 10.0),
-    )
-    .await
-    .expect("ingest");
+    ingest
+        .report(
+            &second,
+            &report(&second, 2, host("web01-new", "m1", Some("uuid-1")), 10.0),
+        )
+        .await
+        .expect("ingest");
     let cis = computers(&store, TenantScope::All).await;
     assert_eq!(cis.len(), 1, "{cis:?}");
     assert_eq!(cis[0].name, "web01-new");
@@ -227,19 +226,20 @@ on_every_backend!(reenrolling_and_renaming_keep_one_computer, |store| {
     assert_eq!(relations[0].ci_id, cis[0].id);
     // A new machine later taking the old host name is a new computer.
     let third = enroll(&store, t, "web01").await;
-    ingest(
-        &store,
-        &third,
-        &report(&third, 1, host("web01", "m2", Some("uuid-2")), 10.0),
-    )
-    .await
-    .expect("ingest");
+    ingest
+        .report(
+            &third,
+            &report(&third, 1, host("web01", "m2", Some("uuid-2")), 10.0),
+        )
+        .await
+        .expect("ingest");
     assert_eq!(computers(&store, TenantScope::All).await.len(), 2);
 });
 
 on_every_backend!(
     cloned_vms_with_a_shared_machine_id_stay_two_computers,
     |store| {
+        let ingest = Ingest::new(store.clone());
         let t = store
             .create_tenant("acme", "Acme")
             .await
@@ -248,35 +248,35 @@ on_every_backend!(
             .id;
         let a = enroll(&store, t, "vm-a").await;
         let b = enroll(&store, t, "vm-b").await;
-        ingest(
-            &store,
-            &a,
-            &report(&a, 1, host("vm-a", "same-mid", Some("uuid-a")), 10.0),
-        )
-        .await
-        .expect("ingest");
-        ingest(
-            &store,
-            &b,
-            &report(&b, 1, host("vm-b", "same-mid", Some("uuid-b")), 10.0),
-        )
-        .await
-        .expect("ingest");
+        ingest
+            .report(
+                &a,
+                &report(&a, 1, host("vm-a", "same-mid", Some("uuid-a")), 10.0),
+            )
+            .await
+            .expect("ingest");
+        ingest
+            .report(
+                &b,
+                &report(&b, 1, host("vm-b", "same-mid", Some("uuid-b")), 10.0),
+            )
+            .await
+            .expect("ingest");
         // And each keeps being recognised afterwards.
-        ingest(
-            &store,
-            &a,
-            &report(&a, 2, host("vm-a", "same-mid", Some("uuid-a")), 10.0),
-        )
-        .await
-        .expect("ingest");
-        ingest(
-            &store,
-            &b,
-            &report(&b, 2, host("vm-b", "same-mid", Some("uuid-b")), 10.0),
-        )
-        .await
-        .expect("ingest");
+        ingest
+            .report(
+                &a,
+                &report(&a, 2, host("vm-a", "same-mid", Some("uuid-a")), 10.0),
+            )
+            .await
+            .expect("ingest");
+        ingest
+            .report(
+                &b,
+                &report(&b, 2, host("vm-b", "same-mid", Some("uuid-b")), 10.0),
+            )
+            .await
+            .expect("ingest");
         let mut names: Vec<String> = computers(&store, TenantScope::All)
             .await
             .into_iter()
@@ -288,6 +288,7 @@ on_every_backend!(
 );
 
 on_every_backend!(junk_serials_never_merge_machines, |store| {
+    let ingest = Ingest::new(store.clone());
     let t = store
         .create_tenant("acme", "Acme")
         .await
@@ -300,16 +301,19 @@ on_every_backend!(junk_serials_never_merge_machines, |store| {
     ha.serial_number = Some("To be filled by O.E.M.".into());
     let mut hb = host("b", "mid-b", None);
     hb.serial_number = Some("To be filled by O.E.M.".into());
-    ingest(&store, &a, &report(&a, 1, ha, 10.0))
+    ingest
+        .report(&a, &report(&a, 1, ha, 10.0))
         .await
         .expect("ingest");
-    ingest(&store, &b, &report(&b, 1, hb, 10.0))
+    ingest
+        .report(&b, &report(&b, 1, hb, 10.0))
         .await
         .expect("ingest");
     assert_eq!(computers(&store, TenantScope::All).await.len(), 2);
 });
 
 on_every_backend!(the_same_hostname_in_two_tenants_is_two_computers, |store| {
+    let ingest = Ingest::new(store.clone());
     let acme = store
         .create_tenant("acme", "Acme")
         .await
@@ -324,20 +328,14 @@ on_every_backend!(the_same_hostname_in_two_tenants_is_two_computers, |store| {
         .id;
     let a = enroll(&store, acme, "server").await;
     let g = enroll(&store, globex, "server").await;
-    ingest(
-        &store,
-        &a,
-        &report(&a, 1, host("server", "mid", None), 10.0),
-    )
-    .await
-    .expect("ingest");
-    ingest(
-        &store,
-        &g,
-        &report(&g, 1, host("server", "mid", None), 10.0),
-    )
-    .await
-    .expect("ingest");
+    ingest
+        .report(&a, &report(&a, 1, host("server", "mid", None), 10.0))
+        .await
+        .expect("ingest");
+    ingest
+        .report(&g, &report(&g, 1, host("server", "mid", None), 10.0))
+        .await
+        .expect("ingest");
     assert_eq!(computers(&store, TenantScope::All).await.len(), 2);
     let acme_cis = computers(&store, TenantScope::Tenant(acme)).await;
     assert_eq!(acme_cis.len(), 1);
@@ -353,6 +351,7 @@ on_every_backend!(the_same_hostname_in_two_tenants_is_two_computers, |store| {
 on_every_backend!(
     a_full_volume_opens_one_incident_that_recovery_resolves,
     |store| {
+        let ingest = Ingest::new(store.clone());
         let t = store
             .create_tenant("acme", "Acme")
             .await
@@ -370,13 +369,10 @@ on_every_backend!(
         };
 
         for (seq, used) in [(1, 50.0), (2, 85.0), (3, 86.0), (4, 95.0), (5, 75.0)] {
-            ingest(
-                &store,
-                &agent,
-                &report(&agent, seq, host("db01", "m", None), used),
-            )
-            .await
-            .expect("ingest");
+            ingest
+                .report(&agent, &report(&agent, seq, host("db01", "m", None), used))
+                .await
+                .expect("ingest");
         }
         let incidents = atalaya_server::desk::incidents::list(&store, TenantScope::All, &all)
             .await
@@ -415,13 +411,10 @@ on_every_backend!(
         assert_eq!(kinds, ["opened", "severity_changed"]);
 
         // 75 is below warning but above recovery: still open. 60 recovers and resolves.
-        ingest(
-            &store,
-            &agent,
-            &report(&agent, 6, host("db01", "m", None), 60.0),
-        )
-        .await
-        .expect("ingest");
+        ingest
+            .report(&agent, &report(&agent, 6, host("db01", "m", None), 60.0))
+            .await
+            .expect("ingest");
         let resolved = atalaya_server::desk::incidents::get(&store, TenantScope::All, incident.id)
             .await
             .expect("get");
@@ -430,15 +423,12 @@ on_every_backend!(
 
         // Back within the reopen window (an hour by default): the same incident reopens.
         let send = |seq: u64, used: f64| {
-            let (store, agent) = (store.clone(), agent.clone());
+            let (ingest, agent) = (ingest.clone(), agent.clone());
             async move {
-                ingest(
-                    &store,
-                    &agent,
-                    &report(&agent, seq, host("db01", "m", None), used),
-                )
-                .await
-                .expect("ingest")
+                ingest
+                    .report(&agent, &report(&agent, seq, host("db01", "m", None), used))
+                    .await
+                    .expect("ingest")
             }
         };
         send(7, 99.0).await;
@@ -491,6 +481,7 @@ on_every_backend!(
 );
 
 on_every_backend!(concurrent_breaches_open_exactly_one_incident, |store| {
+    let ingest = Ingest::new(store.clone());
     let t = store
         .create_tenant("acme", "Acme")
         .await
@@ -504,7 +495,8 @@ on_every_backend!(concurrent_breaches_open_exactly_one_incident, |store| {
     // Two agents of one machine (a reinstall that left the old one running) report at once.
     let a = enroll(&store, t, "h").await;
     let b = enroll(&store, t, "h").await;
-    ingest(&store, &a, &report(&a, 1, host("h", "m", None), 10.0))
+    ingest
+        .report(&a, &report(&a, 1, host("h", "m", None), 10.0))
         .await
         .expect("ingest");
     let mut tasks = Vec::new();
@@ -514,12 +506,12 @@ on_every_backend!(concurrent_breaches_open_exactly_one_incident, |store| {
         (a.clone(), 3),
         (b.clone(), 2),
     ] {
-        let store = store.clone();
+        let ingest = ingest.clone();
         tasks.push(tokio::spawn(async move {
             let r = report(&agent, seq, host("h", "m", None), 97.0);
             // SQLite may report "busy" under contention; the agent retries, and so do we.
             for _ in 0..20 {
-                if ingest(&store, &agent, &r).await.is_ok() {
+                if ingest.report(&agent, &r).await.is_ok() {
                     return;
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;

@@ -2,7 +2,7 @@
 //! racing on PostgreSQL), notifications held while an incident flaps, and "parent down".
 
 use atalaya_server::desk::incidents::{Incident, IncidentFilter};
-use atalaya_server::ingest::{ingest, offline_sweep};
+use atalaya_server::ingest::{offline_sweep, Ingest};
 use atalaya_server::rules::Direction;
 use atalaya_server::store::agents::{AgentIdentity, NewAgent};
 use atalaya_server::store::outbox::ChannelKind;
@@ -70,11 +70,11 @@ async fn enroll_at(store: &Store, tenant: TenantId, site: i64, hostname: &str) -
 }
 
 /// Report from `agent` as collected, and received, `ago` before now.
-async fn report_at(store: &Store, agent: &AgentIdentity, seq: u64, name: &str, ago: Duration) {
+async fn report_at(ingest: &Ingest, agent: &AgentIdentity, seq: u64, name: &str, ago: Duration) {
     let mut r = report(agent, seq, host(name, name, None), 10.0);
     r.collected_at = Utc::now() - ago;
-    ingest(store, agent, &r).await.expect("ingest");
-    arrived_at(store, agent, r.collected_at).await;
+    ingest.report(agent, &r).await.expect("ingest");
+    arrived_at(ingest.store(), agent, r.collected_at).await;
 }
 
 async fn offline_rule(store: &Store, t: TenantId) {
@@ -95,6 +95,7 @@ async fn offline_rule(store: &Store, t: TenantId) {
 on_every_backend!(
     a_site_outage_opens_one_incident_and_holds_the_computers_alerts,
     |store| {
+        let ingest = Ingest::new(store.clone());
         let t = tenant(&store).await;
         offline_rule(&store, t).await;
         let hq = store.ensure_site(t, "HQ").await.expect("site");
@@ -113,13 +114,13 @@ on_every_backend!(
             } else {
                 Duration::seconds(5)
             };
-            report_at(&store, agent, 1, name, ago).await;
+            report_at(&ingest, agent, 1, name, ago).await;
         }
         // At the branch one of two is offline: that is one computer's problem.
-        report_at(&store, &shop, 1, "shop0", Duration::minutes(10)).await;
-        report_at(&store, &till, 1, "shop1", Duration::seconds(5)).await;
+        report_at(&ingest, &shop, 1, "shop0", Duration::minutes(10)).await;
+        report_at(&ingest, &till, 1, "shop1", Duration::seconds(5)).await;
 
-        assert_eq!(offline_sweep(&store).await.expect("sweep"), 2);
+        assert_eq!(offline_sweep(&store, ingest.lag()).await.expect("sweep"), 2);
         let open = incidents(&store).await;
         assert_eq!(
             open.len(),
@@ -170,15 +171,15 @@ on_every_backend!(
         assert_eq!(suppressed, 5);
 
         // Sweeping again changes nothing.
-        assert_eq!(offline_sweep(&store).await.expect("sweep"), 0);
+        assert_eq!(offline_sweep(&store, ingest.lag()).await.expect("sweep"), 0);
         assert_eq!(incidents(&store).await.len(), 2);
 
         // Four come back; hq4 stays dark. The site is back, the site incident resolves and hq4
         // gets its own incident.
         for (agent, name) in &hq_agents[..4] {
-            report_at(&store, agent, 2, name, Duration::seconds(1)).await;
+            report_at(&ingest, agent, 2, name, Duration::seconds(1)).await;
         }
-        assert_eq!(offline_sweep(&store).await.expect("sweep"), 1);
+        assert_eq!(offline_sweep(&store, ingest.lag()).await.expect("sweep"), 1);
         let site_incident =
             atalaya_server::desk::incidents::get(&store, TenantScope::All, site_incident.id)
                 .await
@@ -212,36 +213,38 @@ on_every_backend!(
 
 /// An offline rule (180 s) and two computers at two sites: `early` silent for ten minutes,
 /// `late` (returned) seen 5 s ago.
-async fn early_silent_late_reporting(store: &Store) -> AgentIdentity {
+async fn early_silent_late_reporting(ingest: &Ingest) -> AgentIdentity {
+    let store = ingest.store();
     let t = tenant(store).await;
     offline_rule(store, t).await;
     let north = store.ensure_site(t, "North").await.expect("site");
     let south = store.ensure_site(t, "South").await.expect("site");
     let early = enroll_at(store, t, north, "early").await;
     let late = enroll_at(store, t, south, "late").await;
-    report_at(store, &early, 1, "early", Duration::minutes(10)).await;
-    report_at(store, &late, 1, "late", Duration::seconds(5)).await;
+    report_at(ingest, &early, 1, "early", Duration::minutes(10)).await;
+    report_at(ingest, &late, 1, "late", Duration::seconds(5)).await;
     late
 }
 
 on_every_backend!(
     a_server_behind_on_reports_declares_no_one_offline,
     |store| {
-        let late = early_silent_late_reporting(&store).await;
+        let ingest = Ingest::new(store.clone());
+        let late = early_silent_late_reporting(&ingest).await;
         let behind_after = atalaya_server::ingest::lag::BEHIND_AFTER;
 
         // Reports queued here ten minutes ago, before the rule's 180 s window: the verdict
         // stands.
         let long_ago = now_ms() - 600_000;
-        store.ingest_lag().waited("a test", behind_after, long_ago);
-        assert_eq!(offline_sweep(&store).await.expect("sweep"), 1);
+        ingest.lag().waited("a test", behind_after, long_ago);
+        assert_eq!(offline_sweep(&store, ingest.lag()).await.expect("sweep"), 1);
 
         // `late` went silent too, but reports waited here 30 s ago: its silence may be ours.
         arrived_at(&store, &late, Utc::now() - Duration::minutes(10)).await;
-        store
-            .ingest_lag()
+        ingest
+            .lag()
             .waited("a test", behind_after, now_ms() - 30_000);
-        assert_eq!(offline_sweep(&store).await.expect("sweep"), 0);
+        assert_eq!(offline_sweep(&store, ingest.lag()).await.expect("sweep"), 0);
         let titles: Vec<String> = incidents(&store)
             .await
             .into_iter()
@@ -262,24 +265,25 @@ async fn a_replica_behind_on_reports_holds_back_the_sweep_of_another() {
             db.label
         );
         let store = db.store.clone();
-        let other = Store::connect(&db.url).await.expect("a second replica");
-        let late = early_silent_late_reporting(&store).await;
+        let ingest = Ingest::new(store.clone());
+        let other = Ingest::new(Store::connect(&db.url).await.expect("a second replica"));
+        let late = early_silent_late_reporting(&ingest).await;
         let behind_after = atalaya_server::ingest::lag::BEHIND_AFTER;
 
         // The other replica fell behind 30 s ago but has not said so yet: the verdict stands.
         other
-            .ingest_lag()
+            .lag()
             .waited("a test", behind_after, now_ms() - 30_000);
-        assert_eq!(offline_sweep(&store).await.expect("sweep"), 1);
+        assert_eq!(offline_sweep(&store, ingest.lag()).await.expect("sweep"), 1);
 
         // It has now; `late` went silent meanwhile, and is not declared offline.
-        atalaya_server::ingest::lag::publish(&other, "replica-b")
+        atalaya_server::ingest::lag::publish(other.store(), other.lag(), "replica-b")
             .await
             .expect("publish");
         arrived_at(&store, &late, Utc::now() - Duration::minutes(10)).await;
-        assert_eq!(offline_sweep(&store).await.expect("sweep"), 0);
+        assert_eq!(offline_sweep(&store, ingest.lag()).await.expect("sweep"), 0);
         assert_eq!(incidents(&store).await.len(), 1);
-        other.close().await;
+        other.store().close().await;
         db.cleanup().await;
     }
 }
@@ -294,6 +298,7 @@ async fn a_server_behind_on_reports_attaches_no_one_to_an_outage_in_force() {
             db.label
         );
         let store = db.store.clone();
+        let ingest = Ingest::new(store.clone());
         let t = tenant(&store).await;
         offline_rule(&store, t).await;
         let hq = store.ensure_site(t, "HQ").await.expect("site");
@@ -306,10 +311,10 @@ async fn a_server_behind_on_reports_attaches_no_one_to_an_outage_in_force() {
                 5 => Duration::seconds(5),
                 _ => Duration::minutes(10) + Duration::seconds(i * 10),
             };
-            report_at(&store, &agent, 1, &name, ago).await;
+            report_at(&ingest, &agent, 1, &name, ago).await;
             agents.push(agent);
         }
-        assert_eq!(offline_sweep(&store).await.expect("sweep"), 1);
+        assert_eq!(offline_sweep(&store, ingest.lag()).await.expect("sweep"), 1);
         let site_incident = incidents(&store).await.remove(0);
         let attached = |store: Store| {
             let site_incident = site_incident.clone();
@@ -325,10 +330,10 @@ async fn a_server_behind_on_reports_attaches_no_one_to_an_outage_in_force() {
         // hq5 has been silent for four minutes, and this server was behind 30 s ago.
         arrived_at(&store, &agents[5], Utc::now() - Duration::minutes(4)).await;
         let behind_after = atalaya_server::ingest::lag::BEHIND_AFTER;
-        store
-            .ingest_lag()
+        ingest
+            .lag()
             .waited("a test", behind_after, now_ms() - 30_000);
-        assert_eq!(offline_sweep(&store).await.expect("sweep"), 0);
+        assert_eq!(offline_sweep(&store, ingest.lag()).await.expect("sweep"), 0);
         assert_eq!(
             attached(store.clone()).await,
             5,
@@ -341,8 +346,12 @@ async fn a_server_behind_on_reports_attaches_no_one_to_an_outage_in_force() {
 
         // A replica that is not behind (it does not share this one's unpublished mark) sweeps:
         // hq5 joins the outage.
-        let other = Store::connect(&db.url).await.expect("a second replica");
-        assert_eq!(offline_sweep(&other).await.expect("sweep"), 0);
+        let replica = Ingest::new(Store::connect(&db.url).await.expect("a second replica"));
+        let other = replica.store().clone();
+        assert_eq!(
+            offline_sweep(&other, replica.lag()).await.expect("sweep"),
+            0
+        );
         assert_eq!(attached(other.clone()).await, 6);
         other.close().await;
         db.cleanup().await;
@@ -352,6 +361,7 @@ async fn a_server_behind_on_reports_attaches_no_one_to_an_outage_in_force() {
 on_every_backend!(
     peers_going_silent_wait_for_the_site_check_and_replicas_agree,
     |store| {
+        let ingest = Ingest::new(store.clone());
         let t = tenant(&store).await;
         offline_rule(&store, t).await;
         let hq = store.ensure_site(t, "HQ").await.expect("site");
@@ -367,10 +377,10 @@ on_every_backend!(
             } else {
                 Duration::seconds(1)
             };
-            report_at(&store, agent, 1, name, ago).await;
+            report_at(&ingest, agent, 1, name, ago).await;
         }
         assert_eq!(
-            offline_sweep(&store).await.expect("sweep"),
+            offline_sweep(&store, ingest.lag()).await.expect("sweep"),
             0,
             "two silent peers: wait for the site check instead of paging twice"
         );
@@ -379,14 +389,14 @@ on_every_backend!(
         arrived_at(&store, &agents[2].0, Utc::now() - Duration::seconds(190)).await;
         let opened = if store.backend() == Backend::Postgres {
             let (a, b, c) = tokio::join!(
-                offline_sweep(&store),
-                offline_sweep(&store),
-                offline_sweep(&store)
+                offline_sweep(&store, ingest.lag()),
+                offline_sweep(&store, ingest.lag()),
+                offline_sweep(&store, ingest.lag())
             );
             a.expect("sweep a") + b.expect("sweep b") + c.expect("sweep c")
         } else {
-            offline_sweep(&store).await.expect("sweep")
-                + offline_sweep(&store).await.expect("sweep")
+            offline_sweep(&store, ingest.lag()).await.expect("sweep")
+                + offline_sweep(&store, ingest.lag()).await.expect("sweep")
         };
         assert_eq!(opened, 1);
         let all = incidents(&store).await;
@@ -401,6 +411,7 @@ on_every_backend!(
 );
 
 on_every_backend!(notifications_are_held_while_an_incident_flaps, |store| {
+    let ingest = Ingest::new(store.clone());
     let t = tenant(&store).await;
     store
         .create_channel(
@@ -437,13 +448,10 @@ on_every_backend!(notifications_are_held_while_an_incident_flaps, |store| {
         seq += 1;
         assert!(seq < 40, "never started flapping");
         let used = if seq % 2 == 0 { 95.0 } else { 50.0 };
-        ingest(
-            &store,
-            &agent,
-            &report(&agent, seq, host("web", "m", None), used),
-        )
-        .await
-        .expect("ingest");
+        ingest
+            .report(&agent, &report(&agent, seq, host("web", "m", None), used))
+            .await
+            .expect("ingest");
         flapping = match incidents(&store).await.first() {
             Some(i) => is_flapping(&store, i.id).await,
             None => false,
@@ -465,13 +473,10 @@ on_every_backend!(notifications_are_held_while_an_incident_flaps, |store| {
     for _ in 0..6 {
         seq += 1;
         let used = if seq % 2 == 0 { 95.0 } else { 50.0 };
-        ingest(
-            &store,
-            &agent,
-            &report(&agent, seq, host("web", "m", None), used),
-        )
-        .await
-        .expect("ingest");
+        ingest
+            .report(&agent, &report(&agent, seq, host("web", "m", None), used))
+            .await
+            .expect("ingest");
     }
     atalaya_server::desk::tickets::escalate(
         &store,
@@ -503,13 +508,10 @@ on_every_backend!(notifications_are_held_while_an_incident_flaps, |store| {
     // It settles: the incident resolves and the held messages are released with it.
     for _ in 0..30 {
         seq += 1;
-        ingest(
-            &store,
-            &agent,
-            &report(&agent, seq, host("web", "m", None), 40.0),
-        )
-        .await
-        .expect("ingest");
+        ingest
+            .report(&agent, &report(&agent, seq, host("web", "m", None), 40.0))
+            .await
+            .expect("ingest");
     }
     let incident = atalaya_server::desk::incidents::get(&store, TenantScope::All, incident.id)
         .await
@@ -539,6 +541,7 @@ async fn is_flapping(store: &Store, id: i64) -> bool {
 on_every_backend!(
     parts_of_an_offline_computer_are_suppressed_as_parent_down,
     |store| {
+        let ingest = Ingest::new(store.clone());
         use atalaya_server::ingest::alerts::{Engine, Subject};
         let t = tenant(&store).await;
         offline_rule(&store, t).await;
@@ -552,13 +555,14 @@ on_every_backend!(
         let agent = enroll(&store, t, "nas").await;
         let mut r = report(&agent, 1, host("nas", "m", None), 10.0);
         r.collected_at = Utc::now() - Duration::hours(1);
-        let computer = ingest(&store, &agent, &r)
+        let computer = ingest
+            .report(&agent, &r)
             .await
             .expect("ingest")
             .computer_id
             .expect("computer");
         arrived_at(&store, &agent, r.collected_at).await;
-        assert_eq!(offline_sweep(&store).await.expect("sweep"), 1);
+        assert_eq!(offline_sweep(&store, ingest.lag()).await.expect("sweep"), 1);
         let (volume,): (i64,) = sqlx::query_as(
             "SELECT id FROM configuration_items WHERE computer_id = $1 AND class = 'volume'",
         )

@@ -924,7 +924,8 @@ async fn satisfaction_links_and_reports_through_the_api() {
 async fn the_desk_jobs_run_under_their_own_leases() {
     let db = crate::db::TestDb::sqlite().await;
     let config = Config::load(&Overrides::default()).expect("defaults");
-    let jobs = atalaya_server::BackgroundJobs::spawn(&db.store, &config)
+    let ingest = atalaya_server::ingest::Ingest::new(db.store.clone());
+    let jobs = atalaya_server::BackgroundJobs::spawn(&ingest, &config)
         .await
         .expect("spawn");
     let desk = [

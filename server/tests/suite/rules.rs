@@ -2,7 +2,7 @@
 //! maintenance windows and silences, offline agents, business-service links, alert history.
 
 use atalaya_server::desk::incidents::IncidentFilter;
-use atalaya_server::ingest::{ingest, offline_sweep};
+use atalaya_server::ingest::{offline_sweep, Ingest};
 use atalaya_server::rules::Direction;
 use atalaya_server::store::alerts::NewSuppression;
 use atalaya_server::store::rules::RuleSpec;
@@ -55,6 +55,7 @@ fn with_volumes(mut r: Report, volumes: &[(&str, u64, u64)]) -> Report {
 }
 
 on_every_backend!(absolute_free_space_rule_with_a_scope, |store| {
+    let ingest = Ingest::new(store.clone());
     let t = tenant(&store).await;
     let mut spec = RuleSpec::new(
         "Low free space",
@@ -70,7 +71,7 @@ on_every_backend!(absolute_free_space_rule_with_a_scope, |store| {
         report(&agent, 1, host("nas", "m", None), 0.0),
         &[("/", 20 * GIB, 5 * GIB), ("/data", 4000 * GIB, 5 * GIB)],
     );
-    ingest(&store, &agent, &r).await.expect("ingest");
+    ingest.report(&agent, &r).await.expect("ingest");
     let incidents = atalaya_server::desk::incidents::list(&store, TenantScope::All, &all())
         .await
         .expect("list");
@@ -98,6 +99,7 @@ on_every_backend!(absolute_free_space_rule_with_a_scope, |store| {
 });
 
 on_every_backend!(flapping_holds_one_incident_open_and_marks_it, |store| {
+    let ingest = Ingest::new(store.clone());
     let t = tenant(&store).await;
     store
         .create_rule(
@@ -109,13 +111,10 @@ on_every_backend!(flapping_holds_one_incident_open_and_marks_it, |store| {
     let agent = enroll(&store, t, "web").await;
     for seq in 1..=16u64 {
         let used = if seq % 2 == 0 { 95.0 } else { 50.0 };
-        ingest(
-            &store,
-            &agent,
-            &report(&agent, seq, host("web", "m", None), used),
-        )
-        .await
-        .expect("ingest");
+        ingest
+            .report(&agent, &report(&agent, seq, host("web", "m", None), used))
+            .await
+            .expect("ingest");
     }
     let incidents = atalaya_server::desk::incidents::list(&store, TenantScope::All, &all())
         .await
@@ -146,13 +145,10 @@ on_every_backend!(flapping_holds_one_incident_open_and_marks_it, |store| {
 
     // It settles: a long healthy run stops the flapping and resolves the incident.
     for seq in 17..=40u64 {
-        ingest(
-            &store,
-            &agent,
-            &report(&agent, seq, host("web", "m", None), 40.0),
-        )
-        .await
-        .expect("ingest");
+        ingest
+            .report(&agent, &report(&agent, seq, host("web", "m", None), 40.0))
+            .await
+            .expect("ingest");
     }
     let incident = atalaya_server::desk::incidents::get(&store, TenantScope::All, incident.id)
         .await
@@ -183,6 +179,7 @@ on_every_backend!(flapping_holds_one_incident_open_and_marks_it, |store| {
 });
 
 on_every_backend!(maintenance_windows_and_silences_hold_alerts, |store| {
+    let ingest = Ingest::new(store.clone());
     let t = tenant(&store).await;
     store
         .create_rule(
@@ -208,47 +205,35 @@ on_every_backend!(maintenance_windows_and_silences_hold_alerts, |store| {
         .create_suppression(t, &window, "api_token:1")
         .await
         .expect("window");
-    ingest(
-        &store,
-        &agent,
-        &report(&agent, 1, host("db", "m", None), 97.0),
-    )
-    .await
-    .expect("ingest");
+    ingest
+        .report(&agent, &report(&agent, 1, host("db", "m", None), 97.0))
+        .await
+        .expect("ingest");
     assert_eq!(
         count(&store).await,
         0,
         "suppressed by the window on its computer"
     );
     // Recovering during maintenance: nobody was told, nobody is told now.
-    ingest(
-        &store,
-        &agent,
-        &report(&agent, 2, host("db", "m", None), 20.0),
-    )
-    .await
-    .expect("ingest");
+    ingest
+        .report(&agent, &report(&agent, 2, host("db", "m", None), 20.0))
+        .await
+        .expect("ingest");
     assert_eq!(count(&store).await, 0);
     // Breach again, then the window ends while it is still firing: the next sample opens it.
-    ingest(
-        &store,
-        &agent,
-        &report(&agent, 3, host("db", "m", None), 97.0),
-    )
-    .await
-    .expect("ingest");
+    ingest
+        .report(&agent, &report(&agent, 3, host("db", "m", None), 97.0))
+        .await
+        .expect("ingest");
     assert_eq!(count(&store).await, 0);
     store
         .cancel_suppression(TenantScope::All, w.id)
         .await
         .expect("cancel");
-    ingest(
-        &store,
-        &agent,
-        &report(&agent, 4, host("db", "m", None), 97.0),
-    )
-    .await
-    .expect("ingest");
+    ingest
+        .report(&agent, &report(&agent, 4, host("db", "m", None), 97.0))
+        .await
+        .expect("ingest");
     assert_eq!(count(&store).await, 1);
     assert!(store
         .list_suppressions(TenantScope::All)
@@ -285,6 +270,7 @@ on_every_backend!(maintenance_windows_and_silences_hold_alerts, |store| {
 on_every_backend!(
     offline_agents_open_an_incident_that_their_next_report_resolves,
     |store| {
+        let ingest = Ingest::new(store.clone());
         let t = tenant(&store).await;
         store
             .create_rule(
@@ -303,17 +289,17 @@ on_every_backend!(
         // Collected an hour ago and only now received (a clock behind, or a spool replayed):
         // the agent is reporting, so it is not offline.
         r.collected_at = Utc::now() - Duration::hours(1);
-        ingest(&store, &agent, &r).await.expect("ingest");
+        ingest.report(&agent, &r).await.expect("ingest");
         assert_eq!(
-            offline_sweep(&store).await.expect("sweep"),
+            offline_sweep(&store, ingest.lag()).await.expect("sweep"),
             0,
             "offline goes by when reports arrive, not by their sample times"
         );
         // An hour without a report: offline.
         arrived_at(&store, &agent, r.collected_at).await;
-        assert_eq!(offline_sweep(&store).await.expect("sweep"), 1);
+        assert_eq!(offline_sweep(&store, ingest.lag()).await.expect("sweep"), 1);
         assert_eq!(
-            offline_sweep(&store).await.expect("sweep"),
+            offline_sweep(&store, ingest.lag()).await.expect("sweep"),
             0,
             "still one incident"
         );
@@ -328,7 +314,7 @@ on_every_backend!(
         );
         let mut r = report(&agent, 2, host("laptop", "m", None), 10.0);
         r.collected_at = Utc::now();
-        ingest(&store, &agent, &r).await.expect("ingest");
+        ingest.report(&agent, &r).await.expect("ingest");
         let incident =
             atalaya_server::desk::incidents::get(&store, TenantScope::All, incidents[0].id)
                 .await
@@ -340,6 +326,7 @@ on_every_backend!(
 on_every_backend!(
     incidents_link_the_business_services_that_depend_on_the_ci,
     |store| {
+        let ingest = Ingest::new(store.clone());
         let t = tenant(&store).await;
         store
             .create_rule(
@@ -349,13 +336,10 @@ on_every_backend!(
             .await
             .expect("rule");
         let agent = enroll(&store, t, "erp").await;
-        ingest(
-            &store,
-            &agent,
-            &report(&agent, 1, host("erp", "m", None), 10.0),
-        )
-        .await
-        .expect("ingest");
+        ingest
+            .report(&agent, &report(&agent, 1, host("erp", "m", None), 10.0))
+            .await
+            .expect("ingest");
         let computer = store
             .query_cis(
                 TenantScope::All,
@@ -384,13 +368,10 @@ on_every_backend!(
             )
             .await
             .expect("relate");
-        ingest(
-            &store,
-            &agent,
-            &report(&agent, 2, host("erp", "m", None), 99.0),
-        )
-        .await
-        .expect("ingest");
+        ingest
+            .report(&agent, &report(&agent, 2, host("erp", "m", None), 99.0))
+            .await
+            .expect("ingest");
         let incident = atalaya_server::desk::incidents::list(&store, TenantScope::All, &all())
             .await
             .expect("list")
@@ -422,19 +403,17 @@ async fn full_within_a_day_rule(store: &Store, t: TenantId) {
 on_every_backend!(
     a_volume_filling_fast_is_forecast_full_within_a_day,
     |store| {
+        let ingest = Ingest::new(store.clone());
         let t = tenant(&store).await;
         full_within_a_day_rule(&store, t).await;
         let agent = enroll(&store, t, "logs").await;
         // One point per minute, growing a point per minute from 60 %: full in about half an hour.
         for seq in 1..=12u64 {
             let used = 59.0 + seq as f64;
-            ingest(
-                &store,
-                &agent,
-                &report(&agent, seq, host("logs", "m", None), used),
-            )
-            .await
-            .expect("ingest");
+            ingest
+                .report(&agent, &report(&agent, seq, host("logs", "m", None), used))
+                .await
+                .expect("ingest");
         }
         let incidents = atalaya_server::desk::incidents::list(&store, TenantScope::All, &all())
             .await
@@ -448,13 +427,13 @@ on_every_backend!(
         // A steady volume is never forecast full.
         let other = enroll(&store, t, "steady").await;
         for seq in 1..=12u64 {
-            ingest(
-                &store,
-                &other,
-                &report(&other, seq, host("steady", "m2", None), 70.0),
-            )
-            .await
-            .expect("ingest");
+            ingest
+                .report(
+                    &other,
+                    &report(&other, seq, host("steady", "m2", None), 70.0),
+                )
+                .await
+                .expect("ingest");
         }
         assert_eq!(count(&store).await, 1);
     }
@@ -463,14 +442,15 @@ on_every_backend!(
 on_every_backend!(
     a_volume_is_forecast_at_most_every_five_minutes_of_its_samples,
     |store| {
+        let ingest = Ingest::new(store.clone());
         let t = tenant(&store).await;
         full_within_a_day_rule(&store, t).await;
         let agent = enroll(&store, t, "logs").await;
         let send = |seq: u64, used: f64| {
             let r = report(&agent, seq, host("logs", "m", None), used);
-            let store = store.clone();
+            let ingest = ingest.clone();
             let agent = agent.clone();
-            async move { ingest(&store, &agent, &r).await.expect("ingest") }
+            async move { ingest.report(&agent, &r).await.expect("ingest") }
         };
         // A sample a minute: flat at 70 % for ten minutes (forecast at minutes 1, 6 and 11:
         // not growing), then a point a minute more — full within the hour. The forecast after
@@ -525,16 +505,19 @@ on_every_backend!(optional_levels_can_be_saved_in_any_order, |store| {
 on_every_backend!(
     a_rule_changed_by_any_means_applies_to_the_next_report,
     |store| {
+        let ingest = Ingest::new(store.clone());
         let t = tenant(&store).await;
         let spec = RuleSpec::new("Volume full", "volume.used_percent", Direction::Above, 90.0);
         store.create_rule(Some(t), &spec).await.expect("rule");
         let agent = enroll(&store, t, "db01").await;
         let facts = host("db01", "m-db01", None);
         // 60 % used: below the rule's level.
-        ingest(&store, &agent, &report(&agent, 1, facts.clone(), 60.0))
+        ingest
+            .report(&agent, &report(&agent, 1, facts.clone(), 60.0))
             .await
             .expect("ingest");
-        ingest(&store, &agent, &report(&agent, 2, facts.clone(), 60.0))
+        ingest
+            .report(&agent, &report(&agent, 2, facts.clone(), 60.0))
             .await
             .expect("ingest");
         assert_eq!(count(&store).await, 0);
@@ -545,7 +528,8 @@ on_every_backend!(
             .await
             .expect("update");
         for seq in 3..6 {
-            ingest(&store, &agent, &report(&agent, seq, facts.clone(), 60.0))
+            ingest
+                .report(&agent, &report(&agent, seq, facts.clone(), 60.0))
                 .await
                 .expect("ingest");
         }

@@ -4,9 +4,15 @@
 
 use super::ast::{Comparison, Expr, Op, Value};
 use super::parse::QueryError;
-use crate::cmdb::class;
-use crate::cmdb::version::version_key;
-use crate::store::Backend;
+use crate::ci::class;
+use crate::ci::version::version_key;
+
+/// Which SQL to write: the backends differ in JSON access and a few functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
 
 /// A value to bind, in order, for the `$N` placeholders of [`CompiledQuery::sql`].
 #[derive(Debug, Clone, PartialEq)]
@@ -104,7 +110,7 @@ fn column(field: &str) -> Option<Column> {
 }
 
 struct Compiler {
-    backend: Backend,
+    backend: Dialect,
     first_param: usize,
     binds: Vec<Bind>,
     aliases: usize,
@@ -113,7 +119,7 @@ struct Compiler {
 /// Compile `expr` for `backend`; placeholders start at `$first_param`.
 pub fn compile(
     expr: &Expr,
-    backend: Backend,
+    backend: Dialect,
     first_param: usize,
 ) -> Result<CompiledQuery, QueryError> {
     let mut compiler = Compiler {
@@ -130,7 +136,7 @@ pub fn compile(
 }
 
 /// An `ORDER BY` clause (without the keywords) for a sort, binding what it needs.
-pub fn order_by(sort: Option<&Sort>, backend: Backend, first_param: usize) -> (String, Vec<Bind>) {
+pub fn order_by(sort: Option<&Sort>, backend: Dialect, first_param: usize) -> (String, Vec<Bind>) {
     let Some(sort) = sort else {
         return ("c.id".into(), Vec::new());
     };
@@ -207,8 +213,8 @@ impl Compiler {
 
     fn json_param(&mut self, key: &str) -> String {
         match self.backend {
-            Backend::Sqlite => self.bind(Bind::Text(format!("$.\"{key}\""))),
-            Backend::Postgres => self.bind(Bind::Text(key.to_string())),
+            Dialect::Sqlite => self.bind(Bind::Text(format!("$.\"{key}\""))),
+            Dialect::Postgres => self.bind(Bind::Text(key.to_string())),
         }
     }
 
@@ -219,10 +225,10 @@ impl Compiler {
         }
         let p = self.json_param(key);
         match self.backend {
-            Backend::Sqlite => format!(
+            Dialect::Sqlite => format!(
                 "COALESCE(json_extract({ci}.attributes, {p}), json_extract({ci}.metrics, {p}))"
             ),
-            Backend::Postgres => {
+            Dialect::Postgres => {
                 format!("COALESCE({ci}.attributes_jsonb ->> {p}, {ci}.metrics_jsonb ->> {p})")
             }
         }
@@ -236,10 +242,10 @@ impl Compiler {
         let p = self.json_param(key);
         let one = |doc: &str| {
             match self.backend {
-            Backend::Sqlite => format!(
+            Dialect::Sqlite => format!(
                 "CASE WHEN json_type({ci}.{doc}, {p}) IN ('integer', 'real') THEN json_extract({ci}.{doc}, {p}) END"
             ),
-            Backend::Postgres => format!(
+            Dialect::Postgres => format!(
                 "CASE WHEN jsonb_typeof({ci}.{doc}_jsonb -> {p}) = 'number' THEN ({ci}.{doc}_jsonb ->> {p})::double precision END"
             ),
         }
@@ -251,8 +257,8 @@ impl Compiler {
         let p = self.json_param(key);
         let literal = if value { "true" } else { "false" };
         match self.backend {
-            Backend::Sqlite => format!("json_type({ci}.attributes, {p}) = '{literal}'"),
-            Backend::Postgres => format!("({ci}.attributes_jsonb -> {p}) = '{literal}'::jsonb"),
+            Dialect::Sqlite => format!("json_type({ci}.attributes, {p}) = '{literal}'"),
+            Dialect::Postgres => format!("({ci}.attributes_jsonb -> {p}) = '{literal}'::jsonb"),
         }
     }
 
@@ -391,7 +397,7 @@ impl Compiler {
     /// index alone and can be a HOT update. A comparison then reads the band's index range and
     /// checks the exact value: `x > n` implies `floor(x) >= floor(n)`, and so on.
     fn band(&self, ci: &str, field: &str, op: Op, p: &str) -> Option<String> {
-        if self.backend != Backend::Postgres || field != "used_percent" {
+        if self.backend != Dialect::Postgres || field != "used_percent" {
             return None;
         }
         let op = match op {
@@ -517,7 +523,7 @@ mod tests {
     #[test]
     fn values_are_bound_never_spliced() {
         let q = parse("name = \"x'; DROP TABLE tenants; --\" and memory < 8GB").expect("parses");
-        let compiled = compile(&q, Backend::Postgres, 1).expect("compiles");
+        let compiled = compile(&q, Dialect::Postgres, 1).expect("compiles");
         assert!(!compiled.sql.contains("DROP"), "{}", compiled.sql);
         assert!(compiled
             .binds
@@ -530,19 +536,19 @@ mod tests {
     #[test]
     fn versions_compare_by_key_and_text_ordering_is_refused() {
         let q = parse("software(name = openssl and version < 3.0.10)").expect("parses");
-        let compiled = compile(&q, Backend::Sqlite, 2).expect("compiles");
+        let compiled = compile(&q, Dialect::Sqlite, 2).expect("compiles");
         assert!(compiled.binds.contains(&Bind::Text(version_key("3.0.10"))));
         assert!(compiled.sql.contains("$2"));
         let q = parse("os < debian").expect("parses");
-        let e = compile(&q, Backend::Sqlite, 1).expect_err("text ordering");
+        let e = compile(&q, Dialect::Sqlite, 1).expect_err("text ordering");
         assert!(e.message.contains("ordering needs"), "{e}");
         let q = parse("frobnicator(name = x)").expect("parses");
-        assert!(compile(&q, Backend::Sqlite, 1)
+        assert!(compile(&q, Dialect::Sqlite, 1)
             .expect_err("unknown class")
             .message
             .contains("unknown class"));
         let q = parse("memory < 10%").expect("parses");
-        assert!(compile(&q, Backend::Sqlite, 1).is_err());
+        assert!(compile(&q, Dialect::Sqlite, 1).is_err());
     }
 
     #[test]

@@ -21,4 +21,4 @@ mod sql;
 
 pub use ast::{Comparison, Expr, Op, Value};
 pub use parse::{parse, QueryError};
-pub use sql::{compile, order_by, Bind, CompiledQuery, Sort};
+pub use sql::{compile, order_by, Bind, CompiledQuery, Dialect, Sort};
