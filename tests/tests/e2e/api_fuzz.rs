@@ -87,6 +87,8 @@ async fn fuzz(server: &Server, pass: &str, token: &str, filters: &[&str]) -> any
         .args(["--report", "junit", "--report-dir"])
         .arg(&reports)
         .env("SCHEMATHESIS_HOOKS", "")
+        // Its cache (`.schemathesis/`) goes beside the report, not into the source tree.
+        .current_dir(&reports)
         .kill_on_drop(true)
         .output();
     let output = tokio::time::timeout(FUZZ_LIMIT, fuzz)
