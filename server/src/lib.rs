@@ -1,6 +1,7 @@
 //! Atalaya server library: the HTTP API, CMDB, rules, desk and storage. The `atalaya-server`
 //! binary is a thin command line over [`run`] and [`quickstart`].
 
+pub mod alerting;
 pub mod audit;
 pub mod bootstrap;
 pub mod ci;
@@ -11,6 +12,7 @@ pub mod enrollment;
 pub mod http;
 pub mod ingest;
 pub mod jobs;
+pub mod lag;
 pub mod notify;
 pub mod people;
 pub mod quickstart;
@@ -129,7 +131,7 @@ fn spawn_sweeps(
             std::time::Duration::from_secs(30),
             move || {
                 let ingest = sweep_ingest.clone();
-                async move { ingest::offline_sweep_job(ingest.store(), ingest.lag(), &policy).await }
+                async move { alerting::offline_sweep_job(ingest.store(), ingest.lag(), &policy).await }
             },
         )),
     ));
@@ -139,11 +141,11 @@ fn spawn_sweeps(
     tasks.push((
         INGEST_LAG,
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(ingest::lag::PUBLISH_EVERY);
+            let mut tick = tokio::time::interval(lag::PUBLISH_EVERY);
             loop {
                 tick.tick().await;
                 if let Err(e) =
-                    ingest::lag::publish(lag_ingest.store(), lag_ingest.lag(), &lag_holder).await
+                    lag::publish(lag_ingest.store(), lag_ingest.lag(), &lag_holder).await
                 {
                     tracing::warn!(error = %e, "could not publish this replica's ingest lag");
                 }

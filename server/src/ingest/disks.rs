@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use atalaya_shared::{metric as m, DiskIo};
 
-use super::alerts::{Engine, Subject};
+use crate::alerting::{Engine, Subject};
 use crate::rules::metrics;
 use crate::store::cis::tx as ci_tx;
 use crate::store::{StoreResult, TenantId, Tx};

@@ -4,18 +4,15 @@
 //! 1. [`ledger`] — the sequence number recorded for the agent; a replay stops here;
 //! 2. [`observe`] — the CMDB observes the computer, its inventory, volumes, disks and services;
 //! 3. [`record_samples`] — every measurement, in one statement;
-//! 4. [`alert`] — the rules are shown what the report says ([`alerts::Engine`]), and commands
+//! 4. [`alert`] — the rules are shown what the report says ([`crate::alerting::Engine`]), and commands
 //!    to the lifecycle core open, update and resolve incidents.
 //!
 //! On PostgreSQL a report that changes nothing in the CMDB is committed together with other
 //! agents' ([`steady`], group commit): steps 1–3 of the whole batch as one statement each, then
 //! step 4 for each report that has anything to show the rules, with the same alerting code.
 
-pub mod alerts;
 mod disks;
 pub mod forecasts;
-pub mod lag;
-mod offline;
 mod parts;
 mod runtime;
 mod services;
@@ -29,12 +26,11 @@ use crate::store::agents::{AgentIdentity, AgentRecord};
 use crate::store::cis::tx as ci_tx;
 use crate::store::{now_ms, reports, StoreError, StoreResult, TenantId, Tx};
 
-pub use offline::{offline_sweep, offline_sweep_job, offline_sweep_with};
 pub use runtime::Ingest;
 
+use crate::alerting::{Engine, Subject};
 use crate::rules::metrics;
 use crate::store::rules::Rule;
-use alerts::{Engine, Subject};
 
 /// The sample name volume usage is stored under.
 pub const VOLUME_USED_PERCENT: &str = metrics::VOLUME_USED_PERCENT;

@@ -3,7 +3,7 @@
 //! volume's forecast is due, the queue of steady reports and how far behind on reports it is.
 //!
 //! None of it is shared between replicas except through the database (the lag is published by
-//! [`super::lag::publish`]); all of it is a cache or a schedule, so a fresh runtime stores every
+//! [`crate::lag::publish`]); all of it is a cache or a schedule, so a fresh runtime stores every
 //! report the same way, only with a few more reads.
 
 use std::collections::HashMap;
@@ -11,8 +11,8 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::forecasts::ForecastSchedule;
-use super::lag::Lag;
 use super::steady::GroupCommit;
+use crate::lag::Lag;
 use crate::store::rules::{effective_rules, Rule};
 use crate::store::{Store, StoreResult, TenantId, Tx};
 

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use atalaya_shared::ServiceState;
 use serde_json::{Map, Value};
 
-use super::alerts::{Engine, Subject};
+use crate::alerting::{Engine, Subject};
 use crate::rules::metrics;
 use crate::store::{StoreResult, TenantId, Tx};
 

@@ -27,13 +27,13 @@ use std::time::Instant;
 use atalaya_shared::{DiskIo, ServiceState};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use super::alerts::Engine;
 use super::forecasts::ForecastSchedule;
 use super::{
     computer_readings, disks, forecast_wanted, inodes_used, is_transient, services,
     show_computer_and_volumes, volume_readings, IncomingReport, Ingest, IngestOutcome, Shown,
     ShownVolume, MAX_ATTEMPTS,
 };
+use crate::alerting::Engine;
 use crate::cmdb::inventory;
 use crate::rules::metrics;
 use crate::store::agent_configs::AgentConfigLayers;

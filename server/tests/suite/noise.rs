@@ -1,8 +1,9 @@
 //! Noise control on every backend: one site incident for a site outage (and several sweeps
 //! racing on PostgreSQL), notifications held while an incident flaps, and "parent down".
 
+use atalaya_server::alerting::offline_sweep;
 use atalaya_server::desk::incidents::{Incident, IncidentFilter};
-use atalaya_server::ingest::{offline_sweep, Ingest};
+use atalaya_server::ingest::Ingest;
 use atalaya_server::rules::Direction;
 use atalaya_server::store::agents::{AgentIdentity, NewAgent};
 use atalaya_server::store::outbox::ChannelKind;
@@ -231,7 +232,7 @@ on_every_backend!(
     |store| {
         let ingest = Ingest::new(store.clone());
         let late = early_silent_late_reporting(&ingest).await;
-        let behind_after = atalaya_server::ingest::lag::BEHIND_AFTER;
+        let behind_after = atalaya_server::lag::BEHIND_AFTER;
 
         // Reports queued here ten minutes ago, before the rule's 180 s window: the verdict
         // stands.
@@ -268,7 +269,7 @@ async fn a_replica_behind_on_reports_holds_back_the_sweep_of_another() {
         let ingest = Ingest::new(store.clone());
         let other = Ingest::new(Store::connect(&db.url).await.expect("a second replica"));
         let late = early_silent_late_reporting(&ingest).await;
-        let behind_after = atalaya_server::ingest::lag::BEHIND_AFTER;
+        let behind_after = atalaya_server::lag::BEHIND_AFTER;
 
         // The other replica fell behind 30 s ago but has not said so yet: the verdict stands.
         other
@@ -277,7 +278,7 @@ async fn a_replica_behind_on_reports_holds_back_the_sweep_of_another() {
         assert_eq!(offline_sweep(&store, ingest.lag()).await.expect("sweep"), 1);
 
         // It has now; `late` went silent meanwhile, and is not declared offline.
-        atalaya_server::ingest::lag::publish(other.store(), other.lag(), "replica-b")
+        atalaya_server::lag::publish(other.store(), other.lag(), "replica-b")
             .await
             .expect("publish");
         arrived_at(&store, &late, Utc::now() - Duration::minutes(10)).await;
@@ -329,7 +330,7 @@ async fn a_server_behind_on_reports_attaches_no_one_to_an_outage_in_force() {
 
         // hq5 has been silent for four minutes, and this server was behind 30 s ago.
         arrived_at(&store, &agents[5], Utc::now() - Duration::minutes(4)).await;
-        let behind_after = atalaya_server::ingest::lag::BEHIND_AFTER;
+        let behind_after = atalaya_server::lag::BEHIND_AFTER;
         ingest
             .lag()
             .waited("a test", behind_after, now_ms() - 30_000);
@@ -542,7 +543,7 @@ on_every_backend!(
     parts_of_an_offline_computer_are_suppressed_as_parent_down,
     |store| {
         let ingest = Ingest::new(store.clone());
-        use atalaya_server::ingest::alerts::{Engine, Subject};
+        use atalaya_server::alerting::engine::{Engine, Subject};
         let t = tenant(&store).await;
         offline_rule(&store, t).await;
         store

@@ -1,8 +1,9 @@
 //! The rule engine on every backend: directions and absolute units, scopes, flapping,
 //! maintenance windows and silences, offline agents, business-service links, alert history.
 
+use atalaya_server::alerting::offline_sweep;
 use atalaya_server::desk::incidents::IncidentFilter;
-use atalaya_server::ingest::{offline_sweep, Ingest};
+use atalaya_server::ingest::Ingest;
 use atalaya_server::rules::Direction;
 use atalaya_server::store::alerts::NewSuppression;
 use atalaya_server::store::rules::RuleSpec;

@@ -20,8 +20,8 @@ use crate::store::{
     TenantScope, Tx,
 };
 
-use super::alerts::{Engine, Subject};
-use super::lag::Lag;
+use super::engine::{Engine, Subject};
+use crate::lag::Lag;
 
 /// One offline sweep, logged: the background job (see `crate::jobs`).
 pub async fn offline_sweep_job(store: &Store, lag: &Lag, policy: &SiteOutagePolicy) {
@@ -39,7 +39,7 @@ pub async fn offline_sweep(store: &Store, lag: &Lag) -> StoreResult<usize> {
 
 /// Evaluate every tenant's possibly-offline computers once; returns incidents opened (site
 /// incidents included).
-/// `lag` is this process's (see [`super::lag`]).
+/// `lag` is this process's (see [`crate::lag`]).
 pub async fn offline_sweep_with(
     store: &Store,
     lag: &Lag,
@@ -48,7 +48,7 @@ pub async fn offline_sweep_with(
     let now = now_ms();
     let mut opened = 0;
     // When this replica or any other was last behind on reports.
-    let behind_at = super::lag::fleet_behind_since(store, lag, 0).await?;
+    let behind_at = crate::lag::fleet_behind_since(store, lag, 0).await?;
     for tenant in store.list_tenants(TenantScope::All).await? {
         // Reads, then writes, while reports keep arriving: the write lock first (on SQLite).
         let mut tx = store.begin().await?;
