@@ -6,7 +6,7 @@ use anyhow::Context;
 use atalaya_server::config::smtp::SmtpOverrides;
 use atalaya_server::config::{Config, Overrides};
 use atalaya_server::quickstart::{quickstart, QuickstartOptions};
-use atalaya_server::store::{Store, TenantScope};
+use atalaya_server::store::{Store, StoreError, TenantScope};
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
@@ -98,11 +98,15 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
-    /// Create a new MSP-wide admin token (for when the first one is lost) and print it.
+    /// Create an admin token and print it: MSP-wide (for when the first one is lost), or bound to
+    /// one tenant with `--tenant` (it sees and changes only that tenant's data).
     CreateAdminToken {
         /// A name to recognise the token by.
         #[arg(long, default_value = "admin")]
         name: String,
+        /// Bind the token to this tenant (by name).
+        #[arg(long)]
+        tenant: Option<String>,
     },
 }
 
@@ -168,10 +172,24 @@ fn main() -> anyhow::Result<()> {
                 println!("migrations applied");
                 Ok(())
             }
-            Command::CreateAdminToken { name } => {
+            Command::CreateAdminToken { name, tenant } => {
                 let store = atalaya_server::prepare(&config).await?;
-                let token = store.create_api_token(None, &name).await?;
-                let _ = TenantScope::All;
+                let bound = match tenant.as_deref() {
+                    None => None,
+                    Some(tenant) => Some(
+                        store
+                            .tenant_by_name(TenantScope::All, tenant)
+                            .await
+                            .map_err(|e| match e {
+                                StoreError::NotFound => {
+                                    anyhow::anyhow!("there is no tenant named {tenant:?}")
+                                }
+                                other => other.into(),
+                            })?
+                            .id,
+                    ),
+                };
+                let token = store.create_api_token(bound, &name).await?;
                 println!("{token}");
                 Ok(())
             }

@@ -1,6 +1,7 @@
 //! End-to-end: the real `atalaya-server` and `atalaya-agent` binaries, loopback only, this
 //! machine's real data. One test binary with modules (each binary links slowly).
 
+mod admin_tokens;
 mod agent_config;
 mod api_fuzz;
 mod desk_email;
