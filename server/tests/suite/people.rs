@@ -5,6 +5,7 @@ use atalaya_server::audit;
 use atalaya_server::desk::NewTicket;
 use atalaya_server::people::sessions::{self, Client, ABSOLUTE_MS, IDLE_MS};
 use atalaya_server::people::{users, NewUser, Role};
+use atalaya_server::sla::plan::{Coverage, SupportPlan};
 use atalaya_server::store::audit_log::AuditFilter;
 use atalaya_server::store::tickets::TicketKind;
 use atalaya_server::store::{StoreError, TenantScope};
@@ -429,5 +430,50 @@ on_every_backend!(every_ticket_change_is_in_the_audit_log, |store| {
     assert_eq!(
         window.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
         ["incident.state_changed", "incident.assigned"]
+    );
+
+    // A job's change is in the log as the system's: the SLA sweep's breach of a P1 left alone.
+    let plan = SupportPlan {
+        coverage: Coverage::AllHours,
+        ..SupportPlan::default()
+    };
+    atalaya_server::desk::plans::save(&store, globex, &plan, "gus", T0)
+        .await
+        .expect("plan");
+    let urgent = NewTicket {
+        title: "site down".into(),
+        description: String::new(),
+        impact: 1,
+        urgency: 1,
+        requester: None,
+        ci_ids: vec![],
+        group: None,
+        assignee: None,
+    };
+    let p1 = atalaya_server::desk::tickets::create(&store, kind, globex, &urgent, "gus", T0)
+        .await
+        .expect("P1");
+    let swept = atalaya_server::desk::sla_sweep(&store, T0 + 86_400_000)
+        .await
+        .expect("sweep");
+    assert!(swept >= 1, "{swept}");
+    let by_jobs = audit::entries(
+        &store,
+        TenantScope::Tenant(globex),
+        &AuditFilter {
+            object_id: Some(p1.id.to_string()),
+            actor_name: Some("sla".into()),
+            limit: 100,
+            ..AuditFilter::default()
+        },
+    )
+    .await
+    .expect("read");
+    assert!(!by_jobs.is_empty(), "the sweep's changes are audited");
+    assert!(
+        by_jobs
+            .iter()
+            .all(|e| e.actor_kind == "system" && e.action.starts_with("incident.sla_")),
+        "{by_jobs:?}"
     );
 });
