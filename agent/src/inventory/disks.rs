@@ -65,9 +65,7 @@ pub fn disks() -> Vec<PhysicalDisk> {
 }
 
 /// Whole disks; partitions are not in `/sys/block` at all.
-pub fn is_physical(name: &str) -> bool {
-    crate::sysfs::is_physical_disk(name)
-}
+pub use crate::sysfs::is_physical_disk as is_physical;
 
 fn from_sysfs(name: &str) -> PhysicalDisk {
     let base = Path::new("/sys/block").join(name);
