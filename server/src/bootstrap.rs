@@ -1,10 +1,13 @@
 //! First start: tenant `default`, an MSP-wide admin token, an enrollment token for `default` and
 //! the default rule pack. The two secrets are printed once and written, mode 0600, to
-//! `<data-dir>/initial-admin-token` and `<data-dir>/initial-enrollment-token`.
+//! `<data-dir>/initial-admin-token` and `<data-dir>/initial-enrollment-token`. And, on any start
+//! without an MSP admin (a new installation, or one from before people), the first MSP admin
+//! with a random password, written to `<data-dir>/initial-admin-password`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::people::{users, NewUser, Role};
 use crate::store::rules::RuleSpec;
 use crate::store::tokens::NewEnrollmentToken;
 use crate::store::{Store, StoreResult, TenantScope};
@@ -12,6 +15,47 @@ use crate::store::{Store, StoreResult, TenantScope};
 pub const DEFAULT_TENANT: &str = "default";
 pub const ADMIN_TOKEN_FILE: &str = "initial-admin-token";
 pub const ENROLLMENT_TOKEN_FILE: &str = "initial-enrollment-token";
+pub const ADMIN_PASSWORD_FILE: &str = "initial-admin-password";
+
+/// The first MSP admin, made on a start without one.
+pub struct FirstAdmin {
+    pub email: String,
+    pub password: String,
+    pub password_path: PathBuf,
+}
+
+/// Make the first MSP admin, `email`, if there is no MSP admin yet; their password (random, to
+/// be changed) is written, mode 0600, to `<data-dir>/initial-admin-password`.
+pub async fn first_admin(
+    store: &Store,
+    data_dir: &Path,
+    email: &str,
+) -> anyhow::Result<Option<FirstAdmin>> {
+    if store.count_users_with_role(Role::MspAdmin.as_str()).await? > 0 {
+        return Ok(None);
+    }
+    let password = crate::secrets::generate("");
+    users::create(
+        store,
+        &NewUser {
+            email: email.to_string(),
+            display_name: "Administrator".into(),
+            role: Role::MspAdmin,
+            tenant: None,
+            password: Some(password.clone()),
+        },
+        crate::store::now_ms(),
+    )
+    .await?;
+    std::fs::create_dir_all(data_dir)?;
+    let password_path = data_dir.join(ADMIN_PASSWORD_FILE);
+    write_secret(&password_path, &password)?;
+    Ok(Some(FirstAdmin {
+        email: email.to_string(),
+        password,
+        password_path,
+    }))
+}
 
 /// The secrets created on first start.
 pub struct FirstStart {

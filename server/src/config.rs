@@ -44,6 +44,8 @@ pub struct FileConfig {
     pub site_outage: Option<SiteOutagePolicy>,
     /// The server's address as people reach it, for links in emails.
     pub public_url: Option<String>,
+    /// The email of the first MSP admin, made on the first start with no MSP admin.
+    pub admin_email: Option<String>,
     /// Cron expression of the daily digest.
     pub digest_schedule: Option<String>,
     /// `[smtp]`: the server email goes out through.
@@ -61,6 +63,7 @@ pub struct Overrides {
     pub tls_key: Option<PathBuf>,
     pub report_interval_secs: Option<u64>,
     pub public_url: Option<String>,
+    pub admin_email: Option<String>,
     pub digest_schedule: Option<String>,
     pub smtp: smtp::SmtpOverrides,
 }
@@ -87,6 +90,8 @@ pub struct Config {
     /// No `public_url` was configured: it is made from the listen address (and, once bound,
     /// from the port actually bound, for `--listen …:0`).
     pub public_url_is_default: bool,
+    /// The first MSP admin's email (`admin@localhost` unless configured).
+    pub admin_email: String,
     pub digest_schedule: cron::Schedule,
     /// `None`: no SMTP server, so email channels fail (and are retried) until one is set.
     pub smtp: Option<SmtpSettings>,
@@ -111,6 +116,9 @@ impl fmt::Debug for Config {
 }
 
 /// The base URL of links when none is configured: the listen address.
+/// The first MSP admin's email when none is configured.
+pub const DEFAULT_ADMIN_EMAIL: &str = "admin@localhost";
+
 pub fn default_public_url(tls: bool, listen: SocketAddr) -> String {
     let scheme = if tls { "https" } else { "http" };
     format!("{scheme}://{listen}")
@@ -234,9 +242,15 @@ impl Config {
             .parse::<cron::Schedule>()
             .map_err(|e| ConfigError::DigestSchedule(digest_text.clone(), e.to_string()))?;
         let smtp = smtp::resolve(file.smtp, &overrides.smtp)?;
+        let admin_email = overrides
+            .admin_email
+            .clone()
+            .or(file.admin_email)
+            .unwrap_or_else(|| DEFAULT_ADMIN_EMAIL.to_string());
         Ok(Config {
             public_url,
             public_url_is_default,
+            admin_email,
             digest_schedule,
             smtp,
             site_outage,

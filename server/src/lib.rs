@@ -52,7 +52,29 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Store> {
             first.enrollment_token_path.display()
         );
     }
+    if let Some(admin) =
+        bootstrap::first_admin(&store, &config.data_dir, &config.admin_email).await?
+    {
+        announce_first_admin(&admin);
+    }
     Ok(store)
+}
+
+/// Tell whoever started the server how to sign in as the first admin: the password itself only
+/// on a terminal, never into a redirected log (where anyone reading logs would find it).
+fn announce_first_admin(admin: &bootstrap::FirstAdmin) {
+    use std::io::IsTerminal;
+    println!("Atalaya: first MSP admin {} created.", admin.email);
+    if std::io::stdout().is_terminal() {
+        println!(
+            "  password: {} (shown only now; change it after signing in)",
+            admin.password
+        );
+    }
+    println!(
+        "  The password is in {} (mode 0600); delete the file once you have changed it.",
+        admin.password_path.display()
+    );
 }
 
 /// Run the server until `shutdown` completes.

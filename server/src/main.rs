@@ -54,6 +54,9 @@ struct GlobalArgs {
     /// The server's address as people reach it, for links in emails [default: from --listen].
     #[arg(long, env = "ATALAYA_PUBLIC_URL", global = true)]
     public_url: Option<String>,
+    /// The first MSP admin's email, made on the first start without one [default: admin@localhost].
+    #[arg(long, env = "ATALAYA_ADMIN_EMAIL", global = true)]
+    admin_email: Option<String>,
     /// When the daily digest goes out, a cron expression in each tenant's time zone
     /// (sec min hour day month weekday) [default: "0 0 7 * * *"].
     #[arg(long, env = "ATALAYA_DIGEST_SCHEDULE", global = true)]
@@ -121,6 +124,7 @@ impl GlobalArgs {
             tls_key: self.tls_key.clone(),
             report_interval_secs: self.report_interval,
             public_url: self.public_url.clone(),
+            admin_email: self.admin_email.clone(),
             digest_schedule: self.digest_schedule.clone(),
             smtp: SmtpOverrides {
                 host: self.smtp_host.clone(),

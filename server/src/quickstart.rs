@@ -139,7 +139,10 @@ async fn admin_token(store: &Store, data_dir: &Path) -> anyhow::Result<String> {
     let path = data_dir.join(ADMIN_TOKEN_FILE);
     if let Ok(text) = std::fs::read_to_string(&path) {
         let token = text.trim().to_string();
-        if store.authenticate_api_token(&token).await?.is_some() {
+        if crate::people::tokens::authenticate(store, &token, crate::store::now_ms())
+            .await?
+            .is_ok()
+        {
             return Ok(token);
         }
     }

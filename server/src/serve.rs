@@ -29,7 +29,7 @@ pub async fn serve_with_listener(
         tracing::info!("shutting down: draining in-flight requests");
         drain.graceful_shutdown(Some(DRAIN));
     });
-    let service = app(state).into_make_service();
+    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     match tls {
         None => {
             axum_server::from_tcp(listener)

@@ -230,11 +230,15 @@ impl Recorder {
     }
 }
 
-/// How the audit log names the actor of a ticket change. Until people sign in (issue 17), a
-/// person is the API token acting for them.
+/// How the audit log names the actor of a ticket change: the person (or ownerless token) the
+/// HTTP layer identified, else by the name alone.
 fn audit_actor(actor: &Actor) -> AuditActor {
     let (kind, name) = match actor {
-        Actor::Person(name) => (ActorKind::Token, name.as_str()),
+        Actor::Person {
+            identity: Some(identity),
+            ..
+        } => return identity.clone(),
+        Actor::Person { name, .. } => (ActorKind::Token, name.as_str()),
         Actor::Requester => (ActorKind::User, "requester"),
         Actor::Rule | Actor::Sla | Actor::AutoClose => (ActorKind::System, actor.as_str()),
     };

@@ -2,6 +2,7 @@
 
 mod agent_config;
 mod agents;
+mod audit;
 mod cis;
 mod enrollment_tokens;
 mod incidents;
@@ -16,6 +17,7 @@ mod tenants;
 mod ticket_routes;
 mod ticket_views;
 mod tickets;
+mod users;
 
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -23,7 +25,9 @@ use utoipa_axum::router::OpenApiRouter;
 
 use super::error::{ApiError, ApiResult};
 use super::AppState;
-use crate::store::tokens::ApiPrincipal;
+use crate::audit::{self as audit_log, Record};
+use crate::people::{users as people, Caller, User};
+use crate::store::now_ms;
 use crate::store::{TenantId, TenantScope};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -41,6 +45,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(notifications::router())
         .merge(notification_templates::router())
         .merge(kpis::router())
+        .merge(users::router())
+        .merge(audit::router())
 }
 
 /// `?tenant=NAME`: narrow a list to one of the caller's tenants.
@@ -81,15 +87,15 @@ impl Paging {
 /// The scope of a request: the caller's own, narrowed to `?tenant=NAME` when given.
 pub async fn scope(
     state: &AppState,
-    principal: &ApiPrincipal,
+    caller: &Caller,
     tenant: Option<&str>,
 ) -> ApiResult<TenantScope> {
     match tenant {
-        None => Ok(principal.scope),
+        None => Ok(caller.scope),
         Some(name) => {
             let tenant = state
                 .store
-                .tenant_by_name(principal.scope, name)
+                .tenant_by_name(caller.scope, name)
                 .await
                 .map_err(|_| ApiError::NotFound(format!("tenant {name:?} not found")))?;
             Ok(TenantScope::Tenant(tenant.id))
@@ -100,13 +106,70 @@ pub async fn scope(
 /// The single tenant a write goes to: named in the request, or the caller's own tenant.
 pub async fn target_tenant(
     state: &AppState,
-    principal: &ApiPrincipal,
+    caller: &Caller,
     tenant: Option<&str>,
 ) -> ApiResult<TenantId> {
-    match scope(state, principal, tenant).await? {
+    match scope(state, caller, tenant).await? {
         TenantScope::Tenant(id) => Ok(id),
-        TenantScope::All => Err(ApiError::invalid(
+        TenantScope::All | TenantScope::Members(_) => Err(ApiError::invalid(
             "name the tenant (\"tenant\": \"<name>\")",
         )),
     }
+}
+
+/// A person the caller manages: anyone for an MSP-wide admin; within one tenant (a customer
+/// admin, a tenant-bound token), its own people. Anybody else is "not found", as for any object
+/// out of scope.
+pub async fn managed_user(state: &AppState, caller: &Caller, id: i64) -> ApiResult<User> {
+    let user = people::get(&state.store, id).await.map_err(|e| match e {
+        crate::store::StoreError::NotFound => ApiError::not_found("user"),
+        other => other.into(),
+    })?;
+    let reached = match caller.scope {
+        TenantScope::All => true,
+        TenantScope::Tenant(t) => user.tenant_id == Some(t),
+        TenantScope::Members(_) => false,
+    };
+    if reached {
+        Ok(user)
+    } else {
+        Err(ApiError::not_found("user"))
+    }
+}
+
+/// A change made through the API, for the audit log.
+pub struct Audited {
+    pub tenant: Option<TenantId>,
+    /// `object_kind.verb`, e.g. `user.created`.
+    pub action: &'static str,
+    pub object_kind: &'static str,
+    pub object_id: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+/// Append a change the API made to the audit log, as the caller's.
+pub async fn audit_change(state: &AppState, caller: &Caller, change: Audited) -> ApiResult<()> {
+    let actor = caller.audit_actor();
+    let mut conn = state
+        .store
+        .pool()
+        .acquire()
+        .await
+        .map_err(crate::store::StoreError::from)?;
+    audit_log::record(
+        &mut *conn,
+        &Record {
+            at: now_ms(),
+            tenant: change.tenant,
+            actor: &actor,
+            action: change.action.to_string(),
+            object_kind: change.object_kind,
+            object_id: change.object_id,
+            before: change.before.as_ref(),
+            after: change.after.as_ref(),
+        },
+    )
+    .await?;
+    Ok(())
 }

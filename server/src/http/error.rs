@@ -16,6 +16,12 @@ pub enum ApiError {
     Unauthorized(&'static str, String),
     #[error("{0}")]
     Forbidden(String),
+    /// A session's unsafe request without its CSRF token.
+    #[error("{0}")]
+    CsrfToken(String),
+    /// Throttled (sign-in): try again in `retry_after` seconds.
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: i64 },
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -37,7 +43,8 @@ impl ApiError {
         match self {
             ApiError::BadRequest(..) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(..) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::CsrfToken(_) => StatusCode::FORBIDDEN,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unprocessable(..) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -54,6 +61,8 @@ impl ApiError {
             | ApiError::Unauthorized(code, _)
             | ApiError::Unprocessable(code, _) => code,
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::CsrfToken(_) => "csrf_token",
+            ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge => "payload_too_large",
@@ -100,10 +109,13 @@ impl IntoResponse for ApiError {
             }
         };
         let mut response = (status, Json(ErrorBody::new(self.code(), message))).into_response();
-        if matches!(self, ApiError::Unavailable) {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        let retry_after = match &self {
+            ApiError::Unavailable => Some(HeaderValue::from_static("5")),
+            ApiError::TooManyRequests { retry_after, .. } => Some(HeaderValue::from(*retry_after)),
+            _ => None,
+        };
+        if let Some(value) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         response
     }
@@ -130,15 +142,24 @@ pub enum ServerTrouble {
     Unavailable(ErrorBody),
 }
 
-/// What an authenticated call answers without a valid credential, beside [`ServerTrouble`].
+/// What an authenticated call answers without a valid credential or the permission it needs,
+/// beside [`ServerTrouble`].
 #[derive(utoipa::IntoResponses)]
 pub enum Refused {
     #[response(
         status = 401,
-        description = "`missing_token`, `invalid_token` or `invalid_credential`: the bearer \
-                       credential is missing, unknown or revoked"
+        description = "`missing_token`, `invalid_token`, `session_ended` or `invalid_credential`: \
+                       the bearer credential or session cookie is missing, unknown, expired or \
+                       revoked"
     )]
     Unauthorized(ErrorBody),
+    #[response(
+        status = 403,
+        description = "`forbidden`: the caller's role lacks the permission this needs (or the \
+                       object is not theirs to change); `csrf_token`: a session's unsafe request \
+                       without its `X-CSRF-Token`"
+    )]
+    Forbidden(ErrorBody),
     #[response(
         status = 500,
         description = "Internal error (the detail is in the server log)"

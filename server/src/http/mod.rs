@@ -1,6 +1,7 @@
 //! The HTTP API: one router per resource, merged by [`app`], separate from serving so tests can
 //! drive it without a socket.
 
+pub mod access;
 mod admin;
 mod agent;
 pub mod error;
@@ -8,6 +9,7 @@ pub mod extract;
 mod health;
 mod metrics;
 pub mod openapi;
+mod people;
 mod satisfaction;
 
 use std::sync::Arc;
@@ -62,6 +64,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(agent::router())
         .merge(admin::router())
         .merge(satisfaction::router())
+        .merge(people::router())
 }
 
 /// The OpenAPI document `GET /api/v1/openapi.json` serves.
@@ -76,6 +79,10 @@ pub fn app(state: AppState) -> Router {
     let (router, mut document) = api().split_for_parts();
     openapi::describe_path_rejections(&mut document);
     router
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access::authorize,
+        ))
         .layer(Extension(openapi::Served::new(&document)))
         .fallback(|| async { error::ApiError::NotFound("no such endpoint".into()) })
         .layer(DefaultBodyLimit::max(max_body))

@@ -8,13 +8,14 @@ use std::sync::Arc;
 use atalaya_shared::{ErrorBody, ErrorDetail};
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 /// Names of the two security schemes, as the annotations' `security(...)` use them.
 pub const ADMIN: &str = "admin";
 pub const AGENT: &str = "agent";
+pub const SESSION: &str = "session";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -44,7 +45,15 @@ impl Modify for SecuritySchemes {
         };
         components.add_security_scheme(
             ADMIN,
-            bearer("An admin API token (`Authorization: Bearer <token>`)"),
+            bearer("An API token (`Authorization: Bearer <token>`): a person's, or an admin token"),
+        );
+        components.add_security_scheme(
+            SESSION,
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::people::sessions::COOKIE,
+                "A signed-in person's session (`POST /api/v1/sessions`); its changes also carry \
+                 `X-CSRF-Token`",
+            ))),
         );
         components.add_security_scheme(
             AGENT,

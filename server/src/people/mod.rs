@@ -2,10 +2,14 @@
 //! sessions. The store keeps the rows ([`crate::store::users`], [`crate::store::sessions`]); the
 //! rules are here. The audit log of what people (and jobs) changed is [`crate::audit`].
 
+pub mod caller;
 pub mod password;
 pub mod role;
 pub mod sessions;
+pub mod sign_in;
+pub mod tokens;
 pub mod users;
 
+pub use caller::{Caller, Credential};
 pub use role::{Permission, Role};
 pub use users::{NewUser, User};

@@ -5,7 +5,19 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// The MSP's administrators: everything, every tenant.
@@ -22,12 +34,25 @@ pub enum Role {
 }
 
 /// Something a route or a command needs the caller to be allowed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Permission {
     /// Read tickets, their timelines and the desk's reports.
     ReadDesk,
-    /// Open, change, assign, comment on, escalate, resolve and reopen tickets.
+    /// Open, change, assign, comment on, escalate, resolve and reopen tickets; keep saved CMDB
+    /// queries.
     WorkDesk,
     /// Support plans, assignment groups, notification templates and channels.
     ConfigureDesk,
@@ -48,6 +73,24 @@ pub enum Permission {
 }
 
 impl Permission {
+    /// What it allows, for the message of a refusal ("a technician may not …").
+    pub fn describe(self) -> &'static str {
+        match self {
+            Permission::ReadDesk => "read tickets and the desk's reports",
+            Permission::WorkDesk => "work tickets or save CMDB queries",
+            Permission::ConfigureDesk => {
+                "configure support plans, assignment groups or notifications"
+            }
+            Permission::ReadCmdb => "read the CMDB, its rules or the fleet",
+            Permission::ManageSuppressions => "manage maintenance windows or silences",
+            Permission::ConfigureMonitoring => "configure rules, CIs, agents or enrollment",
+            Permission::ManageTenants => "create tenants",
+            Permission::ManagePeople => "manage users",
+            Permission::ReadAudit => "read the audit log",
+            Permission::OwnRequests => "open requests of their own",
+        }
+    }
+
     pub const ALL: [Permission; 10] = [
         Permission::ReadDesk,
         Permission::WorkDesk,

@@ -17,8 +17,18 @@ pub const ABSOLUTE_MS: i64 = 7 * 86_400_000;
 /// Use is written back at most this often (a read per request, a write per minute).
 const TOUCH_EVERY_MS: i64 = 60_000;
 
+/// The name of the cookie that carries a session's secret.
+pub const COOKIE: &str = "atalaya_session";
+
+/// The token a session's unsafe requests (POST, PUT, PATCH, DELETE) must carry in the
+/// `X-CSRF-Token` header or a form's `csrf_token` field: derived from the session's secret, which
+/// another site's page cannot read, so it cannot forge it either.
+pub fn csrf_token(secret: &str) -> String {
+    secrets::hash(&format!("csrf:{secret}"))
+}
+
 /// A session as its owner sees it in their list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Session {
     pub id: i64,
     pub created_at: chrono::DateTime<chrono::Utc>,

@@ -81,14 +81,19 @@ pub fn normalise_email(email: &str) -> Result<String, String> {
     }
 }
 
-pub async fn create(store: &Store, new: &NewUser, now: i64) -> StoreResult<User> {
-    let email = normalise_email(&new.email).map_err(StoreError::Invalid)?;
-    let display_name = new.display_name.trim();
-    if display_name.is_empty() || display_name.chars().count() > MAX_NAME {
+fn display_name(name: &str) -> StoreResult<&str> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME {
         return Err(StoreError::Invalid(format!(
             "a display name needs 1 to {MAX_NAME} characters"
         )));
     }
+    Ok(name)
+}
+
+pub async fn create(store: &Store, new: &NewUser, now: i64) -> StoreResult<User> {
+    let email = normalise_email(&new.email).map_err(StoreError::Invalid)?;
+    let display_name = display_name(&new.display_name)?;
     match (new.role.is_customer(), new.tenant) {
         (true, None) => {
             return Err(StoreError::Invalid(format!(
@@ -126,6 +131,34 @@ pub async fn create(store: &Store, new: &NewUser, now: i64) -> StoreResult<User>
         )
         .await?;
     User::from_row(&row)
+}
+
+/// Rename a user or give them another role of the same side: the MSP's roles (admin,
+/// technician, auditor) or a customer's (customer admin, requester) — a customer's person
+/// belongs to their tenant, the MSP's people to none. A technician who becomes an admin or an
+/// auditor keeps their memberships for the day they are a technician again.
+pub async fn update(
+    store: &Store,
+    id: i64,
+    new_name: Option<&str>,
+    new_role: Option<Role>,
+) -> StoreResult<User> {
+    let user = get(store, id).await?;
+    let name = display_name(new_name.unwrap_or(&user.display_name))?.to_string();
+    let role = new_role.unwrap_or(user.role);
+    if role.is_customer() != user.role.is_customer() {
+        return Err(StoreError::Invalid(format!(
+            "a {} cannot become a {}: a customer's people and the MSP's are different accounts",
+            user.role.as_str(),
+            role.as_str()
+        )));
+    }
+    if user.placeholder {
+        return Err(StoreError::Invalid(
+            "a placeholder keeps an old ticket's name; it cannot be changed".into(),
+        ));
+    }
+    User::from_row(&store.update_user(id, &name, role.as_str()).await?)
 }
 
 pub async fn get(store: &Store, id: i64) -> StoreResult<User> {
@@ -185,4 +218,14 @@ pub async fn add_membership(store: &Store, user: i64, tenant: TenantId) -> Store
         )));
     }
     store.add_membership(user, tenant).await
+}
+
+/// Users in id order: everybody, or a customer tenant's people and the technicians serving it.
+pub async fn list(store: &Store, tenant: Option<TenantId>) -> StoreResult<Vec<User>> {
+    store
+        .list_users(tenant)
+        .await?
+        .iter()
+        .map(User::from_row)
+        .collect()
 }

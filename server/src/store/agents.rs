@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::in_scope;
 use super::{now_ms, to_time, to_time_opt, Store, StoreResult, TenantId, TenantScope, Tx};
 use crate::secrets;
 
@@ -125,11 +126,12 @@ impl Store {
     }
 
     pub async fn list_agents(&self, scope: TenantScope) -> StoreResult<Vec<Agent>> {
-        let rows: Vec<AgentRow> = sqlx::query_as(
+        let rows: Vec<AgentRow> = sqlx::query_as(&format!(
             "SELECT id, tenant_id, site_id, computer_id, hostname, agent_version, enrolled_at,
                     last_seen_at, last_seq, revoked_at
-             FROM agents WHERE (CAST($1 AS BIGINT) IS NULL OR tenant_id = $1) ORDER BY enrolled_at",
-        )
+             FROM agents WHERE {in_scope} ORDER BY enrolled_at",
+            in_scope = in_scope("tenant_id", 1)
+        ))
         .bind(scope.filter())
         .fetch_all(self.pool())
         .await?;
@@ -138,11 +140,12 @@ impl Store {
 
     /// One agent, if it exists in `scope`.
     pub async fn agent(&self, scope: TenantScope, agent_id: &str) -> StoreResult<Agent> {
-        let row: Option<AgentRow> = sqlx::query_as(
+        let row: Option<AgentRow> = sqlx::query_as(&format!(
             "SELECT id, tenant_id, site_id, computer_id, hostname, agent_version, enrolled_at,
                     last_seen_at, last_seq, revoked_at
-             FROM agents WHERE id = $1 AND (CAST($2 AS BIGINT) IS NULL OR tenant_id = $2)",
-        )
+             FROM agents WHERE id = $1 AND {in_scope}",
+            in_scope = in_scope("tenant_id", 2)
+        ))
         .bind(agent_id)
         .bind(scope.filter())
         .fetch_optional(self.pool())
@@ -152,10 +155,11 @@ impl Store {
 
     /// Revoke an agent's credential: its next report is refused with 401.
     pub async fn revoke_agent(&self, scope: TenantScope, agent_id: &str) -> StoreResult<()> {
-        let result = sqlx::query(
+        let result = sqlx::query(&format!(
             "UPDATE agents SET revoked_at = COALESCE(revoked_at, $1)
-             WHERE id = $2 AND (CAST($3 AS BIGINT) IS NULL OR tenant_id = $3)",
-        )
+             WHERE id = $2 AND {in_scope}",
+            in_scope = in_scope("tenant_id", 3)
+        ))
         .bind(now_ms())
         .bind(agent_id)
         .bind(scope.filter())

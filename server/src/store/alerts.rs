@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::in_scope;
 use super::{
     now_ms, to_time, to_time_opt, Backend, NullableFloat, Store, StoreError, StoreResult, TenantId,
     TenantScope, Tx,
@@ -379,7 +380,8 @@ impl Store {
     pub async fn list_suppressions(&self, scope: TenantScope) -> StoreResult<Vec<Suppression>> {
         let rows: Vec<SuppressionRow> = sqlx::query_as(&format!(
             "SELECT {SUPPRESSION_COLUMNS} FROM suppressions
-             WHERE (CAST($1 AS BIGINT) IS NULL OR tenant_id = $1) ORDER BY id"
+             WHERE {in_scope} ORDER BY id",
+            in_scope = in_scope("tenant_id", 1)
         ))
         .bind(scope.filter())
         .fetch_all(self.pool())
@@ -395,7 +397,8 @@ impl Store {
     ) -> StoreResult<Suppression> {
         let row: Option<SuppressionRow> = sqlx::query_as(&format!(
             "UPDATE suppressions SET cancelled_at = COALESCE(cancelled_at, $1)
-             WHERE id = $2 AND (CAST($3 AS BIGINT) IS NULL OR tenant_id = $3) RETURNING {SUPPRESSION_COLUMNS}"
+             WHERE id = $2 AND {in_scope} RETURNING {SUPPRESSION_COLUMNS}",
+            in_scope = in_scope("tenant_id", 3)
         ))
         .bind(now_ms())
         .bind(id)

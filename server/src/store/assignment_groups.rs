@@ -52,13 +52,4 @@ impl Store {
             tier,
         })
     }
-
-    /// How the timeline names the caller: the admin token's name.
-    pub async fn actor_name(&self, token_id: i64) -> StoreResult<String> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT name FROM api_tokens WHERE id = $1")
-            .bind(token_id)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(row.map_or_else(|| format!("token #{token_id}"), |(name,)| name))
-    }
 }

@@ -3,6 +3,7 @@
 
 use sqlx::AnyConnection;
 
+use super::in_scope;
 use super::{Store, StoreResult, TenantScope};
 
 /// One entry as stored; `before` and `after` are JSON text.
@@ -67,11 +68,11 @@ impl Store {
         scope: TenantScope,
         filter: &AuditFilter,
     ) -> StoreResult<Vec<AuditRow>> {
-        Ok(sqlx::query_as(
+        Ok(sqlx::query_as(&format!(
             "SELECT id, at, tenant_id, actor_kind, actor_id, actor_name, action, object_kind,
                     object_id, before, after, request_id, client_address
                FROM audit_log
-              WHERE (CAST($1 AS BIGINT) IS NULL OR tenant_id = $1)
+              WHERE {in_scope}
                 AND (CAST($2 AS TEXT) IS NULL OR actor_name = $2)
                 AND (CAST($3 AS TEXT) IS NULL OR object_kind = $3)
                 AND (CAST($4 AS TEXT) IS NULL OR object_id = $4)
@@ -80,7 +81,8 @@ impl Store {
                 AND (CAST($7 AS BIGINT) IS NULL OR id < $7)
               ORDER BY id DESC
               LIMIT $8",
-        )
+            in_scope = in_scope("tenant_id", 1)
+        ))
         .bind(scope.filter())
         .bind(&filter.actor_name)
         .bind(&filter.object_kind)

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use super::cis::json_text;
 use super::cis::tx::{self as ci_tx, Change};
 use super::cis::ConfigurationItem;
+use super::in_scope;
 use super::{now_ms, to_time, to_time_opt, Store, StoreError, StoreResult, TenantId, TenantScope};
 use crate::ci::{class, relation};
 
@@ -474,9 +475,9 @@ impl Store {
     ) -> StoreResult<Vec<Review>> {
         type ReviewRow = (i64, i64, i64, Option<i64>, String, String, i64, Option<i64>);
         let rows: Vec<ReviewRow> = sqlx::query_as(
-            "SELECT id, tenant_id, ci_id, other_ci_id, kind, detail, created_at, resolved_at FROM ci_reviews
-             WHERE (CAST($1 AS BIGINT) IS NULL OR tenant_id = $1) AND ($2 = 0 OR resolved_at IS NULL)
-             ORDER BY id",
+            &format!("SELECT id, tenant_id, ci_id, other_ci_id, kind, detail, created_at, resolved_at FROM ci_reviews
+             WHERE {in_scope} AND ($2 = 0 OR resolved_at IS NULL)
+             ORDER BY id", in_scope = in_scope("tenant_id", 1)),
         )
         .bind(scope.filter())
         .bind(i64::from(open_only))
@@ -498,10 +499,11 @@ impl Store {
     }
 
     pub async fn resolve_review(&self, scope: TenantScope, id: i64) -> StoreResult<()> {
-        let done = sqlx::query(
+        let done = sqlx::query(&format!(
             "UPDATE ci_reviews SET resolved_at = COALESCE(resolved_at, $1)
-             WHERE id = $2 AND (CAST($3 AS BIGINT) IS NULL OR tenant_id = $3)",
-        )
+             WHERE id = $2 AND {in_scope}",
+            in_scope = in_scope("tenant_id", 3)
+        ))
         .bind(now_ms())
         .bind(id)
         .bind(scope.filter())

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::cis::{ci_from_row, CiRow, ConfigurationItem, CI_COLUMNS};
+use super::in_scope;
 use super::{now_ms, to_time, Store, StoreError, StoreResult, TenantId, TenantScope};
 use crate::ci::query::{self, order_by, Bind, Expr, QueryError, Sort};
 
@@ -86,8 +87,19 @@ impl Store {
             binds.push(value);
             sql.push_str(&format!(" AND {text} ${}", binds.len()));
         };
-        if let Some(tenant) = scope.filter() {
-            condition(&mut sql, &mut binds, "c.tenant_id =", Bind::Int(tenant));
+        match scope {
+            TenantScope::All => {}
+            TenantScope::Tenant(tenant) => {
+                condition(&mut sql, &mut binds, "c.tenant_id =", Bind::Int(tenant.0));
+            }
+            TenantScope::Members(user) => {
+                binds.push(Bind::Int(user));
+                sql.push_str(&format!(
+                    " AND c.tenant_id IN (SELECT m.tenant_id FROM tenant_memberships m \
+                     WHERE m.user_id = ${})",
+                    binds.len()
+                ));
+            }
         }
         if let Some(class) = &request.class {
             condition(&mut sql, &mut binds, "c.class =", Bind::Text(class.clone()));
@@ -149,10 +161,11 @@ impl Store {
     }
 
     pub async fn list_saved_queries(&self, scope: TenantScope) -> StoreResult<Vec<SavedQuery>> {
-        let rows: Vec<(i64, i64, String, String, i64)> = sqlx::query_as(
+        let rows: Vec<(i64, i64, String, String, i64)> = sqlx::query_as(&format!(
             "SELECT id, tenant_id, name, query, created_at FROM saved_queries
-             WHERE (CAST($1 AS BIGINT) IS NULL OR tenant_id = $1) ORDER BY tenant_id, name",
-        )
+             WHERE {in_scope} ORDER BY tenant_id, name",
+            in_scope = in_scope("tenant_id", 1)
+        ))
         .bind(scope.filter())
         .fetch_all(self.pool())
         .await?;
@@ -171,11 +184,14 @@ impl Store {
     }
 
     pub async fn delete_saved_query(&self, scope: TenantScope, id: i64) -> StoreResult<()> {
-        let done = sqlx::query("DELETE FROM saved_queries WHERE id = $1 AND (CAST($2 AS BIGINT) IS NULL OR tenant_id = $2)")
-            .bind(id)
-            .bind(scope.filter())
-            .execute(self.pool())
-            .await?;
+        let done = sqlx::query(&format!(
+            "DELETE FROM saved_queries WHERE id = $1 AND {in_scope}",
+            in_scope = in_scope("tenant_id", 2)
+        ))
+        .bind(id)
+        .bind(scope.filter())
+        .execute(self.pool())
+        .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }

@@ -3,6 +3,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use super::in_scope;
 use super::{to_time, to_time_opt, Store, StoreError, StoreResult, TenantId, TenantScope, Tx};
 
 #[derive(Debug, Clone, Serialize)]
@@ -85,10 +86,11 @@ impl Store {
     ) -> StoreResult<Vec<ConfigurationItem>> {
         let rows: Vec<CiRow> = sqlx::query_as(&format!(
             "SELECT {CI_COLUMNS} FROM configuration_items
-             WHERE (CAST($1 AS BIGINT) IS NULL OR tenant_id = $1)
+             WHERE {in_scope}
                AND (CAST($2 AS TEXT) IS NULL OR class = $2)
                AND (CAST($3 AS BIGINT) IS NULL OR computer_id = $3)
-             ORDER BY id LIMIT $4 OFFSET $5"
+             ORDER BY id LIMIT $4 OFFSET $5",
+            in_scope = in_scope("tenant_id", 1)
         ))
         .bind(scope.filter())
         .bind(filter.class.as_deref())
@@ -103,7 +105,8 @@ impl Store {
     pub async fn get_ci(&self, scope: TenantScope, id: i64) -> StoreResult<ConfigurationItem> {
         let row: Option<CiRow> = sqlx::query_as(&format!(
             "SELECT {CI_COLUMNS} FROM configuration_items
-             WHERE id = $1 AND (CAST($2 AS BIGINT) IS NULL OR tenant_id = $2)"
+             WHERE id = $1 AND {in_scope}",
+            in_scope = in_scope("tenant_id", 2)
         ))
         .bind(id)
         .bind(scope.filter())

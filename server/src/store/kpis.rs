@@ -6,6 +6,7 @@
 use serde::Serialize;
 use sqlx::AnyConnection;
 
+use super::in_scope;
 use super::tickets::{open_states_sql, TicketKind};
 use super::{Store, StoreResult, TenantScope};
 
@@ -84,12 +85,13 @@ pub async fn ticket_facts(
                 (SELECT COUNT(*) FROM {events} e WHERE e.{fk} = t.id
                     AND e.kind = 'escalated') AS escalations
            FROM {table} t JOIN tenants n ON n.id = t.tenant_id
-          WHERE (CAST($1 AS BIGINT) IS NULL OR t.tenant_id = $1)
+          WHERE {in_scope}
             AND t.opened_at >= $2 AND t.opened_at < $3 AND t.state <> 'cancelled'
           ORDER BY t.id",
         events = kind.events(),
         fk = kind.fk(),
         table = kind.table(),
+        in_scope = in_scope("t.tenant_id", 1)
     ))
     .bind(range.scope.filter())
     .bind(range.from)
@@ -108,9 +110,10 @@ impl Store {
         Ok(sqlx::query_as(&format!(
             "SELECT n.name AS tenant, t.opened_at, t.source
                FROM {} t JOIN tenants n ON n.id = t.tenant_id
-              WHERE (CAST($1 AS BIGINT) IS NULL OR t.tenant_id = $1)
+              WHERE {in_scope}
                 AND t.opened_at >= $2 AND t.opened_at < $3",
-            kind.table()
+            kind.table(),
+            in_scope = in_scope("t.tenant_id", 1)
         ))
         .bind(range.scope.filter())
         .bind(range.from)
@@ -129,9 +132,10 @@ impl Store {
         Ok(sqlx::query_as(&format!(
             "SELECT n.name AS tenant, t.priority, t.opened_at
                FROM {} t JOIN tenants n ON n.id = t.tenant_id
-              WHERE (CAST($1 AS BIGINT) IS NULL OR t.tenant_id = $1)
+              WHERE {in_scope}
                 AND t.state IN {open_states}",
-            kind.table()
+            kind.table(),
+            in_scope = in_scope("t.tenant_id", 1)
         ))
         .bind(scope.filter())
         .fetch_all(self.pool())
@@ -140,13 +144,14 @@ impl Store {
 
     /// Ratings given in the range, counted per tenant and score, in tenant and score order.
     pub async fn rating_counts(&self, range: &ReportRange) -> StoreResult<Vec<RatingCount>> {
-        Ok(sqlx::query_as(
+        Ok(sqlx::query_as(&format!(
             "SELECT n.name AS tenant, s.score, COUNT(*) AS count FROM satisfaction_ratings s
                JOIN tenants n ON n.id = s.tenant_id
-              WHERE (CAST($1 AS BIGINT) IS NULL OR s.tenant_id = $1)
+              WHERE {in_scope}
                 AND s.rated_at >= $2 AND s.rated_at < $3
               GROUP BY n.name, s.score ORDER BY n.name, s.score",
-        )
+            in_scope = in_scope("s.tenant_id", 1)
+        ))
         .bind(range.scope.filter())
         .bind(range.from)
         .bind(range.to)
@@ -160,17 +165,18 @@ impl Store {
         &self,
         range: &ReportRange,
     ) -> StoreResult<Vec<CiClassRow>> {
-        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(&format!(
             "SELECT n.name, c.class, COUNT(DISTINCT i.id)
                FROM incidents i
                JOIN incident_cis l ON l.incident_id = i.id
                JOIN configuration_items c ON c.id = l.ci_id
                JOIN tenants n ON n.id = i.tenant_id
-              WHERE (CAST($1 AS BIGINT) IS NULL OR i.tenant_id = $1)
+              WHERE {in_scope}
                 AND i.opened_at >= $2 AND i.opened_at < $3
               GROUP BY n.name, c.class
               ORDER BY n.name, COUNT(DISTINCT i.id) DESC, c.class",
-        )
+            in_scope = in_scope("i.tenant_id", 1)
+        ))
         .bind(range.scope.filter())
         .bind(range.from)
         .bind(range.to)
@@ -195,10 +201,11 @@ impl Store {
                FROM incidents i
                JOIN rules r ON r.id = i.rule_id
                JOIN tenants n ON n.id = i.tenant_id
-              WHERE (CAST($1 AS BIGINT) IS NULL OR i.tenant_id = $1)
+              WHERE {in_scope}
                 AND i.opened_at >= $2 AND i.opened_at < $3
               GROUP BY n.name, r.id, r.name
-              ORDER BY n.name, COUNT(*) DESC, r.id"
+              ORDER BY n.name, COUNT(*) DESC, r.id",
+            in_scope = in_scope("i.tenant_id", 1)
         ))
         .bind(range.scope.filter())
         .bind(range.from)

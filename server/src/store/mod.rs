@@ -26,6 +26,7 @@ pub mod rules;
 pub mod satisfaction;
 pub mod server_secrets;
 pub mod sessions;
+pub mod sign_in_failures;
 pub mod site_outages;
 pub mod steady_reports;
 pub mod support_plans;
@@ -106,29 +107,46 @@ impl Backend {
 #[serde(transparent)]
 pub struct TenantId(pub i64);
 
-/// What a caller may see: every tenant (the MSP administrator) or exactly one.
+/// What a caller may see: every tenant (the MSP's administrators and auditors), exactly one (a
+/// customer's people, a tenant-bound token), or the tenants a technician is a member of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TenantScope {
     All,
     Tenant(TenantId),
+    /// The tenants in the user's `tenant_memberships`, read by the query itself, so a membership
+    /// given or taken away applies to the next request.
+    Members(i64),
 }
 
 impl TenantScope {
-    /// The tenant id to bind for `(CAST($n AS BIGINT) IS NULL OR tenant_id = $n)` filters.
+    /// The value to bind for an [`in_scope`] clause: no tenant for all, the tenant's id for one,
+    /// the user's id negated for a technician's memberships (ids are positive, so the two never
+    /// meet).
     pub fn filter(self) -> Option<i64> {
         match self {
             TenantScope::All => None,
             TenantScope::Tenant(t) => Some(t.0),
+            TenantScope::Members(user) => Some(-user),
         }
     }
 
-    /// Whether a row owned by `tenant` is visible in this scope.
-    pub fn allows(self, tenant: TenantId) -> bool {
+    /// The one tenant of the scope, if it is exactly one.
+    pub fn single(self) -> Option<TenantId> {
         match self {
-            TenantScope::All => true,
-            TenantScope::Tenant(t) => t == tenant,
+            TenantScope::Tenant(t) => Some(t),
+            TenantScope::All | TenantScope::Members(_) => None,
         }
     }
+}
+
+/// The SQL condition "`column` is a tenant of the scope bound as `$n`" ([`TenantScope::filter`]):
+/// every query that reads or writes tenant-owned rows for a caller says it with this, so the
+/// three kinds of scope mean the same everywhere.
+pub fn in_scope(column: &str, n: u8) -> String {
+    format!(
+        "(CAST(${n} AS BIGINT) IS NULL OR {column} = ${n} OR {column} IN \
+         (SELECT m.tenant_id FROM tenant_memberships m WHERE m.user_id = -${n}))"
+    )
 }
 
 #[derive(Debug, thiserror::Error)]

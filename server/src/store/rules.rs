@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::in_scope;
 use super::{
     now_ms, to_time, NullableFloat, Store, StoreError, StoreResult, TenantId, TenantScope, Tx,
 };
@@ -273,9 +274,8 @@ impl Store {
                     recovery_level = $5, for_secs = $6, impact = $7, urgency = $8, auto_resolve = $9,
                     enabled = $10, runbook = $11, updated_at = $12, direction = $15, scope_query = $16,
                     reopen_window_secs = $17
-             WHERE id = $13 AND (CAST($14 AS BIGINT) IS NULL OR tenant_id = $14)
-             RETURNING {RULE_COLUMNS}"
-        ))
+             WHERE id = $13 AND {in_scope}
+             RETURNING {RULE_COLUMNS}", in_scope = in_scope("tenant_id", 14)))
         .bind(spec.name.trim())
         .bind(&spec.metric)
         .bind(NullableFloat(spec.warning_level))
@@ -303,7 +303,8 @@ impl Store {
     pub async fn list_rules(&self, scope: TenantScope) -> StoreResult<Vec<Rule>> {
         let rows: Vec<RuleRow> = sqlx::query_as(&format!(
             "SELECT {RULE_COLUMNS} FROM rules
-             WHERE tenant_id IS NULL OR CAST($1 AS BIGINT) IS NULL OR tenant_id = $1 ORDER BY id"
+             WHERE tenant_id IS NULL OR {in_scope} ORDER BY id",
+            in_scope = in_scope("tenant_id", 1)
         ))
         .bind(scope.filter())
         .fetch_all(self.pool())
@@ -321,9 +322,10 @@ impl Store {
     pub async fn delete_rule(&self, scope: TenantScope, id: i64) -> StoreResult<()> {
         // Alert states go with the rule; incidents keep their history and lose only the link.
         let mut tx = self.begin().await?;
-        let visible: Option<(i64,)> = sqlx::query_as(
-            "SELECT id FROM rules WHERE id = $1 AND (CAST($2 AS BIGINT) IS NULL OR tenant_id = $2)",
-        )
+        let visible: Option<(i64,)> = sqlx::query_as(&format!(
+            "SELECT id FROM rules WHERE id = $1 AND {in_scope}",
+            in_scope = in_scope("tenant_id", 2)
+        ))
         .bind(id)
         .bind(scope.filter())
         .fetch_optional(&mut *tx)

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::in_scope;
 use super::{now_ms, to_time, Store, StoreError, StoreResult, TenantId, TenantScope};
 
 #[derive(Debug, Clone, Serialize)]
@@ -62,10 +63,11 @@ impl Store {
     }
 
     pub async fn list_tenants(&self, scope: TenantScope) -> StoreResult<Vec<Tenant>> {
-        let rows: Vec<TenantRow> = sqlx::query_as(
+        let rows: Vec<TenantRow> = sqlx::query_as(&format!(
             "SELECT id, name, display_name, created_at FROM tenants
-             WHERE (CAST($1 AS BIGINT) IS NULL OR id = $1) ORDER BY id",
-        )
+             WHERE {in_scope} ORDER BY id",
+            in_scope = in_scope("id", 1)
+        ))
         .bind(scope.filter())
         .fetch_all(self.pool())
         .await?;
@@ -73,10 +75,11 @@ impl Store {
     }
 
     pub async fn tenant_by_name(&self, scope: TenantScope, name: &str) -> StoreResult<Tenant> {
-        let row: Option<TenantRow> = sqlx::query_as(
+        let row: Option<TenantRow> = sqlx::query_as(&format!(
             "SELECT id, name, display_name, created_at FROM tenants
-             WHERE name = $1 AND (CAST($2 AS BIGINT) IS NULL OR id = $2)",
-        )
+             WHERE name = $1 AND {in_scope}",
+            in_scope = in_scope("id", 2)
+        ))
         .bind(name)
         .bind(scope.filter())
         .fetch_optional(self.pool())

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::AnyConnection;
 
+use super::in_scope;
 use super::{to_time, StoreError, StoreResult, TenantId, TenantScope, Tx};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -295,8 +296,9 @@ pub async fn load_row(
     id: i64,
 ) -> StoreResult<TicketRow> {
     let row: Option<TicketRow> = sqlx::query_as(&format!(
-        "{} WHERE t.id = $1 AND (CAST($2 AS BIGINT) IS NULL OR t.tenant_id = $2)",
-        select_tickets(kind)
+        "{} WHERE t.id = $1 AND {in_scope}",
+        select_tickets(kind),
+        in_scope = in_scope("t.tenant_id", 2)
     ))
     .bind(id)
     .bind(scope.filter())
@@ -699,7 +701,7 @@ pub async fn list_rows(
     };
     Ok(sqlx::query_as(&format!(
         "{select}
-         WHERE (CAST($1 AS BIGINT) IS NULL OR t.tenant_id = $1)
+         WHERE {in_scope}
            AND (CAST($2 AS TEXT) IS NULL OR t.state = $2)
            AND (CAST($3 AS BIGINT) IS NULL OR t.priority = $3)
            AND (CAST($4 AS TEXT) IS NULL OR t.assignee = $4)
@@ -711,6 +713,7 @@ pub async fn list_rows(
         select = select_tickets(kind),
         cis = kind.cis(),
         fk = kind.fk(),
+        in_scope = in_scope("t.tenant_id", 1)
     ))
     .bind(scope.filter())
     .bind(filter.state.as_deref())

@@ -2,15 +2,38 @@
 
 use serde::Serialize;
 
+use super::in_scope;
 use super::{now_ms, to_time, to_time_opt, Store, StoreError, StoreResult, TenantId, TenantScope};
 use crate::secrets;
 
-/// Who an admin API token belongs to.
-#[derive(Debug, Clone, Copy)]
-pub struct ApiPrincipal {
-    pub token_id: i64,
-    pub scope: TenantScope,
+/// An API token as stored: ownerless (made by first start or `create-admin-token`: an MSP admin,
+/// or bound to one tenant) or a person's, with a role no higher than theirs and an expiry.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ApiTokenRow {
+    pub id: i64,
+    pub tenant_id: Option<i64>,
+    pub user_id: Option<i64>,
+    pub role: Option<String>,
+    pub name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
 }
+
+/// What a new person's token holds (its secret's hash, never the secret).
+#[derive(Debug, Clone)]
+pub struct NewApiTokenRow<'a> {
+    pub token_hash: &'a str,
+    pub user_id: i64,
+    pub role: &'a str,
+    pub tenant: Option<TenantId>,
+    pub name: &'a str,
+    pub expires_at: Option<i64>,
+}
+
+const API_TOKEN_COLUMNS: &str =
+    "id, tenant_id, user_id, role, name, created_at, last_used_at, expires_at, revoked_at";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EnrollmentToken {
@@ -73,7 +96,8 @@ pub enum EnrollmentRefusal {
 }
 
 impl Store {
-    /// Create an admin token; returns the secret, which is never retrievable again.
+    /// Create an ownerless admin token (first start, `create-admin-token`): an MSP admin's, or
+    /// bound to one tenant. Returns the secret, which is never retrievable again.
     pub async fn create_api_token(
         &self,
         tenant: Option<TenantId>,
@@ -92,21 +116,93 @@ impl Store {
         Ok(secret)
     }
 
-    /// Resolve a presented admin token to its principal; `None` if unknown or revoked.
-    pub async fn authenticate_api_token(&self, secret: &str) -> StoreResult<Option<ApiPrincipal>> {
-        let row: Option<(i64, Option<i64>)> = sqlx::query_as(
-            "SELECT id, tenant_id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
-        )
-        .bind(secrets::hash(secret))
+    /// A person's token.
+    pub async fn insert_api_token(
+        &self,
+        new: &NewApiTokenRow<'_>,
+        now: i64,
+    ) -> StoreResult<ApiTokenRow> {
+        Ok(sqlx::query_as(&format!(
+            "INSERT INTO api_tokens (tenant_id, user_id, role, name, token_hash, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {API_TOKEN_COLUMNS}"
+        ))
+        .bind(new.tenant.map(|t| t.0))
+        .bind(new.user_id)
+        .bind(new.role)
+        .bind(new.name)
+        .bind(new.token_hash)
+        .bind(now)
+        .bind(new.expires_at)
+        .fetch_one(self.pool())
+        .await?)
+    }
+
+    /// The token whose secret hashes to `hash`, revoked or not.
+    pub async fn api_token_by_hash(&self, hash: &str) -> StoreResult<Option<ApiTokenRow>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {API_TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1"
+        ))
+        .bind(hash)
         .fetch_optional(self.pool())
+        .await?)
+    }
+
+    pub async fn api_token(&self, id: i64) -> StoreResult<ApiTokenRow> {
+        sqlx::query_as(&format!(
+            "SELECT {API_TOKEN_COLUMNS} FROM api_tokens WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or(StoreError::NotFound)
+    }
+
+    /// A person's tokens (revoked ones too, for the record), newest first; ownerless tokens
+    /// with `None`.
+    pub async fn api_tokens_of(&self, user: Option<i64>) -> StoreResult<Vec<ApiTokenRow>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {API_TOKEN_COLUMNS} FROM api_tokens
+              WHERE user_id = $1 OR (CAST($1 AS BIGINT) IS NULL AND user_id IS NULL)
+              ORDER BY id DESC"
+        ))
+        .bind(user)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Note the token's use (callers write at most once a minute).
+    pub async fn touch_api_token(&self, id: i64, now: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Revoke a token (a second revocation keeps the first time).
+    pub async fn revoke_api_token(&self, id: i64, now: i64) -> StoreResult<ApiTokenRow> {
+        sqlx::query_as(&format!(
+            "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1
+             RETURNING {API_TOKEN_COLUMNS}"
+        ))
+        .bind(id)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or(StoreError::NotFound)
+    }
+
+    /// Revoke every live token of a person (deactivated: nothing of theirs keeps working).
+    pub async fn revoke_user_api_tokens(&self, user: i64, now: i64) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(user)
+        .bind(now)
+        .execute(self.pool())
         .await?;
-        Ok(row.map(|(token_id, tenant)| ApiPrincipal {
-            token_id,
-            scope: match tenant {
-                Some(t) => TenantScope::Tenant(TenantId(t)),
-                None => TenantScope::All,
-            },
-        }))
+        Ok(())
     }
 
     /// Create an enrollment token for a tenant; returns its record and the secret.
@@ -149,7 +245,8 @@ impl Store {
     ) -> StoreResult<Vec<EnrollmentToken>> {
         let rows: Vec<EnrollmentRow> = sqlx::query_as(&format!(
             "SELECT {ENROLLMENT_COLUMNS} FROM enrollment_tokens
-             WHERE (CAST($1 AS BIGINT) IS NULL OR tenant_id = $1) ORDER BY id"
+             WHERE {in_scope} ORDER BY id",
+            in_scope = in_scope("tenant_id", 1)
         ))
         .bind(scope.filter())
         .fetch_all(self.pool())
@@ -165,8 +262,9 @@ impl Store {
     ) -> StoreResult<EnrollmentToken> {
         let row: Option<EnrollmentRow> = sqlx::query_as(&format!(
             "UPDATE enrollment_tokens SET revoked_at = COALESCE(revoked_at, $1)
-             WHERE id = $2 AND (CAST($3 AS BIGINT) IS NULL OR tenant_id = $3)
-             RETURNING {ENROLLMENT_COLUMNS}"
+             WHERE id = $2 AND {in_scope}
+             RETURNING {ENROLLMENT_COLUMNS}",
+            in_scope = in_scope("tenant_id", 3)
         ))
         .bind(now_ms())
         .bind(id)

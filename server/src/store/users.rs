@@ -87,6 +87,16 @@ impl Store {
         .await?)
     }
 
+    /// How many users have the role (placeholders aside).
+    pub async fn count_users_with_role(&self, role: &str) -> StoreResult<i64> {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM users WHERE role = $1 AND placeholder = 0")
+                .bind(role)
+                .fetch_one(self.pool())
+                .await?;
+        Ok(n)
+    }
+
     /// Replace the password hash (already computed) and note when.
     pub async fn update_password_hash(&self, user: i64, hash: &str, now: i64) -> StoreResult<()> {
         let done = sqlx::query(
@@ -101,6 +111,24 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+
+    /// Rename a user or change their role (already validated).
+    pub async fn update_user(
+        &self,
+        user: i64,
+        display_name: &str,
+        role: &str,
+    ) -> StoreResult<UserRow> {
+        sqlx::query_as(&format!(
+            "UPDATE users SET display_name = $2, role = $3 WHERE id = $1 RETURNING {COLUMNS}"
+        ))
+        .bind(user)
+        .bind(display_name)
+        .bind(role)
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or(StoreError::NotFound)
     }
 
     pub async fn set_user_active(&self, user: i64, active: bool) -> StoreResult<()> {

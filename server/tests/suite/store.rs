@@ -1,5 +1,6 @@
 //! Store operations: tenants, sites, tokens, agents, rules — each on every backend.
 
+use atalaya_server::people::{tokens, Role};
 use atalaya_server::store::agents::NewAgent;
 use atalaya_server::store::rules::RuleSpec;
 use atalaya_server::store::tokens::{EnrollmentRefusal, NewEnrollmentToken};
@@ -81,23 +82,22 @@ on_every_backend!(admin_tokens_authenticate_by_hash, |store| {
         .create_api_token(Some(acme.id), "acme tech")
         .await
         .expect("token");
-    let p = store
-        .authenticate_api_token(&msp)
-        .await
-        .expect("auth")
-        .expect("known");
-    assert_eq!(p.scope, TenantScope::All);
-    let p = store
-        .authenticate_api_token(&scoped)
-        .await
-        .expect("auth")
-        .expect("known");
+    let authenticate = |secret: String| {
+        let store = store.clone();
+        async move {
+            tokens::authenticate(&store, &secret, now_ms())
+                .await
+                .expect("auth")
+        }
+    };
+    let p = authenticate(msp.clone()).await.expect("known");
+    assert_eq!((p.scope, p.role), (TenantScope::All, Role::MspAdmin));
+    let p = authenticate(scoped).await.expect("known");
     assert_eq!(p.scope, TenantScope::Tenant(acme.id));
-    assert!(store
-        .authenticate_api_token("atl_wrong")
-        .await
-        .expect("auth")
-        .is_none());
+    assert_eq!(
+        authenticate("atl_wrong".into()).await.expect_err("unknown"),
+        tokens::Refusal::Unknown
+    );
     // Only the hash is stored.
     let (stored,): (String,) =
         sqlx::query_as("SELECT token_hash FROM api_tokens WHERE name = 'msp'")

@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::super::error::{ApiError, ApiResult, BadBody, Refused};
-use super::super::extract::{AdminAuth, ApiJson, ApiPath};
+use super::super::extract::{ApiJson, ApiPath, Authorized};
 use super::super::AppState;
 use crate::store::agent_configs::{AgentConfigLayers, ConfigLayer};
 use crate::store::StoreError;
@@ -94,10 +94,10 @@ fn tenant_view(state: &AppState, tenant: String, layer: ConfigLayer) -> TenantAg
 )]
 async fn get_tenant(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<TenantAgentConfig>> {
-    let tenant = tenant_named(&state, principal.scope, &name).await?;
+    let tenant = tenant_named(&state, caller.scope, &name).await?;
     let layer = state.store.tenant_agent_config(tenant.id).await?;
     Ok(Json(tenant_view(&state, tenant.name, layer)))
 }
@@ -122,11 +122,11 @@ async fn get_tenant(
 )]
 async fn put_tenant(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<serde_json::Value>,
 ) -> ApiResult<Json<TenantAgentConfig>> {
-    let tenant = tenant_named(&state, principal.scope, &name).await?;
+    let tenant = tenant_named(&state, caller.scope, &name).await?;
     let settings = settings_from(body)?;
     let layer = state
         .store
@@ -153,12 +153,12 @@ async fn put_tenant(
 )]
 async fn get_agent(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<AgentAgentConfig>> {
     let agent = state
         .store
-        .agent(principal.scope, &id)
+        .agent(caller.scope, &id)
         .await
         .map_err(|e| not_found(e, "agent", &id))?;
     agent_view(&state, agent).await.map(Json)
@@ -183,13 +183,13 @@ async fn get_agent(
 )]
 async fn put_agent(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<serde_json::Value>,
 ) -> ApiResult<Json<AgentAgentConfig>> {
     let agent = state
         .store
-        .agent(principal.scope, &id)
+        .agent(caller.scope, &id)
         .await
         .map_err(|e| not_found(e, "agent", &id))?;
     let settings = settings_from(body)?;
@@ -218,12 +218,12 @@ async fn put_agent(
 )]
 async fn delete_agent(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     let agent = state
         .store
-        .agent(principal.scope, &id)
+        .agent(caller.scope, &id)
         .await
         .map_err(|e| not_found(e, "agent", &id))?;
     state

@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::super::error::{ApiResult, BadQuery, Refused};
-use super::super::extract::{AdminAuth, ApiPath, ApiQuery};
+use super::super::extract::{ApiPath, ApiQuery, Authorized};
 use super::super::AppState;
 use super::{scope, TenantQuery};
 use crate::store::agents::Agent as AgentRow;
@@ -73,10 +73,10 @@ impl From<AgentRow> for Agent {
 )]
 async fn list(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiQuery(q): ApiQuery<TenantQuery>,
 ) -> ApiResult<Json<Vec<Agent>>> {
-    let scope = scope(&state, &principal, q.tenant.as_deref()).await?;
+    let scope = scope(&state, &caller, q.tenant.as_deref()).await?;
     let agents = state.store.list_agents(scope).await?;
     Ok(Json(agents.into_iter().map(Agent::from).collect()))
 }
@@ -97,9 +97,9 @@ async fn list(
 )]
 async fn revoke(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    state.store.revoke_agent(principal.scope, &id).await?;
+    state.store.revoke_agent(caller.scope, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

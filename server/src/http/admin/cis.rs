@@ -14,15 +14,15 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::super::error::{ApiError, ApiResult, BadBody, BadQuery, Refused};
-use super::super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery};
+use super::super::extract::{ApiJson, ApiPath, ApiQuery, Authorized};
 use super::super::openapi::one_of;
 use super::super::AppState;
 use super::{scope, target_tenant, Paging, TenantQuery};
 use crate::cmdb::{class, query, relation};
+use crate::people::Caller;
 use crate::store::ci_admin::{FieldLock, HistoryEntry, InstalledPackage, Review as ReviewRow};
 use crate::store::ci_query::{CiQuery, CiQueryError, SavedQuery as SavedQueryRow};
 use crate::store::cis::{ConfigurationItem as CiRow, Relation};
-use crate::store::tokens::ApiPrincipal;
 use atalaya_shared::ErrorBody;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -258,9 +258,9 @@ fn relation_kind() -> utoipa::openapi::schema::Object {
 }
 const NO_CI: &str = "`not_found`: no such configuration item";
 
-/// Who made a change, for the history: the admin token's id.
-fn author(principal: &ApiPrincipal) -> String {
-    format!("api_token:{}", principal.token_id)
+/// Who made a change, for the history.
+fn author(caller: &Caller) -> String {
+    caller.author()
 }
 
 impl From<CiQueryError> for ApiError {
@@ -318,10 +318,10 @@ struct ListQuery {
 )]
 async fn list(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Response> {
-    let scope = scope(&state, &principal, q.tenant.as_deref()).await?;
+    let scope = scope(&state, &caller, q.tenant.as_deref()).await?;
     let (limit, offset) = Paging {
         limit: q.limit,
         offset: q.offset,
@@ -336,7 +336,7 @@ async fn list(
         }
         (Some(text), None) => Some(text.clone()),
         (None, Some(name)) => {
-            let tenant = target_tenant(&state, &principal, q.tenant.as_deref()).await?;
+            let tenant = target_tenant(&state, &caller, q.tenant.as_deref()).await?;
             let saved = state
                 .store
                 .saved_query(tenant, name)
@@ -472,7 +472,7 @@ struct NewCi {
 )]
 async fn create(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiJson(new): ApiJson<NewCi>,
 ) -> ApiResult<(StatusCode, Json<ConfigurationItem>)> {
     if new.class != class::BUSINESS_SERVICE {
@@ -481,10 +481,10 @@ async fn create(
             class::BUSINESS_SERVICE
         )));
     }
-    let tenant = target_tenant(&state, &principal, new.tenant.as_deref()).await?;
+    let tenant = target_tenant(&state, &caller, new.tenant.as_deref()).await?;
     let ci = state
         .store
-        .create_business_service(tenant, &new.name, &new.attributes, &author(&principal))
+        .create_business_service(tenant, &new.name, &new.attributes, &author(&caller))
         .await?;
     Ok((StatusCode::CREATED, Json(ci.into())))
 }
@@ -524,19 +524,19 @@ struct ShowQuery {
 )]
 async fn show(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<ShowQuery>,
 ) -> ApiResult<Response> {
     if let Some(at) = q.at {
         let ci = state
             .store
-            .ci_as_of(principal.scope, id, at.timestamp_millis())
+            .ci_as_of(caller.scope, id, at.timestamp_millis())
             .await
             .map_err(|_| ApiError::NotFound("configuration item not found at that time".into()))?;
         return Ok(Json(ConfigurationItem::from(ci)).into_response());
     }
-    let ci = found(state.store.get_ci(principal.scope, id).await)?;
+    let ci = found(state.store.get_ci(caller.scope, id).await)?;
     let relations = state.store.ci_relations(ci.tenant_id, ci.id).await?;
     let locks = state.store.ci_locks(ci.id).await?;
     Ok(Json(CiDetail {
@@ -580,7 +580,7 @@ struct Edit {
 )]
 async fn edit(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(id): ApiPath<i64>,
     ApiJson(edit): ApiJson<Edit>,
 ) -> ApiResult<Json<ConfigurationItem>> {
@@ -591,7 +591,7 @@ async fn edit(
         found(
             state
                 .store
-                .edit_ci(principal.scope, id, &edit.attributes, &author(&principal))
+                .edit_ci(caller.scope, id, &edit.attributes, &author(&caller))
                 .await,
         )?
         .into(),
@@ -617,7 +617,7 @@ async fn edit(
 )]
 async fn unlock(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath((id, field)): ApiPath<(i64, String)>,
 ) -> ApiResult<Json<ConfigurationItem>> {
     let field = field
@@ -626,7 +626,7 @@ async fn unlock(
         .to_string();
     let ci = state
         .store
-        .unlock_field(principal.scope, id, &field, &author(&principal))
+        .unlock_field(caller.scope, id, &field, &author(&caller))
         .await;
     ci.map(|c| Json(c.into())).map_err(|e| match e {
         crate::store::StoreError::NotFound => {
@@ -652,10 +652,10 @@ async fn unlock(
 )]
 async fn history(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<CiChange>>> {
-    let changes = found(state.store.ci_history(principal.scope, id).await)?;
+    let changes = found(state.store.ci_history(caller.scope, id).await)?;
     Ok(Json(changes.into_iter().map(CiChange::from).collect()))
 }
 
@@ -675,10 +675,10 @@ async fn history(
 )]
 async fn software(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<Package>>> {
-    let ci = found(state.store.get_ci(principal.scope, id).await)?;
+    let ci = found(state.store.get_ci(caller.scope, id).await)?;
     let packages = state.store.installed_software(&ci).await?;
     Ok(Json(packages.into_iter().map(Package::from).collect()))
 }
@@ -710,20 +710,14 @@ struct NewRelation {
 )]
 async fn relate(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(id): ApiPath<i64>,
     ApiJson(new): ApiJson<NewRelation>,
 ) -> ApiResult<StatusCode> {
     let added = found(
         state
             .store
-            .add_relation(
-                principal.scope,
-                id,
-                &new.kind,
-                new.target_id,
-                &author(&principal),
-            )
+            .add_relation(caller.scope, id, &new.kind, new.target_id, &author(&caller))
             .await,
     )?;
     Ok(if added {
@@ -753,12 +747,12 @@ async fn relate(
 )]
 async fn unrelate(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath((id, kind, target)): ApiPath<(i64, String, i64)>,
 ) -> ApiResult<StatusCode> {
     state
         .store
-        .remove_relation(principal.scope, id, &kind, target, &author(&principal))
+        .remove_relation(caller.scope, id, &kind, target, &author(&caller))
         .await
         .map_err(|_| ApiError::not_found("relation"))?;
     Ok(StatusCode::NO_CONTENT)
@@ -780,12 +774,12 @@ async fn unrelate(
 )]
 async fn retire(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<ConfigurationItem>> {
     let ci = state
         .store
-        .retire_ci(principal.scope, id, &author(&principal))
+        .retire_ci(caller.scope, id, &author(&caller))
         .await;
     Ok(Json(found(ci)?.into()))
 }
@@ -807,10 +801,10 @@ async fn retire(
 )]
 async fn list_saved(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiQuery(q): ApiQuery<TenantQuery>,
 ) -> ApiResult<Json<Vec<SavedQuery>>> {
-    let scope = scope(&state, &principal, q.tenant.as_deref()).await?;
+    let scope = scope(&state, &caller, q.tenant.as_deref()).await?;
     let saved = state.store.list_saved_queries(scope).await?;
     Ok(Json(saved.into_iter().map(SavedQuery::from).collect()))
 }
@@ -843,10 +837,10 @@ struct NewSaved {
 )]
 async fn save(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiJson(new): ApiJson<NewSaved>,
 ) -> ApiResult<(StatusCode, Json<SavedQuery>)> {
-    let tenant = target_tenant(&state, &principal, new.tenant.as_deref()).await?;
+    let tenant = target_tenant(&state, &caller, new.tenant.as_deref()).await?;
     Ok((
         StatusCode::CREATED,
         Json(
@@ -875,12 +869,12 @@ async fn save(
 )]
 async fn delete_saved(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
     state
         .store
-        .delete_saved_query(principal.scope, id)
+        .delete_saved_query(caller.scope, id)
         .await
         .map_err(|_| ApiError::not_found("saved query"))?;
     Ok(StatusCode::NO_CONTENT)
@@ -912,10 +906,10 @@ struct ReviewQuery {
 )]
 async fn reviews(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiQuery(q): ApiQuery<ReviewQuery>,
 ) -> ApiResult<Json<Vec<Review>>> {
-    let scope = scope(&state, &principal, q.tenant.as_deref()).await?;
+    let scope = scope(&state, &caller, q.tenant.as_deref()).await?;
     let open_only = !q.all.unwrap_or(false);
     let reviews = state.store.list_reviews(scope, open_only).await?;
     Ok(Json(reviews.into_iter().map(Review::from).collect()))
@@ -937,12 +931,12 @@ async fn reviews(
 )]
 async fn resolve_review(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
     state
         .store
-        .resolve_review(principal.scope, id)
+        .resolve_review(caller.scope, id)
         .await
         .map_err(|_| ApiError::not_found("review"))?;
     Ok(StatusCode::NO_CONTENT)

@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::super::error::{ApiResult, BadBody, BadQuery, Refused};
-use super::super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery};
+use super::super::extract::{ApiJson, ApiPath, ApiQuery, Authorized};
 use super::super::AppState;
 use super::{scope, target_tenant, TenantQuery};
 use crate::store::tokens::{EnrollmentToken as TokenRow, NewEnrollmentToken};
@@ -70,10 +70,10 @@ impl From<TokenRow> for EnrollmentToken {
 )]
 async fn list(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiQuery(q): ApiQuery<TenantQuery>,
 ) -> ApiResult<Json<Vec<EnrollmentToken>>> {
-    let scope = scope(&state, &principal, q.tenant.as_deref()).await?;
+    let scope = scope(&state, &caller, q.tenant.as_deref()).await?;
     let tokens = state.store.list_enrollment_tokens(scope).await?;
     Ok(Json(
         tokens.into_iter().map(EnrollmentToken::from).collect(),
@@ -123,10 +123,10 @@ struct CreatedToken {
 )]
 async fn create(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiJson(new): ApiJson<NewToken>,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
-    let tenant = target_tenant(&state, &principal, new.tenant.as_deref()).await?;
+    let tenant = target_tenant(&state, &caller, new.tenant.as_deref()).await?;
     let site_id = match new.site.as_deref() {
         Some(site) => Some(state.store.ensure_site(tenant, site).await?),
         None => None,
@@ -163,13 +163,13 @@ async fn create(
 )]
 async fn revoke(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<EnrollmentToken>> {
     Ok(Json(
         state
             .store
-            .revoke_enrollment_token(principal.scope, id)
+            .revoke_enrollment_token(caller.scope, id)
             .await?
             .into(),
     ))

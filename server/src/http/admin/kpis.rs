@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::super::error::{ApiError, ApiResult, BadQuery, Refused};
-use super::super::extract::{AdminAuth, ApiQuery};
+use super::super::extract::{ApiQuery, Authorized};
 use super::super::AppState;
 use super::scope;
 use crate::desk::kpis::{self, BacklogRow, Period, SatisfactionRow, ServiceLevelRow, VolumeRow};
@@ -284,7 +284,7 @@ struct Request {
 
 async fn resolve(
     state: &AppState,
-    principal: &crate::store::tokens::ApiPrincipal,
+    caller: &crate::people::Caller,
     query: ReportQuery,
     headers: &HeaderMap,
 ) -> ApiResult<Request> {
@@ -317,7 +317,7 @@ async fn resolve(
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("text/csv")),
     };
-    let scope = scope(state, principal, query.tenant.as_deref()).await?;
+    let scope = scope(state, caller, query.tenant.as_deref()).await?;
     Ok(Request {
         range: ReportRange { scope, from, to },
         csv,
@@ -383,11 +383,11 @@ fn respond<T: Serialize>(name: &str, request: &Request, rows: Vec<T>) -> ApiResu
 )]
 async fn service_levels(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<ReportQuery>,
 ) -> ApiResult<Response> {
-    let request = resolve(&state, &principal, query, &headers).await?;
+    let request = resolve(&state, &caller, query, &headers).await?;
     let rows = kpis::service_levels(&state.store, &request.range, request.now).await?;
     respond("service-levels", &request, to_rows::<_, ServiceLevel>(rows))
 }
@@ -416,11 +416,11 @@ async fn service_levels(
 )]
 async fn first_contact_resolution(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<ReportQuery>,
 ) -> ApiResult<Response> {
-    let request = resolve(&state, &principal, query, &headers).await?;
+    let request = resolve(&state, &caller, query, &headers).await?;
     let rows = kpis::service_levels(&state.store, &request.range, request.now)
         .await?
         .into_iter()
@@ -459,11 +459,11 @@ async fn first_contact_resolution(
 )]
 async fn volume(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<ReportQuery>,
 ) -> ApiResult<Response> {
-    let request = resolve(&state, &principal, query, &headers).await?;
+    let request = resolve(&state, &caller, query, &headers).await?;
     let rows = kpis::volume(&state.store, &request.range, request.period).await?;
     respond("volume", &request, to_rows::<_, Volume>(rows))
 }
@@ -491,11 +491,11 @@ async fn volume(
 )]
 async fn backlog(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<ReportQuery>,
 ) -> ApiResult<Response> {
-    let request = resolve(&state, &principal, query, &headers).await?;
+    let request = resolve(&state, &caller, query, &headers).await?;
     let rows = kpis::backlog(&state.store, request.range.scope, request.now).await?;
     respond("backlog", &request, to_rows::<_, Backlog>(rows))
 }
@@ -523,11 +523,11 @@ async fn backlog(
 )]
 async fn incidents_per_ci_class(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<ReportQuery>,
 ) -> ApiResult<Response> {
-    let request = resolve(&state, &principal, query, &headers).await?;
+    let request = resolve(&state, &caller, query, &headers).await?;
     let rows = state.store.incidents_per_ci_class(&request.range).await?;
     respond(
         "incidents-per-ci-class",
@@ -559,11 +559,11 @@ async fn incidents_per_ci_class(
 )]
 async fn incidents_per_rule(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<ReportQuery>,
 ) -> ApiResult<Response> {
-    let request = resolve(&state, &principal, query, &headers).await?;
+    let request = resolve(&state, &caller, query, &headers).await?;
     let rows = state.store.incidents_per_rule(&request.range).await?;
     respond(
         "incidents-per-rule",
@@ -595,11 +595,11 @@ async fn incidents_per_rule(
 )]
 async fn satisfaction(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<ReportQuery>,
 ) -> ApiResult<Response> {
-    let request = resolve(&state, &principal, query, &headers).await?;
+    let request = resolve(&state, &caller, query, &headers).await?;
     let rows = kpis::satisfaction(&state.store, &request.range).await?;
     respond("satisfaction", &request, to_rows::<_, Satisfaction>(rows))
 }

@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::super::error::{ApiError, ApiResult, BadBody, Refused};
-use super::super::extract::{AdminAuth, ApiJson, ApiPath};
+use super::super::extract::{ApiJson, ApiPath, Authorized};
 use super::super::AppState;
 use super::support_plans::tenant;
 use crate::notify::templates::{self, Template, EVENTS};
@@ -90,10 +90,10 @@ fn known_event(event: &str) -> ApiResult<()> {
 )]
 async fn list(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<Vec<EventTemplate>>> {
-    let tenant = tenant(&state, &principal, &name).await?;
+    let tenant = tenant(&state, &caller, &name).await?;
     let all = tenant_templates::in_force(&state.store, tenant).await?;
     Ok(Json(all.into_iter().map(EventTemplate::from).collect()))
 }
@@ -115,10 +115,10 @@ async fn list(
 )]
 async fn show(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath((name, event)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<EventTemplate>> {
-    let tenant = tenant(&state, &principal, &name).await?;
+    let tenant = tenant(&state, &caller, &name).await?;
     known_event(&event)?;
     let all = tenant_templates::in_force(&state.store, tenant).await?;
     all.into_iter()
@@ -147,7 +147,7 @@ async fn show(
 )]
 async fn replace(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath((name, event)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<TemplateBody>,
 ) -> ApiResult<Json<EventTemplate>> {
@@ -155,11 +155,11 @@ async fn replace(
         subject: body.subject,
         body: body.body,
     };
-    let tenant = tenant(&state, &principal, &name).await?;
+    let tenant = tenant(&state, &caller, &name).await?;
     known_event(&event)?;
     templates::validate(&event, &template)
         .map_err(|e| ApiError::Unprocessable("invalid_template", e))?;
-    let actor = state.store.actor_name(principal.token_id).await?;
+    let actor = caller.name.clone();
     Ok(Json(
         tenant_templates::save(&state.store, tenant, &event, &template, &actor, now_ms())
             .await?
@@ -184,10 +184,10 @@ async fn replace(
 )]
 async fn remove(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath((name, event)): ApiPath<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let tenant = tenant(&state, &principal, &name).await?;
+    let tenant = tenant(&state, &caller, &name).await?;
     known_event(&event)?;
     tenant_templates::reset(&state.store, tenant, &event)
         .await

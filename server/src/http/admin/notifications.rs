@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::super::error::{ApiResult, BadBody, Refused};
-use super::super::extract::{AdminAuth, ApiJson, ApiPath};
+use super::super::extract::{ApiJson, ApiPath, Authorized};
 use super::super::AppState;
 use super::support_plans::tenant;
 use crate::store::now_ms;
@@ -92,10 +92,10 @@ const NO_TENANT: &str = "`not_found`: no such tenant";
 )]
 async fn channels(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<Vec<Channel>>> {
-    let tenant = tenant(&state, &principal, &name).await?;
+    let tenant = tenant(&state, &caller, &name).await?;
     let channels = state.store.list_channels(tenant).await?;
     Ok(Json(channels.into_iter().map(Channel::from).collect()))
 }
@@ -132,11 +132,11 @@ struct ChannelBody {
 )]
 async fn create_channel(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<ChannelBody>,
 ) -> ApiResult<(StatusCode, Json<Channel>)> {
-    let tenant = tenant(&state, &principal, &name).await?;
+    let tenant = tenant(&state, &caller, &name).await?;
     let channel = state
         .store
         .create_channel(
@@ -221,10 +221,10 @@ impl OutboxView {
 )]
 async fn outbox(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<Vec<OutboxView>>> {
-    let tenant = tenant(&state, &principal, &name).await?;
+    let tenant = tenant(&state, &caller, &name).await?;
     let mut views = Vec::new();
     for entry in state.store.outbox(tenant).await? {
         let attempts = state.store.outbox_attempts(entry.id).await?;

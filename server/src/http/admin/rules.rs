@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::super::error::{ApiError, ApiResult, BadBody, BadQuery, Refused};
-use super::super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery};
+use super::super::extract::{ApiJson, ApiPath, ApiQuery, Authorized};
 use super::super::openapi::one_of;
 use super::super::AppState;
 use super::{scope, target_tenant, TenantQuery};
@@ -185,10 +185,10 @@ impl From<RuleBody> for RuleSpec {
 )]
 async fn list(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiQuery(q): ApiQuery<TenantQuery>,
 ) -> ApiResult<Json<Vec<Rule>>> {
-    let scope = scope(&state, &principal, q.tenant.as_deref()).await?;
+    let scope = scope(&state, &caller, q.tenant.as_deref()).await?;
     let rules = state.store.list_rules(scope).await?;
     Ok(Json(rules.into_iter().map(Rule::from).collect()))
 }
@@ -213,14 +213,14 @@ async fn list(
 )]
 async fn create(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiQuery(q): ApiQuery<TenantQuery>,
     ApiJson(body): ApiJson<RuleBody>,
 ) -> ApiResult<(StatusCode, Json<Rule>)> {
     let spec = RuleSpec::from(body);
-    let tenant = match (q.tenant.as_deref(), principal.scope) {
+    let tenant = match (q.tenant.as_deref(), caller.scope) {
         (None, TenantScope::All) => None,
-        (name, _) => Some(target_tenant(&state, &principal, name).await?),
+        (name, _) => Some(target_tenant(&state, &caller, name).await?),
     };
     Ok((
         StatusCode::CREATED,
@@ -244,10 +244,10 @@ async fn create(
 )]
 async fn show(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Rule>> {
-    let rule = state.store.get_rule(principal.scope, id).await;
+    let rule = state.store.get_rule(caller.scope, id).await;
     rule.map(|r| Json(r.into()))
         .map_err(|_| ApiError::not_found("rule"))
 }
@@ -271,7 +271,7 @@ async fn show(
 )]
 async fn replace(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<RuleBody>,
 ) -> ApiResult<Json<Rule>> {
@@ -279,7 +279,7 @@ async fn replace(
     Ok(Json(
         state
             .store
-            .update_rule(principal.scope, id, &spec)
+            .update_rule(caller.scope, id, &spec)
             .await?
             .into(),
     ))
@@ -301,9 +301,9 @@ async fn replace(
 )]
 async fn remove(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    state.store.delete_rule(principal.scope, id).await?;
+    state.store.delete_rule(caller.scope, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,12 +10,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::super::error::{ApiError, ApiResult, BadBody, Refused};
-use super::super::extract::{AdminAuth, ApiJson, ApiPath};
+use super::super::extract::{ApiJson, ApiPath, Authorized};
 use super::super::AppState;
 use crate::desk::plans::SavedPlan as SavedPlanRow;
+use crate::people::Caller;
 use crate::sla::plan::SupportPlan;
 use crate::store::assignment_groups::AssignmentGroup as GroupRow;
-use crate::store::tokens::ApiPrincipal;
 use crate::store::{now_ms, TenantId, TenantScope};
 use atalaya_shared::ErrorBody;
 
@@ -164,14 +164,10 @@ impl From<GroupRow> for AssignmentGroup {
 
 const TENANT: &str = "The tenant's name";
 
-pub(super) async fn tenant(
-    state: &AppState,
-    principal: &ApiPrincipal,
-    name: &str,
-) -> ApiResult<TenantId> {
+pub(super) async fn tenant(state: &AppState, caller: &Caller, name: &str) -> ApiResult<TenantId> {
     state
         .store
-        .tenant_by_name(principal.scope, name)
+        .tenant_by_name(caller.scope, name)
         .await
         .map(|t| t.id)
         .map_err(|_| ApiError::NotFound(format!("tenant {name:?} not found")))
@@ -193,10 +189,10 @@ pub(super) async fn tenant(
 )]
 async fn show(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<SavedPlan>> {
-    let tenant = tenant(&state, &principal, &name).await?;
+    let tenant = tenant(&state, &caller, &name).await?;
     Ok(Json(
         crate::desk::plans::current(&state.store, tenant)
             .await?
@@ -220,10 +216,10 @@ async fn show(
 )]
 async fn history(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<Vec<SavedPlan>>> {
-    let tenant = tenant(&state, &principal, &name).await?;
+    let tenant = tenant(&state, &caller, &name).await?;
     let versions = crate::desk::plans::history(&state.store, tenant).await?;
     Ok(Json(versions.into_iter().map(SavedPlan::from).collect()))
 }
@@ -247,13 +243,13 @@ async fn history(
 )]
 async fn replace(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(name): ApiPath<String>,
     ApiJson(plan): ApiJson<SupportPlan>,
 ) -> ApiResult<Json<SavedPlan>> {
-    let tenant = tenant(&state, &principal, &name).await?;
+    let tenant = tenant(&state, &caller, &name).await?;
     plan.validate().map_err(ApiError::invalid)?;
-    let actor = state.store.actor_name(principal.token_id).await?;
+    let actor = caller.name.clone();
     Ok(Json(
         crate::desk::plans::save(&state.store, tenant, &plan, &actor, now_ms())
             .await?
@@ -275,7 +271,7 @@ async fn replace(
 )]
 async fn groups(
     State(state): State<AppState>,
-    AdminAuth(_principal): AdminAuth,
+    Authorized(_principal): Authorized,
 ) -> ApiResult<Json<Vec<AssignmentGroup>>> {
     let groups = state.store.list_assignment_groups().await?;
     Ok(Json(
@@ -312,10 +308,10 @@ struct GroupBody {
 )]
 async fn create_group(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiJson(body): ApiJson<GroupBody>,
 ) -> ApiResult<(StatusCode, Json<AssignmentGroup>)> {
-    if principal.scope != TenantScope::All {
+    if caller.scope != TenantScope::All {
         return Err(ApiError::Forbidden(
             "only the MSP-wide administrator creates assignment groups".into(),
         ));

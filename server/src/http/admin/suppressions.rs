@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::super::error::{ApiError, ApiResult, BadBody, BadQuery, Refused};
-use super::super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery};
+use super::super::extract::{ApiJson, ApiPath, ApiQuery, Authorized};
 use super::super::AppState;
 use super::{scope, target_tenant, TenantQuery};
 use crate::rules::metrics::{Unit, METRICS};
@@ -118,11 +118,11 @@ impl From<AlertHistoryEntry> for AlertTransition {
 
 async fn list(
     state: &AppState,
-    principal: &crate::store::tokens::ApiPrincipal,
+    caller: &crate::people::Caller,
     tenant: Option<&str>,
     kind: &str,
 ) -> ApiResult<Json<Vec<Suppression>>> {
-    let scope = scope(state, principal, tenant).await?;
+    let scope = scope(state, caller, tenant).await?;
     let all = state.store.list_suppressions(scope).await?;
     Ok(Json(
         all.into_iter()
@@ -149,10 +149,10 @@ async fn list(
 )]
 async fn list_maintenance(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiQuery(q): ApiQuery<TenantQuery>,
 ) -> ApiResult<Json<Vec<Suppression>>> {
-    list(&state, &principal, q.tenant.as_deref(), "maintenance").await
+    list(&state, &caller, q.tenant.as_deref(), "maintenance").await
 }
 
 /// Silences.
@@ -172,10 +172,10 @@ async fn list_maintenance(
 )]
 async fn list_silences(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiQuery(q): ApiQuery<TenantQuery>,
 ) -> ApiResult<Json<Vec<Suppression>>> {
-    list(&state, &principal, q.tenant.as_deref(), "silence").await
+    list(&state, &caller, q.tenant.as_deref(), "silence").await
 }
 
 /// The body of both resources; `kind` comes from the path.
@@ -202,11 +202,11 @@ struct Body {
 
 async fn create(
     state: &AppState,
-    principal: &crate::store::tokens::ApiPrincipal,
+    caller: &crate::people::Caller,
     kind: &str,
     body: Body,
 ) -> ApiResult<(StatusCode, Json<Suppression>)> {
-    let tenant = target_tenant(state, principal, body.tenant.as_deref()).await?;
+    let tenant = target_tenant(state, caller, body.tenant.as_deref()).await?;
     let new = NewSuppression {
         tenant: body.tenant,
         kind: kind.into(),
@@ -218,7 +218,7 @@ async fn create(
         cron: body.cron,
         duration_secs: body.duration_secs,
     };
-    let author = format!("api_token:{}", principal.token_id);
+    let author = caller.author();
     let created = state
         .store
         .create_suppression(tenant, &new, &author)
@@ -249,10 +249,10 @@ async fn create(
 )]
 async fn create_maintenance(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiJson(body): ApiJson<Body>,
 ) -> ApiResult<(StatusCode, Json<Suppression>)> {
-    create(&state, &principal, "maintenance", body).await
+    create(&state, &caller, "maintenance", body).await
 }
 
 /// Silence alerts until a time.
@@ -272,10 +272,10 @@ async fn create_maintenance(
 )]
 async fn create_silence(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiJson(body): ApiJson<Body>,
 ) -> ApiResult<(StatusCode, Json<Suppression>)> {
-    create(&state, &principal, "silence", body).await
+    create(&state, &caller, "silence", body).await
 }
 
 /// End a maintenance window now; it stays listed with the time it was cancelled.
@@ -294,7 +294,7 @@ async fn create_silence(
 )]
 async fn cancel_maintenance_window(
     State(state): State<AppState>,
-    auth: AdminAuth,
+    auth: Authorized,
     id: ApiPath<i64>,
 ) -> ApiResult<Json<Suppression>> {
     cancel(State(state), auth, id).await
@@ -316,7 +316,7 @@ async fn cancel_maintenance_window(
 )]
 async fn cancel_silence(
     State(state): State<AppState>,
-    auth: AdminAuth,
+    auth: Authorized,
     id: ApiPath<i64>,
 ) -> ApiResult<Json<Suppression>> {
     cancel(State(state), auth, id).await
@@ -325,10 +325,10 @@ async fn cancel_silence(
 /// End a window or silence now; it stays listed with the time it was cancelled.
 async fn cancel(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Suppression>> {
-    let cancelled = state.store.cancel_suppression(principal.scope, id).await;
+    let cancelled = state.store.cancel_suppression(caller.scope, id).await;
     cancelled
         .map(|s| Json(s.into()))
         .map_err(|_| ApiError::not_found("maintenance window or silence"))
@@ -355,7 +355,7 @@ struct MetricInfo {
         (status = 200, description = "The metric catalogue", body = Vec<MetricInfo>),
     )
 )]
-async fn rule_metrics(AdminAuth(_): AdminAuth) -> Json<Vec<MetricInfo>> {
+async fn rule_metrics(Authorized(_): Authorized) -> Json<Vec<MetricInfo>> {
     let unit = |u: Unit| match u {
         Unit::Percent => "percent",
         Unit::Bytes => "bytes",
@@ -394,10 +394,10 @@ async fn rule_metrics(AdminAuth(_): AdminAuth) -> Json<Vec<MetricInfo>> {
 )]
 async fn alert_history(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<AlertTransition>>> {
-    let history = state.store.alert_history(principal.scope, id).await;
+    let history = state.store.alert_history(caller.scope, id).await;
     history
         .map(|h| Json(h.into_iter().map(AlertTransition::from).collect()))
         .map_err(|_| ApiError::not_found("configuration item"))

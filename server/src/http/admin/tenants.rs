@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::super::error::{ApiError, ApiResult, BadBody, Refused};
-use super::super::extract::{AdminAuth, ApiJson};
+use super::super::extract::{ApiJson, Authorized};
 use super::super::AppState;
 use crate::store::tenants::Tenant as TenantRow;
 use crate::store::TenantScope;
@@ -54,9 +54,9 @@ impl From<TenantRow> for Tenant {
 )]
 async fn list(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
 ) -> ApiResult<Json<Vec<Tenant>>> {
-    let tenants = state.store.list_tenants(principal.scope).await?;
+    let tenants = state.store.list_tenants(caller.scope).await?;
     Ok(Json(tenants.into_iter().map(Tenant::from).collect()))
 }
 
@@ -89,10 +89,10 @@ struct NewTenant {
 )]
 async fn create(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiJson(new): ApiJson<NewTenant>,
 ) -> ApiResult<(StatusCode, Json<Tenant>)> {
-    if principal.scope != TenantScope::All {
+    if caller.scope != TenantScope::All {
         return Err(ApiError::Forbidden(
             "only an MSP-wide admin token can create tenants".into(),
         ));

@@ -13,7 +13,7 @@ macro_rules! ticket_routes {
         use utoipa_axum::routes;
 
         use super::super::error::{ApiResult, BadBody, BadQuery, Refused};
-        use super::super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery};
+        use super::super::extract::{Authorized, ApiJson, ApiPath, ApiQuery};
         use super::super::AppState;
         use super::ticket_views::{Ticket, TicketDetail};
         use super::tickets::{self, AssignBody, CommentBody, CreateBody, EditBody};
@@ -48,7 +48,7 @@ macro_rules! ticket_routes {
         )]
         async fn list(
             state: State<AppState>,
-            auth: AdminAuth,
+            auth: Authorized,
             query: ApiQuery<ListQuery>,
         ) -> ApiResult<Json<Vec<Ticket>>> {
             tickets::list::<$desk>(state, auth, query).await
@@ -71,7 +71,7 @@ macro_rules! ticket_routes {
         )]
         async fn create(
             state: State<AppState>,
-            auth: AdminAuth,
+            auth: Authorized,
             body: ApiJson<CreateBody>,
         ) -> ApiResult<(StatusCode, Json<TicketDetail>)> {
             tickets::create::<$desk>(state, auth, body).await
@@ -93,7 +93,7 @@ macro_rules! ticket_routes {
         )]
         async fn show(
             state: State<AppState>,
-            auth: AdminAuth,
+            auth: Authorized,
             id: ApiPath<i64>,
         ) -> ApiResult<Json<TicketDetail>> {
             tickets::show::<$desk>(state, auth, id).await
@@ -118,7 +118,7 @@ macro_rules! ticket_routes {
         )]
         async fn edit(
             state: State<AppState>,
-            auth: AdminAuth,
+            auth: Authorized,
             id: ApiPath<i64>,
             body: ApiJson<EditBody>,
         ) -> ApiResult<Json<TicketDetail>> {
@@ -144,7 +144,7 @@ macro_rules! ticket_routes {
         )]
         async fn transition(
             state: State<AppState>,
-            auth: AdminAuth,
+            auth: Authorized,
             id: ApiPath<i64>,
             body: ApiJson<TransitionBody>,
         ) -> ApiResult<Json<TicketDetail>> {
@@ -171,7 +171,7 @@ macro_rules! ticket_routes {
         )]
         async fn comment(
             state: State<AppState>,
-            auth: AdminAuth,
+            auth: Authorized,
             id: ApiPath<i64>,
             body: ApiJson<CommentBody>,
         ) -> ApiResult<(StatusCode, Json<TicketDetail>)> {
@@ -197,7 +197,7 @@ macro_rules! ticket_routes {
         )]
         async fn assign(
             state: State<AppState>,
-            auth: AdminAuth,
+            auth: Authorized,
             id: ApiPath<i64>,
             body: ApiJson<AssignBody>,
         ) -> ApiResult<Json<TicketDetail>> {
@@ -223,7 +223,7 @@ macro_rules! ticket_routes {
         )]
         async fn escalate(
             state: State<AppState>,
-            auth: AdminAuth,
+            auth: Authorized,
             id: ApiPath<i64>,
             body: ApiJson<EscalateBody>,
         ) -> ApiResult<Json<TicketDetail>> {
@@ -249,7 +249,7 @@ macro_rules! ticket_routes {
         )]
         async fn link_cis(
             state: State<AppState>,
-            auth: AdminAuth,
+            auth: Authorized,
             id: ApiPath<i64>,
             body: ApiJson<LinkBody>,
         ) -> ApiResult<Json<TicketDetail>> {

@@ -9,15 +9,15 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::super::error::{ApiError, ApiResult};
-use super::super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery};
+use super::super::extract::{ApiJson, ApiPath, ApiQuery, Authorized};
 use super::super::AppState;
 use super::ticket_views::{Ticket, TicketDetail};
 use super::{scope, target_tenant, Paging};
 use crate::desk::state::{HoldReason, TicketState, ALL_STATES};
 use crate::desk::tickets as desk;
-use crate::desk::{Comment, NewTicket, TicketEdit};
+use crate::desk::{Actor, Comment, NewTicket, TicketEdit};
+use crate::people::Caller;
 use crate::store::tickets::{SlaRisk, TicketFilter, TicketKind};
-use crate::store::tokens::ApiPrincipal;
 use crate::store::{now_ms, StoreError};
 
 /// Which kind of ticket a router serves.
@@ -59,8 +59,10 @@ fn ticket_error<D: Desk>(err: StoreError) -> ApiError {
     }
 }
 
-async fn actor(state: &AppState, principal: &ApiPrincipal) -> ApiResult<String> {
-    Ok(state.store.actor_name(principal.token_id).await?)
+/// The caller as the lifecycle core records them: their name on the timeline, who they are in
+/// the audit log.
+fn actor(caller: &Caller) -> Actor {
+    Actor::identified(caller.name.clone(), caller.audit_actor())
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -87,10 +89,10 @@ pub(super) struct ListQuery {
 
 pub(super) async fn list<D: Desk>(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Vec<Ticket>>> {
-    let scope = scope(&state, &principal, q.tenant.as_deref()).await?;
+    let scope = scope(&state, &caller, q.tenant.as_deref()).await?;
     if let Some(s) = q.state.as_deref() {
         if TicketState::parse(s).is_none() {
             let names: Vec<&str> = ALL_STATES.iter().map(|s| s.as_str()).collect();
@@ -140,10 +142,10 @@ async fn detail<D: Desk>(
 
 pub(super) async fn show<D: Desk>(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<TicketDetail>> {
-    let ticket = desk::get(&state.store, D::KIND, principal.scope, id, now_ms())
+    let ticket = desk::get(&state.store, D::KIND, caller.scope, id, now_ms())
         .await
         .map_err(ticket_error::<D>)?;
     detail::<D>(&state, ticket).await
@@ -175,11 +177,11 @@ pub(super) struct CreateBody {
 
 pub(super) async fn create<D: Desk>(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiJson(body): ApiJson<CreateBody>,
 ) -> ApiResult<(StatusCode, Json<TicketDetail>)> {
-    let tenant = target_tenant(&state, &principal, body.tenant.as_deref()).await?;
-    let actor = actor(&state, &principal).await?;
+    let tenant = target_tenant(&state, &caller, body.tenant.as_deref()).await?;
+    let actor = actor(&caller);
     let new = NewTicket {
         title: body.title,
         description: body.description,
@@ -208,11 +210,11 @@ pub(super) struct EditBody {
 
 pub(super) async fn edit<D: Desk>(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<EditBody>,
 ) -> ApiResult<Json<TicketDetail>> {
-    let actor = actor(&state, &principal).await?;
+    let actor = actor(&caller);
     let edit = TicketEdit {
         title: body.title,
         description: body.description,
@@ -223,7 +225,7 @@ pub(super) async fn edit<D: Desk>(
     let ticket = desk::edit(
         &state.store,
         D::KIND,
-        principal.scope,
+        caller.scope,
         id,
         &edit,
         actor,
@@ -244,15 +246,15 @@ pub(super) struct TransitionBody {
 
 pub(super) async fn transition<D: Desk>(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<TransitionBody>,
 ) -> ApiResult<Json<TicketDetail>> {
-    let actor = actor(&state, &principal).await?;
+    let actor = actor(&caller);
     let ticket = desk::transition(
         &state.store,
         D::KIND,
-        principal.scope,
+        caller.scope,
         id,
         body.to,
         body.hold_reason,
@@ -289,13 +291,15 @@ pub(super) struct CommentBody {
 
 pub(super) async fn comment<D: Desk>(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<CommentBody>,
 ) -> ApiResult<(StatusCode, Json<TicketDetail>)> {
     let actor = match body.author {
-        Some(author) if !author.trim().is_empty() => author,
-        _ => actor(&state, &principal).await?,
+        Some(author) if !author.trim().is_empty() => {
+            Actor::identified(author, caller.audit_actor())
+        }
+        _ => actor(&caller),
     };
     let comment = Comment {
         body: body.body,
@@ -305,7 +309,7 @@ pub(super) async fn comment<D: Desk>(
     let ticket = desk::comment(
         &state.store,
         D::KIND,
-        principal.scope,
+        caller.scope,
         id,
         &comment,
         actor,
@@ -325,15 +329,15 @@ pub(super) struct AssignBody {
 
 pub(super) async fn assign<D: Desk>(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<AssignBody>,
 ) -> ApiResult<Json<TicketDetail>> {
-    let actor = actor(&state, &principal).await?;
+    let actor = actor(&caller);
     let ticket = desk::assign(
         &state.store,
         D::KIND,
-        principal.scope,
+        caller.scope,
         id,
         body.group.as_deref(),
         body.assignee.as_deref(),
@@ -357,7 +361,7 @@ pub(super) struct EscalateBody {
 
 pub(super) async fn escalate<D: Desk>(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<EscalateBody>,
 ) -> ApiResult<Json<TicketDetail>> {
@@ -366,11 +370,11 @@ pub(super) async fn escalate<D: Desk>(
             "say why the ticket is escalated (reason)",
         ));
     }
-    let actor = actor(&state, &principal).await?;
+    let actor = actor(&caller);
     let ticket = desk::escalate(
         &state.store,
         D::KIND,
-        principal.scope,
+        caller.scope,
         id,
         body.group.as_deref(),
         body.assignee.as_deref(),
@@ -398,15 +402,15 @@ pub(super) struct LinkBody {
 
 pub(super) async fn link_cis<D: Desk>(
     State(state): State<AppState>,
-    AdminAuth(principal): AdminAuth,
+    Authorized(caller): Authorized,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<LinkBody>,
 ) -> ApiResult<Json<TicketDetail>> {
-    let actor = actor(&state, &principal).await?;
+    let actor = actor(&caller);
     let ticket = desk::link_cis(
         &state.store,
         D::KIND,
-        principal.scope,
+        caller.scope,
         id,
         &body.ci_ids,
         &body.role,
