@@ -158,7 +158,7 @@ pub async fn audit_change(state: &AppState, caller: &Caller, change: Audited) ->
         .await
         .map_err(crate::store::StoreError::from)?;
     audit_log::record(
-        &mut *conn,
+        &mut conn,
         &Record {
             at: now_ms(),
             tenant: change.tenant,

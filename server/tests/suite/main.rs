@@ -2,6 +2,7 @@
 //! `ATALAYA_TEST_DATABASE_URL` is set; and the HTTP API driven through `app()` without a socket.
 //! One binary with modules, because each test binary links slowly.
 
+mod access;
 mod agent_config;
 mod api;
 mod cmdb;

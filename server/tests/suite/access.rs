@@ -1,0 +1,1043 @@
+//! People over HTTP on every backend: the access table covers every route, and every route ×
+//! role gets through or is refused with 403 exactly as the table says; sessions in cookies with
+//! CSRF, sign-out and password changes; sign-in throttling per account and per address; a
+//! technician sees only the tenants they serve; personal tokens; the audit log's API.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+
+use atalaya_server::config::{Config, Overrides};
+use atalaya_server::http::access::{access, Access, ROUTES};
+use atalaya_server::http::{app, openapi_document, AppState};
+use atalaya_server::people::tokens::{self, NewToken};
+use atalaya_server::people::{users, NewUser, Role};
+use atalaya_server::store::{now_ms, Store, TenantId};
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use crate::db::tenant;
+use crate::on_every_backend;
+
+const PASSWORD: &str = "correct horse battery";
+
+/// How a request proves who it is.
+#[derive(Clone, Copy)]
+enum Auth<'a> {
+    Nobody,
+    Bearer(&'a str),
+    /// A session cookie's secret, and the CSRF token sent with it (if any).
+    Cookie(&'a str, Option<&'a str>),
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Value,
+    text: String,
+}
+
+impl Answer {
+    fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    fn message(&self) -> &str {
+        self.body["error"]["message"].as_str().unwrap_or("")
+    }
+
+    /// Refused by the access check for the role's lack of a permission (not by the handler).
+    fn refused_for_permission(&self) -> bool {
+        self.status == StatusCode::FORBIDDEN && self.message().contains("(permission ")
+    }
+}
+
+async fn send(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    auth: Auth<'_>,
+    body: Option<Value>,
+    from: Option<SocketAddr>,
+) -> Answer {
+    let mut request = Request::builder()
+        .method(method.to_uppercase().as_str())
+        .uri(uri);
+    match auth {
+        Auth::Nobody => {}
+        Auth::Bearer(token) => {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        Auth::Cookie(secret, csrf) => {
+            request = request.header(
+                header::COOKIE,
+                format!("theme=dark; atalaya_session={secret}"),
+            );
+            if let Some(csrf) = csrf {
+                request = request.header("x-csrf-token", csrf);
+            }
+        }
+    }
+    let body = match body {
+        Some(v) => {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+            Body::from(v.to_string())
+        }
+        None => Body::empty(),
+    };
+    let mut request = request.body(body).expect("request");
+    if let Some(address) = from {
+        request.extensions_mut().insert(ConnectInfo(address));
+    }
+    let response = app.clone().oneshot(request).await.expect("response");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    Answer {
+        status,
+        headers,
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+fn router(store: &Store) -> Router {
+    let config = Config::load(&Overrides::default()).expect("defaults");
+    app(AppState::new(store.clone(), config))
+}
+
+async fn person(store: &Store, email: &str, role: Role, tenant: Option<TenantId>) -> users::User {
+    users::create(
+        store,
+        &NewUser {
+            email: email.into(),
+            display_name: email.split('@').next().unwrap_or(email).into(),
+            role,
+            tenant,
+            password: Some(PASSWORD.into()),
+        },
+        now_ms(),
+    )
+    .await
+    .expect("user")
+}
+
+/// A personal token of the user's own role.
+async fn token_of(store: &Store, user: &users::User) -> String {
+    tokens::create(
+        store,
+        user,
+        &NewToken {
+            name: format!("{} token", user.email),
+            ..NewToken::default()
+        },
+        now_ms(),
+    )
+    .await
+    .expect("token")
+    .0
+}
+
+/// One person of every role (the technician serves `acme`; the customer's people are acme's),
+/// each with a personal token.
+async fn everyone(store: &Store, acme: TenantId) -> Vec<(Role, String)> {
+    let mut out = Vec::new();
+    for role in Role::ALL {
+        let tenant = role.is_customer().then_some(acme);
+        let user = person(
+            store,
+            &format!("{}@example.com", role.as_str()),
+            role,
+            tenant,
+        )
+        .await;
+        if role == Role::Technician {
+            users::add_membership(store, user.id, acme)
+                .await
+                .expect("member");
+        }
+        out.push((role, token_of(store, &user).await));
+    }
+    out
+}
+
+/// A route's path with its parameters filled in: ids that name nothing, so no request of the
+/// sweep changes anything another depends on; `acme` for tenant names.
+fn concrete(path: &str) -> String {
+    path.replace("{id}", "999999")
+        .replace("{target}", "999999")
+        .replace("{name}", "acme")
+        .replace("{tenant}", "acme")
+        .replace("{event}", "opened")
+        .replace("{field}", "os_name")
+        .replace("{kind}", "depends_on")
+        .replace("{token}", "not-a-link")
+}
+
+#[test]
+fn every_route_has_an_access_rule_and_every_rule_a_route() {
+    let doc = serde_json::to_value(openapi_document()).expect("json");
+    let mut served = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("item").keys() {
+            served.insert((method.clone(), path.clone()));
+        }
+    }
+    let declared: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p, _)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(
+        declared.len(),
+        ROUTES.len(),
+        "a route is in the table twice"
+    );
+    let undeclared: Vec<_> = served.difference(&declared).collect();
+    assert!(
+        undeclared.is_empty(),
+        "routes without an access rule: {undeclared:?}"
+    );
+    let stale: Vec<_> = declared.difference(&served).collect();
+    assert!(stale.is_empty(), "access rules without a route: {stale:?}");
+}
+
+on_every_backend!(
+    every_route_by_every_role_is_let_through_or_refused_as_the_table_says,
+    |store| {
+        let acme = tenant(&store, "acme").await;
+        let app = router(&store);
+        let people = everyone(&store, acme).await;
+        let mut checked = 0;
+        for (method, path, rule) in ROUTES {
+            let uri = concrete(path);
+            let body = matches!(*method, "post" | "put" | "patch").then(|| json!({}));
+            let what = format!("{method} {path}");
+            let anonymous = send(&app, method, &uri, Auth::Nobody, body.clone(), None).await;
+            let needs = match rule {
+                Access::Public => {
+                    assert_ne!(
+                        anonymous.status,
+                        StatusCode::UNAUTHORIZED,
+                        "{what} is public"
+                    );
+                    continue;
+                }
+                Access::Agent => {
+                    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED, "{what}");
+                    continue;
+                }
+                Access::SignedIn => None,
+                Access::Needs(permission) => Some(*permission),
+            };
+            assert_eq!(
+                anonymous.status,
+                StatusCode::UNAUTHORIZED,
+                "{what} without a credential"
+            );
+            assert_eq!(anonymous.code(), "missing_token", "{what}");
+            for (role, token) in &people {
+                let answer =
+                    send(&app, method, &uri, Auth::Bearer(token), body.clone(), None).await;
+                let allowed = needs.is_none_or(|p| role.allows(p));
+                if allowed {
+                    assert!(
+                        !answer.refused_for_permission()
+                            && answer.status != StatusCode::UNAUTHORIZED,
+                        "{what} as a {role:?} must get through: {} {}",
+                        answer.status,
+                        answer.body
+                    );
+                } else {
+                    assert!(
+                        answer.refused_for_permission() && answer.code() == "forbidden",
+                        "{what} as a {role:?} must be refused: {} {}",
+                        answer.status,
+                        answer.body
+                    );
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 400, "only {checked} route × role checks");
+    }
+);
+
+/// Sign in over HTTP: the cookie's secret and the CSRF token.
+async fn sign_in(app: &Router, email: &str, password: &str) -> (String, String, i64) {
+    let answer = send(
+        app,
+        "POST",
+        "/api/v1/sessions",
+        Auth::Nobody,
+        Some(json!({"email": email, "password": password})),
+        None,
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+    let cookie = answer.headers[header::SET_COOKIE].to_str().expect("ascii");
+    let secret = cookie
+        .split(';')
+        .next()
+        .and_then(|kv| kv.strip_prefix("atalaya_session="))
+        .expect("the session cookie")
+        .to_string();
+    let csrf = answer.body["csrf_token"]
+        .as_str()
+        .expect("csrf")
+        .to_string();
+    let id = answer.body["session"]["id"].as_i64().expect("id");
+    (secret, csrf, id)
+}
+
+on_every_backend!(
+    sessions_live_in_cookies_and_their_changes_carry_the_csrf_token,
+    |store| {
+        let acme = tenant(&store, "acme").await;
+        let app = router(&store);
+        let tech = person(&store, "tech@msp.example", Role::Technician, None).await;
+        users::add_membership(&store, tech.id, acme)
+            .await
+            .expect("member");
+
+        let answer = send(
+            &app,
+            "POST",
+            "/api/v1/sessions",
+            Auth::Nobody,
+            Some(json!({"email": "TECH@msp.example", "password": PASSWORD})),
+            None,
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+        let cookie = answer.headers[header::SET_COOKIE]
+            .to_str()
+            .expect("ascii")
+            .to_string();
+        for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=604800"] {
+            assert!(cookie.contains(attribute), "{attribute} in {cookie}");
+        }
+        assert!(!cookie.contains("Secure"), "plain HTTP: {cookie}");
+        assert!(cookie.starts_with("atalaya_session=ats_"), "{cookie}");
+
+        let (secret, csrf, session) = sign_in(&app, "tech@msp.example", PASSWORD).await;
+        let me = send(
+            &app,
+            "GET",
+            "/api/v1/me",
+            Auth::Cookie(&secret, None),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+        assert_eq!(me.body["role"], "technician");
+        assert_eq!(me.body["user"]["email"], "tech@msp.example");
+        assert_eq!(me.body["tenant_ids"], json!([acme.0]));
+        assert_eq!(me.body["session_id"], session);
+        assert_eq!(me.body["csrf_token"], csrf.as_str());
+        assert!(me.body["permissions"]
+            .as_array()
+            .expect("list")
+            .contains(&json!("work_desk")));
+
+        // A change without the CSRF token (another site's form) is refused and changes nothing.
+        let query = json!({"tenant": "acme", "name": "linux", "query": "os_name ~ \"Linux\""});
+        for wrong in [None, Some("forged")] {
+            let refused = send(
+                &app,
+                "POST",
+                "/api/v1/saved-queries",
+                Auth::Cookie(&secret, wrong),
+                Some(query.clone()),
+                None,
+            )
+            .await;
+            assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+            assert_eq!(refused.code(), "csrf_token");
+        }
+        let listed = send(
+            &app,
+            "GET",
+            "/api/v1/saved-queries",
+            Auth::Cookie(&secret, None),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(listed.body, json!([]), "nothing was saved");
+        let saved = send(
+            &app,
+            "POST",
+            "/api/v1/saved-queries",
+            Auth::Cookie(&secret, Some(&csrf)),
+            Some(query),
+            None,
+        )
+        .await;
+        assert_eq!(saved.status, StatusCode::CREATED, "{}", saved.body);
+
+        // Wrong password and unknown account answer alike.
+        for (email, password) in [
+            ("tech@msp.example", "wrong password!"),
+            ("nobody@msp.example", PASSWORD),
+        ] {
+            let refused = send(
+                &app,
+                "POST",
+                "/api/v1/sessions",
+                Auth::Nobody,
+                Some(json!({"email": email, "password": password})),
+                None,
+            )
+            .await;
+            assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+            assert_eq!(refused.code(), "wrong_credentials");
+            assert_eq!(refused.message(), "the email or the password is wrong");
+        }
+
+        // Sessions are listed; signing out ends this one and clears the cookie.
+        let (other, _, other_id) = sign_in(&app, "tech@msp.example", PASSWORD).await;
+        let list = send(
+            &app,
+            "GET",
+            "/api/v1/sessions",
+            Auth::Cookie(&secret, None),
+            None,
+            None,
+        )
+        .await;
+        let ids: Vec<i64> = list
+            .body
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter_map(|s| s["id"].as_i64())
+            .collect();
+        assert!(ids.contains(&session) && ids.contains(&other_id), "{ids:?}");
+        let out = send(
+            &app,
+            "DELETE",
+            &format!("/api/v1/sessions/{session}"),
+            Auth::Cookie(&secret, Some(&csrf)),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(out.status, StatusCode::NO_CONTENT);
+        assert!(out.headers[header::SET_COOKIE]
+            .to_str()
+            .expect("ascii")
+            .contains("Max-Age=0"));
+        let after = send(
+            &app,
+            "GET",
+            "/api/v1/me",
+            Auth::Cookie(&secret, None),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(after.code(), "session_ended");
+        let still = send(
+            &app,
+            "GET",
+            "/api/v1/me",
+            Auth::Cookie(&other, None),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(still.status, StatusCode::OK, "the other session lives on");
+
+        // Someone else's session is not found, not revocable.
+        let boss = person(&store, "boss@msp.example", Role::MspAdmin, None).await;
+        let (boss_secret, boss_csrf, _) = sign_in(&app, &boss.email, PASSWORD).await;
+        let theirs = send(
+            &app,
+            "DELETE",
+            &format!("/api/v1/sessions/{other_id}"),
+            Auth::Cookie(&boss_secret, Some(&boss_csrf)),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+
+        // A password change ends every session of the account; the old password stops working.
+        let (secret, csrf, _) = sign_in(&app, "tech@msp.example", PASSWORD).await;
+        let wrong_current = send(
+        &app,
+        "PUT",
+        "/api/v1/me/password",
+        Auth::Cookie(&secret, Some(&csrf)),
+        Some(json!({"current_password": "not it at all", "new_password": "a much longer secret"})),
+        None,
+    )
+    .await;
+        assert_eq!(wrong_current.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let changed = send(
+            &app,
+            "PUT",
+            "/api/v1/me/password",
+            Auth::Cookie(&secret, Some(&csrf)),
+            Some(json!({"current_password": PASSWORD, "new_password": "a much longer secret"})),
+            None,
+        )
+        .await;
+        assert_eq!(changed.status, StatusCode::NO_CONTENT, "{}", changed.body);
+        for ended in [&secret, &other] {
+            let me = send(
+                &app,
+                "GET",
+                "/api/v1/me",
+                Auth::Cookie(ended, None),
+                None,
+                None,
+            )
+            .await;
+            assert_eq!(me.status, StatusCode::UNAUTHORIZED);
+        }
+        let old = send(
+            &app,
+            "POST",
+            "/api/v1/sessions",
+            Auth::Nobody,
+            Some(json!({"email": "tech@msp.example", "password": PASSWORD})),
+            None,
+        )
+        .await;
+        assert_eq!(old.status, StatusCode::UNAUTHORIZED);
+        sign_in(&app, "tech@msp.example", "a much longer secret").await;
+    }
+);
+
+on_every_backend!(sign_in_is_throttled_per_account_and_per_address, |store| {
+    let app = router(&store);
+    person(&store, "ana@msp.example", Role::MspAdmin, None).await;
+    person(&store, "bo@msp.example", Role::MspAdmin, None).await;
+    let attempt = |email: &'static str, password: &'static str, from: &'static str| {
+        let app = app.clone();
+        async move {
+            send(
+                &app,
+                "POST",
+                "/api/v1/sessions",
+                Auth::Nobody,
+                Some(json!({"email": email, "password": password})),
+                Some(from.parse().expect("address")),
+            )
+            .await
+        }
+    };
+    for _ in 0..5 {
+        let wrong = attempt("ana@msp.example", "guess guess guess", "192.0.2.1:5000").await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    }
+    // The sixth try is paused, even with the right password, and from another address too.
+    for from in ["192.0.2.1:5000", "198.51.100.7:6000"] {
+        let paused = attempt("ana@msp.example", PASSWORD, from).await;
+        assert_eq!(
+            paused.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{}",
+            paused.body
+        );
+        assert_eq!(paused.code(), "too_many_requests");
+        assert!(
+            paused.message().contains("try again in 15 minute"),
+            "{}",
+            paused.message()
+        );
+        let retry: i64 = paused.headers[header::RETRY_AFTER]
+            .to_str()
+            .expect("ascii")
+            .parse()
+            .expect("seconds");
+        assert!((800..=900).contains(&retry), "{retry}");
+    }
+    // Another account is not affected.
+    assert_eq!(
+        attempt("bo@msp.example", PASSWORD, "192.0.2.1:5000")
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+
+    // One address guessing many accounts is paused after 30 failures, for every account.
+    for i in 0..30 {
+        let email: &'static str = Box::leak(format!("user{i}@example.com").into_boxed_str());
+        let wrong = attempt(email, "guess guess guess", "203.0.113.9:1234").await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    let paused = attempt("bo@msp.example", PASSWORD, "203.0.113.9:1234").await;
+    assert_eq!(paused.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        attempt("bo@msp.example", PASSWORD, "192.0.2.1:5000")
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+});
+
+/// Open an incident in `tenant` as the admin; its id.
+async fn incident(app: &Router, admin: &str, tenant: &str, title: &str) -> i64 {
+    let answer = send(
+        app,
+        "POST",
+        "/api/v1/incidents",
+        Auth::Bearer(admin),
+        Some(json!({"tenant": tenant, "title": title, "impact": 2, "urgency": 2})),
+        None,
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+    answer.body["ticket"]["id"]
+        .as_i64()
+        .or(answer.body["id"].as_i64())
+        .expect("id")
+}
+
+on_every_backend!(a_technician_reaches_only_the_tenants_they_serve, |store| {
+    let acme = tenant(&store, "acme").await;
+    tenant(&store, "globex").await;
+    let app = router(&store);
+    let admin = store.create_api_token(None, "admin").await.expect("admin");
+    let ours = incident(&app, &admin, "acme", "acme's printer").await;
+    let theirs = incident(&app, &admin, "globex", "globex's mail").await;
+    let tech = person(&store, "tech@msp.example", Role::Technician, None).await;
+    users::add_membership(&store, tech.id, acme)
+        .await
+        .expect("member");
+    let token = token_of(&store, &tech).await;
+    let as_tech = |method: &'static str, uri: String, body: Option<Value>| {
+        let (app, token) = (app.clone(), token.clone());
+        async move { send(&app, method, &uri, Auth::Bearer(&token), body, None).await }
+    };
+
+    let list = as_tech("GET", "/api/v1/incidents".into(), None).await;
+    let ids: Vec<i64> = list
+        .body
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|t| t["id"].as_i64())
+        .collect();
+    assert_eq!(ids, vec![ours], "{}", list.body);
+    let tenants = as_tech("GET", "/api/v1/tenants".into(), None).await;
+    assert_eq!(
+        tenants.body.as_array().expect("list").len(),
+        1,
+        "{}",
+        tenants.body
+    );
+    assert_eq!(tenants.body[0]["name"], "acme");
+
+    // Nothing of globex is readable or writable, by id or by name.
+    let attempts = [
+        ("GET", format!("/api/v1/incidents/{theirs}"), None),
+        (
+            "PATCH",
+            format!("/api/v1/incidents/{theirs}"),
+            Some(json!({"title": "mine now"})),
+        ),
+        (
+            "POST",
+            format!("/api/v1/incidents/{theirs}/comments"),
+            Some(json!({"body": "hello"})),
+        ),
+        (
+            "POST",
+            format!("/api/v1/incidents/{theirs}/assign"),
+            Some(json!({"assignee": "me"})),
+        ),
+        ("GET", "/api/v1/incidents?tenant=globex".into(), None),
+        ("GET", "/api/v1/cis?tenant=globex".into(), None),
+        ("GET", "/api/v1/reports/backlog?tenant=globex".into(), None),
+        ("GET", "/api/v1/tenants/globex/support-plan".into(), None),
+        (
+            "POST",
+            "/api/v1/incidents".into(),
+            Some(json!({"tenant": "globex", "title": "x", "impact": 2, "urgency": 2})),
+        ),
+        (
+            "POST",
+            "/api/v1/silences".into(),
+            Some(json!({"tenant": "globex", "reason": "x", "ends_at": "2099-01-01T00:00:00Z"})),
+        ),
+    ];
+    for (method, uri, body) in &attempts {
+        let answer = as_tech(method, uri.clone(), body.clone()).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::NOT_FOUND,
+            "{method} {uri}: {}",
+            answer.body
+        );
+    }
+    let detail = send(
+        &app,
+        "GET",
+        &format!("/api/v1/incidents/{theirs}"),
+        Auth::Bearer(&admin),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        detail.body["title"], "globex's mail",
+        "unchanged: {}",
+        detail.body
+    );
+
+    // A membership given through the API applies to the next request; taken away, too.
+    let given = send(
+        &app,
+        "PUT",
+        &format!("/api/v1/users/{}/memberships/globex", tech.id),
+        Auth::Bearer(&admin),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(given.status, StatusCode::NO_CONTENT, "{}", given.body);
+    let reach = as_tech("GET", format!("/api/v1/incidents/{theirs}"), None).await;
+    assert_eq!(reach.status, StatusCode::OK, "{}", reach.body);
+    let all = as_tech("GET", "/api/v1/incidents".into(), None).await;
+    assert_eq!(all.body.as_array().expect("list").len(), 2);
+    let taken = send(
+        &app,
+        "DELETE",
+        &format!("/api/v1/users/{}/memberships/globex", tech.id),
+        Auth::Bearer(&admin),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(taken.status, StatusCode::NO_CONTENT);
+    let gone = as_tech("GET", format!("/api/v1/incidents/{theirs}"), None).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+});
+
+on_every_backend!(
+    personal_tokens_are_no_higher_than_their_owner_and_stop_when_they_should,
+    |store| {
+        let acme = tenant(&store, "acme").await;
+        let app = router(&store);
+        let tech = person(&store, "tech@msp.example", Role::Technician, None).await;
+        users::add_membership(&store, tech.id, acme)
+            .await
+            .expect("member");
+        let own = token_of(&store, &tech).await;
+        let make = |body: Value| {
+            let (app, own) = (app.clone(), own.clone());
+            async move {
+                send(
+                    &app,
+                    "POST",
+                    "/api/v1/api-tokens",
+                    Auth::Bearer(&own),
+                    Some(body),
+                    None,
+                )
+                .await
+            }
+        };
+
+        for role in ["msp_admin", "auditor"] {
+            let higher = make(json!({"name": "more", "role": role})).await;
+            assert_eq!(
+                higher.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{role}: {}",
+                higher.body
+            );
+        }
+        let long = make(json!({"name": "forever", "expires_in_days": 5000})).await;
+        assert_eq!(long.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let made =
+            make(json!({"name": "portal bot", "role": "requester", "expires_in_days": 7})).await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+        let secret = made.body["secret"].as_str().expect("secret").to_string();
+        let id = made.body["token"]["id"].as_i64().expect("id");
+        assert_eq!(made.body["token"]["role"], "requester");
+        let expires = made.body["token"]["expires_at"].as_str().expect("expiry");
+        let expires: chrono::DateTime<chrono::Utc> = expires.parse().expect("time");
+        let days = (expires - chrono::Utc::now()).num_hours();
+        assert!((7 * 24 - 1..=7 * 24).contains(&days), "{days} h");
+
+        // The lower role is what it gets: a requester works no incidents.
+        let refused = send(
+            &app,
+            "GET",
+            "/api/v1/incidents",
+            Auth::Bearer(&secret),
+            None,
+            None,
+        )
+        .await;
+        assert!(refused.refused_for_permission(), "{}", refused.body);
+        let me = send(&app, "GET", "/api/v1/me", Auth::Bearer(&secret), None, None).await;
+        assert_eq!(
+            (me.body["role"].clone(), me.body["token_id"].clone()),
+            (json!("requester"), json!(id))
+        );
+
+        // Listed with its last use, never with a secret.
+        let list = send(
+            &app,
+            "GET",
+            "/api/v1/api-tokens",
+            Auth::Bearer(&own),
+            None,
+            None,
+        )
+        .await;
+        let listed = list
+            .body
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|t| t["id"] == id)
+            .expect("listed")
+            .clone();
+        assert!(listed["last_used_at"].is_string(), "{listed}");
+        assert!(!list.body.to_string().contains(&secret));
+
+        // Revoked: refused at once.
+        let revoked = send(
+            &app,
+            "DELETE",
+            &format!("/api/v1/api-tokens/{id}"),
+            Auth::Bearer(&own),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.body);
+        let after = send(&app, "GET", "/api/v1/me", Auth::Bearer(&secret), None, None).await;
+        assert_eq!(
+            (after.status, after.code()),
+            (StatusCode::UNAUTHORIZED, "invalid_token")
+        );
+
+        // Expired: refused, saying so.
+        sqlx::query("UPDATE api_tokens SET expires_at = $1 WHERE token_hash = $2")
+            .bind(now_ms() - 1)
+            .bind(atalaya_server::secrets::hash(&own))
+            .execute(store.pool())
+            .await
+            .expect("expire");
+        let expired = send(&app, "GET", "/api/v1/me", Auth::Bearer(&own), None, None).await;
+        assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
+        assert!(
+            expired.message().contains("expired"),
+            "{}",
+            expired.message()
+        );
+
+        // A deactivated owner's tokens stop.
+        let fresh = token_of(&store, &tech).await;
+        assert_eq!(
+            send(&app, "GET", "/api/v1/me", Auth::Bearer(&fresh), None, None)
+                .await
+                .status,
+            StatusCode::OK
+        );
+        users::set_active(&store, tech.id, false, now_ms())
+            .await
+            .expect("deactivate");
+        let stopped = send(&app, "GET", "/api/v1/me", Auth::Bearer(&fresh), None, None).await;
+        assert_eq!(stopped.status, StatusCode::UNAUTHORIZED);
+        assert!(
+            stopped.message().contains("deactivated"),
+            "{}",
+            stopped.message()
+        );
+    }
+);
+
+on_every_backend!(
+    people_changes_are_in_the_audit_log_for_those_who_may_read_it,
+    |store| {
+        let acme = tenant(&store, "acme").await;
+        tenant(&store, "globex").await;
+        let app = router(&store);
+        let admin = store
+            .create_api_token(None, "ops script")
+            .await
+            .expect("admin");
+        let created = send(
+        &app,
+        "POST",
+        "/api/v1/users",
+        Auth::Bearer(&admin),
+        Some(json!({"email": "ca@acme.example", "display_name": "Acme admin", "role": "customer_admin", "tenant": "acme", "password": PASSWORD})),
+        None,
+    )
+    .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        let ca_id = created.body["id"].as_i64().expect("id");
+        let tech = send(
+            &app,
+            "POST",
+            "/api/v1/users",
+            Auth::Bearer(&admin),
+            Some(
+                json!({"email": "tech@msp.example", "display_name": "Tech", "role": "technician"}),
+            ),
+            None,
+        )
+        .await;
+        assert_eq!(tech.status, StatusCode::CREATED, "{}", tech.body);
+
+        // A customer admin makes their tenant's people, never a role above theirs, never elsewhere.
+        let ca = users::get(&store, ca_id).await.expect("ca");
+        let ca_token = token_of(&store, &ca).await;
+        let as_ca = |method: &'static str, uri: &'static str, body: Option<Value>| {
+            let (app, token) = (app.clone(), ca_token.clone());
+            async move { send(&app, method, uri, Auth::Bearer(&token), body, None).await }
+        };
+        let requester = as_ca(
+            "POST",
+            "/api/v1/users",
+            Some(json!({"email": "req@acme.example", "display_name": "Req", "role": "requester"})),
+        )
+        .await;
+        assert_eq!(requester.status, StatusCode::CREATED, "{}", requester.body);
+        assert_eq!(requester.body["tenant_id"], acme.0);
+        let above = as_ca(
+            "POST",
+            "/api/v1/users",
+            Some(json!({"email": "x@acme.example", "display_name": "X", "role": "technician"})),
+        )
+        .await;
+        assert_eq!(above.status, StatusCode::FORBIDDEN, "{}", above.body);
+        let elsewhere = as_ca(
+        "POST",
+        "/api/v1/users",
+        Some(json!({"email": "y@globex.example", "display_name": "Y", "role": "requester", "tenant": "globex"})),
+    )
+    .await;
+        assert_eq!(
+            elsewhere.status,
+            StatusCode::NOT_FOUND,
+            "{}",
+            elsewhere.body
+        );
+
+        // The MSP admin reads everything; the entry says who, what and the values.
+        let log = send(
+            &app,
+            "GET",
+            &format!("/api/v1/audit?object=user:{ca_id}"),
+            Auth::Bearer(&admin),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(log.status, StatusCode::OK, "{}", log.body);
+        let entry = &log.body[0];
+        assert_eq!(entry["action"], "user.created");
+        assert_eq!(
+            (entry["actor_kind"].clone(), entry["actor"].clone()),
+            (json!("token"), json!("ops script"))
+        );
+        assert_eq!(entry["tenant_id"], acme.0);
+        assert_eq!(entry["after"]["email"], "ca@acme.example");
+        let everything = send(
+            &app,
+            "GET",
+            "/api/v1/audit?object=user",
+            Auth::Bearer(&admin),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(
+            everything.body.as_array().expect("list").len(),
+            3,
+            "{}",
+            everything.body
+        );
+
+        // The customer admin reads their tenant's entries only (not the MSP's technician).
+        let theirs = as_ca("GET", "/api/v1/audit?object=user", None).await;
+        let actions: Vec<(&str, &str)> = theirs
+            .body
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|e| {
+                (
+                    e["action"].as_str().unwrap_or(""),
+                    e["actor"].as_str().unwrap_or(""),
+                )
+            })
+            .collect();
+        assert_eq!(
+            actions,
+            vec![
+                ("user.created", "ca@acme.example"),
+                ("user.created", "ops script")
+            ],
+            "{}",
+            theirs.body
+        );
+
+        // CSV for a spreadsheet, with formulas defused.
+        let csv = send(
+            &app,
+            "GET",
+            "/api/v1/audit?format=csv&object=user",
+            Auth::Bearer(&admin),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(csv.status, StatusCode::OK);
+        assert!(csv.headers[header::CONTENT_TYPE]
+            .to_str()
+            .expect("ascii")
+            .starts_with("text/csv"));
+        let mut lines = csv.text.lines();
+        assert!(lines
+            .next()
+            .expect("header")
+            .starts_with("id,at,tenant_id,actor_kind,"));
+        assert_eq!(lines.count(), 3, "{}", csv.text);
+        assert!(csv.text.contains("user.created") && csv.text.contains("ca@acme.example"));
+        let bad = send(
+            &app,
+            "GET",
+            "/api/v1/audit?format=xml",
+            Auth::Bearer(&admin),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    }
+);
+
+#[test]
+fn the_access_table_answers_for_the_routes_it_names_only() {
+    assert_eq!(
+        access(&Method::GET, "/api/v1/incidents"),
+        Some(Access::Needs(atalaya_server::people::Permission::ReadDesk))
+    );
+    assert_eq!(access(&Method::GET, "/api/v1/nothing-here"), None);
+    assert_eq!(
+        access(&Method::POST, "/api/v1/sessions"),
+        Some(Access::Public)
+    );
+}
