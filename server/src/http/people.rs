@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ApiError, ApiResult, BadBody, Refused, ServerTrouble};
+use super::error::{ApiError, ApiResult, BadBody, BadQuery, Refused, ServerTrouble};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Authorized, PeerAddress};
 use super::AppState;
 use crate::people::sessions::{self, Client, Session, COOKIE};
@@ -359,6 +359,7 @@ struct TokensQuery {
     params(TokensQuery),
     responses(
         Refused,
+        BadQuery,
         (status = 200, description = "The tokens, newest first (never their secrets)", body = Vec<ApiToken>),
         (status = 404, description = "`not_found`: no such user reached", body = ErrorBody),
     )

@@ -166,7 +166,9 @@ async fn generated_document_validates_and_the_fuzzer_finds_nothing() -> anyhow::
 
     // Two passes: the agent's own operations with the agent's credential (with the admin token
     // they only ever answer 401), then the whole document with the admin token — in that order,
-    // as the admin pass may revoke the agent.
+    // as the admin pass may revoke the agent. The admin pass leaves out revoking API tokens: its
+    // token is the first (id 1, among the first ids tried), and once revoked every later case
+    // would only test the 401.
     let agent_credential = agent_credential(dir.path())?;
     fuzz(
         &server,
@@ -180,6 +182,12 @@ async fn generated_document_validates_and_the_fuzzer_finds_nothing() -> anyhow::
         ],
     )
     .await?;
-    fuzz(&server, "admin", &server.admin_token, &[]).await?;
+    fuzz(
+        &server,
+        "admin",
+        &server.admin_token,
+        &["--exclude-operation-id", "revoke_api_token"],
+    )
+    .await?;
     server.stop().await
 }
