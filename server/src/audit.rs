@@ -58,6 +58,16 @@ pub struct Record<'a> {
 
 /// Append `record` on the change's own connection, so the entry commits (or not) with it.
 pub async fn record(conn: &mut AnyConnection, record: &Record<'_>) -> StoreResult<i64> {
+    record_with_request(conn, record, None, None).await
+}
+
+/// [`record`], with the request the change came in and the client's address.
+pub async fn record_with_request(
+    conn: &mut AnyConnection,
+    record: &Record<'_>,
+    request_id: Option<&str>,
+    client_address: Option<&str>,
+) -> StoreResult<i64> {
     audit_log::append(
         conn,
         &AuditRow {
@@ -72,8 +82,8 @@ pub async fn record(conn: &mut AnyConnection, record: &Record<'_>) -> StoreResul
             object_id: record.object_id.clone(),
             before: record.before.map(Value::to_string),
             after: record.after.map(Value::to_string),
-            request_id: None,
-            client_address: None,
+            request_id: request_id.map(str::to_string),
+            client_address: client_address.map(str::to_string),
         },
     )
     .await

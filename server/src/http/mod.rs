@@ -4,6 +4,7 @@
 pub mod access;
 mod admin;
 mod agent;
+pub mod audit_trail;
 pub mod error;
 pub mod extract;
 mod health;
@@ -78,7 +79,12 @@ pub fn app(state: AppState) -> Router {
     let max_body = state.config.max_request_bytes;
     let (router, mut document) = api().split_for_parts();
     openapi::describe_path_rejections(&mut document);
+    // Layers added later run first: the access check, then the audit trail around the handler.
     router
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit_trail::record,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             access::authorize,

@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::admin::{audit_change, Audited};
 use super::error::{ApiError, ApiResult, BadBody, BadQuery, Refused, ServerTrouble};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Authorized, PeerAddress};
 use super::AppState;
@@ -144,6 +145,18 @@ async fn sign_in_with_password(
     match outcome {
         Outcome::SignedIn(secret, session, user) => {
             let cookie = session_cookie(&state, &secret, sessions::ABSOLUTE_MS / 1000)?;
+            let caller = Caller::signed_in(user.clone(), session.id, String::new());
+            let opened = Audited {
+                tenant: user.tenant_id,
+                action: "session.opened",
+                object_kind: "session",
+                object_id: session.id.to_string(),
+                before: None,
+                after: Some(
+                    serde_json::json!({"client_address": client.address, "user_agent": client.user_agent}),
+                ),
+            };
+            audit_change(&state, &caller, opened).await?;
             let body = SignedIn {
                 user: Person::from(&user),
                 session,
@@ -335,6 +348,15 @@ async fn change_password(
         return Err(ApiError::invalid("the current password is wrong"));
     }
     users::set_password(&state.store, user.id, &change.new_password, now_ms()).await?;
+    let changed = Audited {
+        tenant: user.tenant_id,
+        action: "user.password_changed",
+        object_kind: "user",
+        object_id: user.id.to_string(),
+        before: None,
+        after: None,
+    };
+    audit_change(&state, &caller, changed).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response
         .headers_mut()

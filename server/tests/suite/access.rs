@@ -1029,6 +1029,146 @@ on_every_backend!(
     }
 );
 
+on_every_backend!(
+    every_other_api_change_leaves_a_trail_with_its_request_id_and_no_secrets,
+    |store| {
+        tenant(&store, "acme").await;
+        let app = router(&store);
+        let admin = store
+            .create_api_token(None, "ops script")
+            .await
+            .expect("admin");
+        let boss = person(&store, "boss@msp.example", Role::MspAdmin, None).await;
+        let (session, csrf, session_id) = sign_in(&app, &boss.email, PASSWORD).await;
+        let enrollment = send(
+            &app,
+            "POST",
+            "/api/v1/enrollment-tokens",
+            Auth::Bearer(&admin),
+            Some(json!({"tenant": "acme", "name": "branch office"})),
+            None,
+        )
+        .await;
+        assert_eq!(
+            enrollment.status,
+            StatusCode::CREATED,
+            "{}",
+            enrollment.body
+        );
+        let enrollment_secret = enrollment.body["secret"]
+            .as_str()
+            .expect("secret")
+            .to_string();
+        let request_id = enrollment.headers["x-request-id"]
+            .to_str()
+            .expect("ascii")
+            .to_string();
+        let personal = send(
+            &app,
+            "POST",
+            "/api/v1/api-tokens",
+            Auth::Cookie(&session, Some(&csrf)),
+            Some(json!({"name": "laptop"})),
+            Some("192.0.2.44:5555".parse().expect("address")),
+        )
+        .await;
+        assert_eq!(personal.status, StatusCode::CREATED, "{}", personal.body);
+        let personal_secret = personal.body["secret"]
+            .as_str()
+            .expect("secret")
+            .to_string();
+        let saved = send(
+            &app,
+            "POST",
+            "/api/v1/saved-queries",
+            Auth::Bearer(&admin),
+            Some(json!({"tenant": "acme", "name": "big", "query": "memory > 8GB"})),
+            None,
+        )
+        .await;
+        assert_eq!(saved.status, StatusCode::CREATED, "{}", saved.body);
+        // Reads and refusals leave nothing.
+        send(
+            &app,
+            "GET",
+            "/api/v1/saved-queries",
+            Auth::Bearer(&admin),
+            None,
+            None,
+        )
+        .await;
+        let refused = send(
+            &app,
+            "POST",
+            "/api/v1/saved-queries",
+            Auth::Bearer(&admin),
+            Some(json!({"tenant": "acme", "name": "bad", "query": "memory >"})),
+            None,
+        )
+        .await;
+        assert!(refused.status.is_client_error());
+
+        let log = send(
+            &app,
+            "GET",
+            "/api/v1/audit",
+            Auth::Bearer(&admin),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(log.status, StatusCode::OK, "{}", log.body);
+        let entries = log.body.as_array().expect("list");
+        let actions: Vec<&str> = entries
+            .iter()
+            .filter_map(|e| e["action"].as_str())
+            .collect();
+        assert_eq!(
+            actions,
+            vec![
+                "saved_query.created",
+                "api_token.created",
+                "enrollment_token.created",
+                "session.opened"
+            ],
+            "{}",
+            log.body
+        );
+        let by_action = |action: &str| {
+            entries
+                .iter()
+                .find(|e| e["action"] == action)
+                .expect(action)
+                .clone()
+        };
+        let e = by_action("enrollment_token.created");
+        assert_eq!(e["request_id"], request_id.as_str());
+        assert_eq!(
+            (e["actor_kind"].clone(), e["actor"].clone()),
+            (json!("token"), json!("ops script"))
+        );
+        assert_eq!(e["after"]["name"], "branch office");
+        let t = by_action("api_token.created");
+        assert_eq!(
+            (t["actor_kind"].clone(), t["actor_id"].clone()),
+            (json!("user"), json!(boss.id))
+        );
+        assert_eq!(t["client_address"], "192.0.2.44");
+        assert_eq!(
+            t["object_id"],
+            personal.body["token"]["id"].to_string().as_str()
+        );
+        let s = by_action("session.opened");
+        assert_eq!(s["object_id"], session_id.to_string().as_str());
+        for secret in [&enrollment_secret, &personal_secret, &session, &csrf] {
+            assert!(
+                !log.text.contains(secret.as_str()),
+                "a secret is in the audit log"
+            );
+        }
+    }
+);
+
 #[test]
 fn the_access_table_answers_for_the_routes_it_names_only() {
     assert_eq!(
