@@ -1169,6 +1169,238 @@ on_every_backend!(
     }
 );
 
+/// Create `body` at `uri` as the admin; the answer's `id` (or `ticket.id`, `token.id`).
+async fn made(app: &Router, admin: &str, uri: &str, body: Value) -> String {
+    let answer = send(app, "POST", uri, Auth::Bearer(admin), Some(body), None).await;
+    assert!(
+        answer.status.is_success(),
+        "{uri}: {} {}",
+        answer.status,
+        answer.body
+    );
+    let id = [
+        &answer.body["id"],
+        &answer.body["ticket"]["id"],
+        &answer.body["token"]["id"],
+        &answer.body["agent_id"],
+    ]
+    .into_iter()
+    .find(|v| !v.is_null())
+    .unwrap_or_else(|| panic!("{uri}: no id in {}", answer.body))
+    .clone();
+    id.as_str().map_or_else(|| id.to_string(), str::to_string)
+}
+
+/// What an admin sees of globex, to compare before and after the attempts.
+async fn globex_as_seen(app: &Router, admin: &str) -> Vec<Value> {
+    let mut seen = Vec::new();
+    for uri in [
+        "/api/v1/incidents?tenant=globex",
+        "/api/v1/requests?tenant=globex",
+        "/api/v1/cis?tenant=globex",
+        "/api/v1/rules?tenant=globex",
+        "/api/v1/silences?tenant=globex",
+        "/api/v1/saved-queries?tenant=globex",
+        "/api/v1/enrollment-tokens?tenant=globex",
+        "/api/v1/users?tenant=globex",
+        "/api/v1/agents?tenant=globex",
+        "/api/v1/tenants/globex/support-plan",
+        "/api/v1/tenants/globex/agent-config",
+        "/api/v1/tenants/globex/notification-channels",
+    ] {
+        let answer = send(app, "GET", uri, Auth::Bearer(admin), None, None).await;
+        assert_eq!(answer.status, StatusCode::OK, "{uri}: {}", answer.body);
+        seen.push(answer.body);
+    }
+    seen
+}
+
+on_every_backend!(
+    nothing_of_another_tenant_is_readable_or_writable_through_any_route,
+    |store| {
+        let acme = tenant(&store, "acme").await;
+        tenant(&store, "globex").await;
+        let app = router(&store);
+        let admin = store.create_api_token(None, "msp").await.expect("admin");
+        const MARK: &str = "GLOBEX-PRIVATE";
+        let incident = made(
+            &app,
+            &admin,
+            "/api/v1/incidents",
+            json!({"tenant": "globex", "title": MARK, "impact": 2, "urgency": 2}),
+        )
+        .await;
+        let request = made(
+            &app,
+            &admin,
+            "/api/v1/requests",
+            json!({"tenant": "globex", "title": MARK, "impact": 2, "urgency": 2}),
+        )
+        .await;
+        let ci = made(
+            &app,
+            &admin,
+            "/api/v1/cis",
+            json!({"tenant": "globex", "class": "business_service", "name": MARK}),
+        )
+        .await;
+        let rule = made(
+            &app,
+            &admin,
+            "/api/v1/rules?tenant=globex",
+            json!({"name": MARK, "metric": "volume.used_percent", "critical_level": 99.0}),
+        )
+        .await;
+        let silence = made(
+            &app,
+            &admin,
+            "/api/v1/silences",
+            json!({"tenant": "globex", "reason": MARK, "ends_at": "2099-01-01T00:00:00Z"}),
+        )
+        .await;
+        let saved = made(
+            &app,
+            &admin,
+            "/api/v1/saved-queries",
+            json!({"tenant": "globex", "name": MARK, "query": "memory > 1GB"}),
+        )
+        .await;
+        let enrollment = send(
+            &app,
+            "POST",
+            "/api/v1/enrollment-tokens",
+            Auth::Bearer(&admin),
+            Some(json!({"tenant": "globex", "name": MARK})),
+            None,
+        )
+        .await;
+        let enrollment_id = enrollment.body["id"].to_string();
+        let enrolled = send(
+        &app,
+        "POST",
+        "/api/v1/agent/enroll",
+        Auth::Nobody,
+        Some(json!({"protocol": atalaya_shared::protocol::PROTOCOL_VERSION, "token": enrollment.body["secret"],
+                    "agent_version": "0.1.0", "host": {"hostname": MARK}})),
+        None,
+    )
+    .await;
+        assert!(enrolled.status.is_success(), "{}", enrolled.body);
+        let agent = enrolled.body["agent_id"]
+            .as_str()
+            .expect("agent id")
+            .to_string();
+        let user = made(&app, &admin, "/api/v1/users", json!({"email": "boss@globex.example", "display_name": MARK, "role": "customer_admin", "tenant": "globex", "password": PASSWORD})).await;
+        let before = globex_as_seen(&app, &admin).await;
+
+        // The attackers: acme's technician, and a token that may do everything — in acme only.
+        let tech = person(&store, "tech@msp.example", Role::Technician, None).await;
+        users::add_membership(&store, tech.id, acme)
+            .await
+            .expect("member");
+        let attackers = [
+            ("technician of acme", token_of(&store, &tech).await),
+            (
+                "acme-bound admin token",
+                store
+                    .create_api_token(Some(acme), "acme ops")
+                    .await
+                    .expect("token"),
+            ),
+        ];
+        let id_for = |path: &str| -> String {
+            let pick = [
+                ("/api/v1/incidents", &incident),
+                ("/api/v1/requests", &request),
+                ("/api/v1/cis", &ci),
+                ("/api/v1/rules", &rule),
+                ("/api/v1/silences", &silence),
+                ("/api/v1/maintenance-windows", &silence),
+                ("/api/v1/saved-queries", &saved),
+                ("/api/v1/enrollment-tokens", &enrollment_id),
+                ("/api/v1/agents", &agent),
+                ("/api/v1/users", &user),
+            ];
+            pick.iter()
+                .find(|(prefix, _)| path.starts_with(prefix))
+                .map_or_else(|| "1".to_string(), |(_, id)| (*id).clone())
+        };
+        let mut attempts = 0;
+        for (who, token) in &attackers {
+            for (method, path, rule) in ROUTES {
+                if matches!(rule, Access::Public | Access::Agent)
+                    || !path.contains('{') && *method == "get"
+                {
+                    continue;
+                }
+                let uri = path
+                    .replace("{id}", &id_for(path))
+                    .replace("{target}", &ci)
+                    .replace("{name}", "globex")
+                    .replace("{tenant}", "globex")
+                    .replace("{event}", "opened")
+                    .replace("{field}", "name")
+                    .replace("{kind}", "depends_on");
+                let body = matches!(*method, "post" | "put" | "patch").then(|| {
+                json!({"tenant": "globex", "title": "taken over", "name": "taken over", "reason": "x",
+                       "body": "hello", "assignee": "me", "state": "resolved", "note": "x",
+                       "ends_at": "2099-01-01T00:00:00Z", "query": "memory > 1GB", "ci_id": ci.parse::<i64>().unwrap_or(1)})
+            });
+                let answer = send(&app, method, &uri, Auth::Bearer(token), body, None).await;
+                assert!(
+                    !answer.status.is_success(),
+                    "{who}: {method} {uri} answered {} {}",
+                    answer.status,
+                    answer.body
+                );
+                assert!(
+                    !answer.text.contains(MARK),
+                    "{who}: {method} {uri} showed globex's data"
+                );
+                attempts += 1;
+            }
+            // Lists never show globex's rows, with or without ?tenant=.
+            for uri in [
+                "/api/v1/incidents",
+                "/api/v1/requests",
+                "/api/v1/cis",
+                "/api/v1/rules",
+                "/api/v1/silences",
+                "/api/v1/saved-queries",
+                "/api/v1/agents",
+                "/api/v1/tenants",
+                "/api/v1/audit",
+            ] {
+                for query in ["", "?tenant=globex"] {
+                    let answer = send(
+                        &app,
+                        "GET",
+                        &format!("{uri}{query}"),
+                        Auth::Bearer(token),
+                        None,
+                        None,
+                    )
+                    .await;
+                    assert!(
+                        !answer.text.contains(MARK),
+                        "{who}: {uri}{query} showed globex's data"
+                    );
+                    // `/tenants` takes no `?tenant=`: it lists the caller's own either way.
+                    if !query.is_empty() && uri != "/api/v1/tenants" {
+                        assert!(
+                            !answer.status.is_success(),
+                            "{who}: {uri}{query} answered {}",
+                            answer.status
+                        );
+                    }
+                }
+            }
+        }
+        assert!(attempts > 100, "{attempts}");
+        assert_eq!(globex_as_seen(&app, &admin).await, before, "globex changed");
+    }
+);
+
 #[test]
 fn the_access_table_answers_for_the_routes_it_names_only() {
     assert_eq!(
