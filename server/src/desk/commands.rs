@@ -10,9 +10,30 @@ use super::plans::current_plan;
 use super::reactions::Recorder;
 use super::state::{HoldReason, TicketState};
 use crate::store::tickets::{
-    self, NewTicketRow, StateUpdate, TicketFields, TicketKind, TicketRef, TicketRow,
+    self, AssigneeRef, NewTicketRow, StateUpdate, TicketFields, TicketKind, TicketRef, TicketRow,
 };
 use crate::store::{StoreError, StoreResult, TenantId, TenantScope, Tx};
+
+/// The person a ticket is given to (the HTTP layer checks they may work its tenant).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignee {
+    pub user_id: i64,
+    /// The name the timeline and the notifications show.
+    pub name: String,
+}
+
+impl Assignee {
+    fn as_ref(&self) -> AssigneeRef<'_> {
+        AssigneeRef {
+            user_id: self.user_id,
+            name: &self.name,
+        }
+    }
+}
+
+fn name_of(assignee: Option<&Assignee>) -> Option<&str> {
+    assignee.map(|a| a.name.as_str())
+}
 
 pub struct NewTicket {
     pub title: String,
@@ -22,7 +43,7 @@ pub struct NewTicket {
     pub requester: Option<String>,
     pub ci_ids: Vec<i64>,
     pub group: Option<String>,
-    pub assignee: Option<String>,
+    pub assignee: Option<Assignee>,
 }
 
 /// Fields a PATCH may change; `None` leaves a field alone.
@@ -164,7 +185,7 @@ pub async fn open(
         site_id: None,
         requester: new.requester.as_deref(),
         group_id: group,
-        assignee: new.assignee.as_deref(),
+        assignee: new.assignee.as_ref().map(Assignee::as_ref),
         problem_started_at: None,
         opened_at: now,
     };
@@ -183,7 +204,8 @@ pub async fn open(
         .record_with_notice(tx, ChangeKind::Opened, detail, Some(notice))
         .await?;
     if assigned {
-        let detail = json!({"group": new.group, "assignee": new.assignee});
+        let detail = json!({"group": new.group, "assignee": name_of(new.assignee.as_ref()),
+                            "assignee_id": new.assignee.as_ref().map(|a| a.user_id)});
         changes.record(tx, ChangeKind::Assigned, detail).await?;
     }
     Ok((id, changes.finish(tx).await?))
@@ -241,7 +263,7 @@ pub async fn assign(
     scope: TenantScope,
     id: i64,
     group: Option<&str>,
-    assignee: Option<&str>,
+    assignee: Option<&Assignee>,
     actor: &Actor,
     now: i64,
 ) -> StoreResult<Vec<Change>> {
@@ -254,10 +276,15 @@ pub async fn assign(
         Some(name) => Some(group_by_name(tx, name).await?.0),
         None => row.group_id,
     };
-    let assignee_now = assignee.or(row.assignee.as_deref());
+    let kept = row
+        .assignee_id
+        .zip(row.assignee.as_deref())
+        .map(|(user_id, name)| AssigneeRef { user_id, name });
+    let assignee_now = assignee.map(Assignee::as_ref).or(kept);
     tickets::set_assignment(tx, kind, id, group_id, assignee_now, now).await?;
     let mut changes = Recorder::new(reference(kind, &row), actor.clone(), now);
-    let detail = json!({"group": group, "assignee": assignee,
+    let detail = json!({"group": group, "assignee": name_of(assignee),
+                        "assignee_id": assignee.map(|a| a.user_id),
                         "previous_group": row.group_name, "previous_assignee": row.assignee});
     changes.record(tx, ChangeKind::Assigned, detail).await?;
     if row.state() == TicketState::New {
@@ -281,7 +308,7 @@ pub async fn escalate(
     scope: TenantScope,
     id: i64,
     group: Option<&str>,
-    assignee: Option<&str>,
+    assignee: Option<&Assignee>,
     reason: &str,
     actor: &Actor,
     now: i64,
@@ -308,11 +335,20 @@ pub async fn escalate(
             kind.noun()
         )));
     };
-    tickets::set_assignment(tx, kind, id, Some(group_id), assignee, now).await?;
+    tickets::set_assignment(
+        tx,
+        kind,
+        id,
+        Some(group_id),
+        assignee.map(Assignee::as_ref),
+        now,
+    )
+    .await?;
     let mut changes = Recorder::new(reference(kind, &row), actor.clone(), now);
     let detail = json!({"from_group": row.group_name, "from_tier": tier_now,
                         "from_assignee": row.assignee, "to_group": group_name,
-                        "to_tier": tier, "assignee": assignee, "reason": reason});
+                        "to_tier": tier, "assignee": name_of(assignee),
+                        "assignee_id": assignee.map(|a| a.user_id), "reason": reason});
     let notice = json!({"reason": reason, "to_group": group_name});
     changes
         .record_with_notice(tx, ChangeKind::Escalated, detail, Some(notice))

@@ -24,6 +24,6 @@ pub mod tickets;
 
 pub use actor::Actor;
 pub use change::{Change, ChangeKind};
-pub use commands::{Comment, NewTicket, TicketEdit};
+pub use commands::{Assignee, Comment, NewTicket, TicketEdit};
 pub use jobs::{auto_close, sla_sweep};
 pub use ticket::Ticket;

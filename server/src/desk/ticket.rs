@@ -36,6 +36,8 @@ pub struct Ticket {
     pub requester: Option<String>,
     pub assignment_group: Option<String>,
     pub tier: Option<i64>,
+    /// The user the ticket is given to, and their name.
+    pub assignee_id: Option<i64>,
     pub assignee: Option<String>,
     pub problem_started_at: Option<chrono::DateTime<chrono::Utc>>,
     pub opened_at: chrono::DateTime<chrono::Utc>,
@@ -70,6 +72,7 @@ impl Ticket {
             requester: row.requester,
             assignment_group: row.group_name,
             tier: row.group_tier,
+            assignee_id: row.assignee_id,
             assignee: row.assignee,
             problem_started_at: to_time_opt(row.problem_started_at),
             opened_at: to_time(row.opened_at),

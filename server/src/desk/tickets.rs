@@ -53,7 +53,7 @@ pub async fn assign(
     scope: TenantScope,
     id: i64,
     group: Option<&str>,
-    assignee: Option<&str>,
+    assignee: Option<&commands::Assignee>,
     actor: impl Into<Actor>,
     now: i64,
 ) -> StoreResult<Ticket> {
@@ -72,7 +72,7 @@ pub async fn escalate(
     scope: TenantScope,
     id: i64,
     group: Option<&str>,
-    assignee: Option<&str>,
+    assignee: Option<&commands::Assignee>,
     reason: &str,
     actor: impl Into<Actor>,
     now: i64,

@@ -2,6 +2,7 @@
 //! sessions. The store keeps the rows ([`crate::store::users`], [`crate::store::sessions`]); the
 //! rules are here. The audit log of what people (and jobs) changed is [`crate::audit`].
 
+pub mod assignees;
 pub mod caller;
 pub mod password;
 pub mod role;

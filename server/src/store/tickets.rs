@@ -120,6 +120,7 @@ pub struct TicketRow {
     pub group_id: Option<i64>,
     pub group_name: Option<String>,
     pub group_tier: Option<i64>,
+    pub assignee_id: Option<i64>,
     pub assignee: Option<String>,
     pub problem_started_at: Option<i64>,
     pub opened_at: i64,
@@ -147,7 +148,7 @@ fn select_tickets(kind: TicketKind) -> String {
         "SELECT t.id, t.tenant_id, t.number, t.title, t.description, t.state, t.hold_reason,
                 t.impact, t.urgency, t.priority, t.severity, t.source, t.rule_id, t.ci_id,
                 t.requester, t.assignment_group_id AS group_id, g.name AS group_name,
-                g.tier AS group_tier, t.assignee, t.problem_started_at, t.opened_at, t.updated_at,
+                g.tier AS group_tier, t.assignee_id, t.assignee, t.problem_started_at, t.opened_at, t.updated_at,
                 t.first_response_at, t.resolved_at, t.closed_at, t.reopen_count
            FROM {} t LEFT JOIN assignment_groups g ON g.id = t.assignment_group_id",
         kind.table()
@@ -187,13 +188,42 @@ pub enum SlaRisk {
 pub struct TicketFilter {
     pub state: Option<String>,
     pub priority: Option<i64>,
-    pub assignee: Option<String>,
+    pub assignee: AssigneeFilter,
     pub group: Option<String>,
     /// Only tickets linked to this CI.
     pub ci_id: Option<i64>,
     pub sla: Option<SlaRisk>,
     pub limit: i64,
     pub offset: i64,
+}
+
+/// Whose tickets a list shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    #[default]
+    Anyone,
+    /// Tickets nobody is assigned to.
+    Nobody,
+    User(i64),
+}
+
+impl AssigneeFilter {
+    /// The value bound for the filter's clause: none for anyone, 0 for nobody (ids are
+    /// positive), the user's id.
+    fn bind(self) -> Option<i64> {
+        match self {
+            AssigneeFilter::Anyone => None,
+            AssigneeFilter::Nobody => Some(0),
+            AssigneeFilter::User(id) => Some(id),
+        }
+    }
+}
+
+/// A ticket's assignee as stored: the user and the name shown.
+#[derive(Debug, Clone, Copy)]
+pub struct AssigneeRef<'a> {
+    pub user_id: i64,
+    pub name: &'a str,
 }
 
 /// A ticket row to insert: by hand (`source` "manual"), by a rule ("rule") or for a site
@@ -215,7 +245,7 @@ pub struct NewTicketRow<'a> {
     pub site_id: Option<i64>,
     pub requester: Option<&'a str>,
     pub group_id: Option<i64>,
-    pub assignee: Option<&'a str>,
+    pub assignee: Option<AssigneeRef<'a>>,
     pub problem_started_at: Option<i64>,
     pub opened_at: i64,
 }
@@ -243,16 +273,16 @@ pub async fn insert(
 ) -> StoreResult<Option<i64>> {
     // Only incidents stand for a site.
     let (site_column, site_value) = match kind {
-        TicketKind::Incident => (", site_id", ", $18"),
+        TicketKind::Incident => (", site_id", ", $19"),
         TicketKind::ServiceRequest => ("", ""),
     };
     let query = format!(
         "INSERT INTO {table} (tenant_id, number, title, description, state, impact, urgency,
                               priority, source, ci_id, requester, assignment_group_id, assignee,
                               problem_started_at, opened_at, updated_at, severity,
-                              rule_id{site_column})
+                              rule_id, assignee_id{site_column})
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16,
-                 $17{site_value})
+                 $17, $18{site_value})
          ON CONFLICT DO NOTHING RETURNING id",
         table = kind.table()
     );
@@ -269,11 +299,12 @@ pub async fn insert(
         .bind(new.ci_id)
         .bind(new.requester)
         .bind(new.group_id)
-        .bind(new.assignee)
+        .bind(new.assignee.map(|a| a.name))
         .bind(new.problem_started_at)
         .bind(new.opened_at)
         .bind(new.severity)
-        .bind(new.rule_id);
+        .bind(new.rule_id)
+        .bind(new.assignee.map(|a| a.user_id));
     if kind == TicketKind::Incident {
         q = q.bind(new.site_id);
     }
@@ -596,17 +627,19 @@ pub async fn set_assignment(
     kind: TicketKind,
     id: i64,
     group_id: Option<i64>,
-    assignee: Option<&str>,
+    assignee: Option<AssigneeRef<'_>>,
     now: i64,
 ) -> StoreResult<()> {
     sqlx::query(&format!(
-        "UPDATE {} SET assignment_group_id = $1, assignee = $2, updated_at = $3 WHERE id = $4",
+        "UPDATE {} SET assignment_group_id = $1, assignee = $2, assignee_id = $5, updated_at = $3
+          WHERE id = $4",
         kind.table()
     ))
     .bind(group_id)
-    .bind(assignee)
+    .bind(assignee.map(|a| a.name))
     .bind(now)
     .bind(id)
+    .bind(assignee.map(|a| a.user_id))
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -704,7 +737,8 @@ pub async fn list_rows(
          WHERE {in_scope}
            AND (CAST($2 AS TEXT) IS NULL OR t.state = $2)
            AND (CAST($3 AS BIGINT) IS NULL OR t.priority = $3)
-           AND (CAST($4 AS TEXT) IS NULL OR t.assignee = $4)
+           AND (CAST($4 AS BIGINT) IS NULL OR t.assignee_id = $4
+                OR ($4 = 0 AND t.assignee_id IS NULL))
            AND (CAST($5 AS TEXT) IS NULL OR g.name = $5)
            AND (CAST($6 AS BIGINT) IS NULL OR EXISTS (
                 SELECT 1 FROM {cis} l WHERE l.{fk} = t.id AND l.ci_id = $6))
@@ -718,7 +752,7 @@ pub async fn list_rows(
     .bind(scope.filter())
     .bind(filter.state.as_deref())
     .bind(filter.priority)
-    .bind(filter.assignee.as_deref())
+    .bind(filter.assignee.bind())
     .bind(filter.group.as_deref())
     .bind(filter.ci_id)
     .bind(now)

@@ -1413,3 +1413,121 @@ fn the_access_table_answers_for_the_routes_it_names_only() {
         Some(Access::Public)
     );
 }
+
+on_every_backend!(tickets_go_to_people_who_work_their_tenant, |store| {
+    let acme = tenant(&store, "acme").await;
+    let globex = tenant(&store, "globex").await;
+    let app = router(&store);
+    let admin = store.create_api_token(None, "msp").await.expect("admin");
+    let tech = person(&store, "tech@msp.example", Role::Technician, None).await;
+    users::add_membership(&store, tech.id, acme)
+        .await
+        .expect("member");
+    let elsewhere = person(&store, "gus@msp.example", Role::Technician, None).await;
+    users::add_membership(&store, elsewhere.id, globex)
+        .await
+        .expect("member");
+    person(&store, "audit@msp.example", Role::Auditor, None).await;
+    person(&store, "ca@acme.example", Role::CustomerAdmin, Some(acme)).await;
+    let tech_token = token_of(&store, &tech).await;
+
+    let created = send(
+        &app,
+        "POST",
+        "/api/v1/incidents",
+        Auth::Bearer(&admin),
+        Some(json!({"tenant": "acme", "title": "disk", "impact": 2, "urgency": 2, "assignee": "TECH@msp.example"})),
+        None,
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["assignee_id"], tech.id);
+    assert_eq!(created.body["assignee"], "tech");
+    let id = created.body["id"].as_i64().expect("id");
+    let assign = |token: String, assignee: &'static str| {
+        let app = app.clone();
+        async move {
+            send(
+                &app,
+                "POST",
+                &format!("/api/v1/incidents/{id}/assign"),
+                Auth::Bearer(&token),
+                Some(json!({"assignee": assignee})),
+                None,
+            )
+            .await
+        }
+    };
+    for (who, why) in [
+        ("gus@msp.example", "does not work this tenant"),
+        ("audit@msp.example", "does not work this tenant"),
+        ("ca@acme.example", "does not work this tenant"),
+        ("nobody@msp.example", "no user with the email"),
+        ("me", "ownerless admin token"),
+        ("999999", "no user #999999"),
+    ] {
+        let refused = assign(admin.clone(), who).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{who}: {}",
+            refused.body
+        );
+        assert!(
+            refused.message().contains(why),
+            "{who}: {}",
+            refused.message()
+        );
+    }
+    let taken = assign(tech_token.clone(), "me").await;
+    assert_eq!(taken.status, StatusCode::OK, "{}", taken.body);
+    assert_eq!(taken.body["assignee_id"], tech.id);
+    let mine = send(
+        &app,
+        "GET",
+        "/api/v1/incidents?assignee=me",
+        Auth::Bearer(&tech_token),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(mine.body.as_array().map(Vec::len), Some(1), "{}", mine.body);
+    let nobody = send(
+        &app,
+        "GET",
+        "/api/v1/incidents?assignee=none",
+        Auth::Bearer(&tech_token),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        nobody.body.as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        nobody.body
+    );
+    let unknown = send(
+        &app,
+        "GET",
+        "/api/v1/incidents?assignee=who@x.example",
+        Auth::Bearer(&tech_token),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+
+    users::set_active(&store, elsewhere.id, false, now_ms())
+        .await
+        .expect("deactivate");
+    users::add_membership(&store, elsewhere.id, acme)
+        .await
+        .expect("member");
+    let inactive = assign(admin.clone(), "gus@msp.example").await;
+    assert!(
+        inactive.message().contains("deactivated"),
+        "{}",
+        inactive.body
+    );
+});

@@ -352,6 +352,31 @@ impl DeskApi {
             .expect("bootstrap")
             .expect("first start");
         let config = Config::load(&Overrides::default()).expect("defaults");
+        // The technicians tickets are given to, serving `default`.
+        let default = db
+            .store
+            .tenant_by_name(TenantScope::All, "default")
+            .await
+            .expect("default")
+            .id;
+        for name in ["luis", "marta"] {
+            let tech = atalaya_server::people::users::create(
+                &db.store,
+                &atalaya_server::people::NewUser {
+                    email: format!("{name}@msp.example"),
+                    display_name: name.into(),
+                    role: atalaya_server::people::Role::Technician,
+                    tenant: None,
+                    password: None,
+                },
+                0,
+            )
+            .await
+            .expect("technician");
+            atalaya_server::people::users::add_membership(&db.store, tech.id, default)
+                .await
+                .expect("member");
+        }
         DeskApi {
             app: app(AppState::new(db.store.clone(), config)),
             admin: first.admin_token,
@@ -421,7 +446,7 @@ async fn the_life_cycle_over_http_refuses_bad_moves_with_409() {
             .ok(
                 "POST",
                 &format!("{base}/assign"),
-                Some(json!({"group": "service-desk", "assignee": "luis"})),
+                Some(json!({"group": "service-desk", "assignee": "luis@msp.example"})),
             )
             .await;
         assert_eq!(assigned["state"], "assigned");
@@ -528,7 +553,7 @@ async fn escalation_hands_ownership_to_tier_two_and_is_recorded() {
                 "/api/v1/requests",
                 Some(
                     json!({"tenant": "default", "title": "Open port 443 on the firewall",
-                            "group": "service-desk", "assignee": "luis"}),
+                            "group": "service-desk", "assignee": "luis@msp.example"}),
                 ),
             )
             .await;
@@ -705,7 +730,7 @@ async fn support_plans_set_the_matrix_and_the_clocks_and_lists_filter() {
         api.ok(
             "POST",
             &format!("/api/v1/incidents/{}/assign", low["id"]),
-            Some(json!({"assignee": "marta"})),
+            Some(json!({"assignee": "marta@msp.example"})),
         )
         .await;
 
@@ -751,7 +776,8 @@ async fn support_plans_set_the_matrix_and_the_clocks_and_lists_filter() {
         };
         assert_eq!(count("").await, 2);
         assert_eq!(count("priority=1").await, 1);
-        assert_eq!(count("assignee=marta").await, 1);
+        assert_eq!(count("assignee=marta@msp.example").await, 1);
+        assert_eq!(count("assignee=none").await, 1);
         assert_eq!(count("state=assigned").await, 1);
         assert_eq!(count("ci=0").await, 0);
         assert_eq!(count("tenant=default&limit=1").await, 1);

@@ -340,6 +340,13 @@ on_every_backend!(every_ticket_change_is_in_the_audit_log, |store| {
         assignee: None,
     };
     let kind = TicketKind::Incident;
+    let bob = users::create(&store, &person("bob@msp.example", Role::Technician), T0)
+        .await
+        .expect("bob");
+    let bob = atalaya_server::desk::Assignee {
+        user_id: bob.id,
+        name: bob.display_name,
+    };
     let t = atalaya_server::desk::tickets::create(&store, kind, acme, &new, "ana", T0)
         .await
         .expect("create");
@@ -349,7 +356,7 @@ on_every_backend!(every_ticket_change_is_in_the_audit_log, |store| {
         TenantScope::Tenant(acme),
         t.id,
         Some("service-desk"),
-        Some("bob"),
+        Some(&bob),
         "ana",
         T0 + 1_000,
     )
@@ -477,3 +484,115 @@ on_every_backend!(every_ticket_change_is_in_the_audit_log, |store| {
         "{by_jobs:?}"
     );
 });
+
+/// A database migrated up to `version` only, as an installation of before would be.
+async fn migrated_up_to(url: &str, backend: &str, version: i64) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../migrations")
+        .join(backend);
+    let mut migrator = sqlx::migrate::Migrator::new(dir).await.expect("migrations");
+    let older: Vec<_> = migrator
+        .migrations
+        .iter()
+        .filter(|m| m.version <= version)
+        .cloned()
+        .collect();
+    migrator.migrations = older.into();
+    let pool = sqlx::AnyPool::connect(url).await.expect("connect");
+    migrator.run(&pool).await.expect("older migrations");
+    pool
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn free_text_assignees_become_placeholder_users_and_nothing_is_lost() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut targets = vec![(
+        "sqlite",
+        format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display()),
+        None,
+    )];
+    if let Ok(admin_url) = std::env::var("ATALAYA_TEST_DATABASE_URL") {
+        let name = format!("atalaya_t_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
+            .await
+            .expect("admin");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("create");
+        targets.push((
+            "postgres",
+            crate::db::with_database(&admin_url, &name),
+            Some((admin_url, name)),
+        ));
+    }
+    for (backend, url, drop) in targets {
+        eprintln!("placeholder migration on {backend}");
+        let old = migrated_up_to(&url, backend, 21).await;
+        sqlx::query("INSERT INTO tenants (id, name, display_name, created_at) VALUES (1, 'acme', 'Acme', 0)")
+            .execute(&old)
+            .await
+            .expect("tenant");
+        for (id, table, assignee) in [
+            (1, "incidents", Some("luis")),
+            (2, "incidents", Some("luis")),
+            (3, "incidents", None),
+            (1, "service_requests", Some("Marta Ruiz")),
+        ] {
+            sqlx::query(&format!(
+                "INSERT INTO {table} (id, tenant_id, number, title, description, state, impact,
+                                      urgency, priority, source, assignee, opened_at, updated_at)
+                 VALUES ($1, 1, $1, 'old', '', 'assigned', 2, 2, 3, 'manual', $2, 0, 0)"
+            ))
+            .bind(id)
+            .bind(assignee)
+            .execute(&old)
+            .await
+            .expect("old ticket");
+        }
+        old.close().await;
+
+        let store = atalaya_server::store::Store::connect(&url)
+            .await
+            .expect("migrate the rest");
+        let placeholders: Vec<(i64, String, i64, i64, Option<String>)> = sqlx::query_as(
+            "SELECT id, display_name, active, placeholder, password_hash FROM users ORDER BY display_name",
+        )
+        .fetch_all(store.pool())
+        .await
+        .expect("users");
+        let names: Vec<&str> = placeholders.iter().map(|p| p.1.as_str()).collect();
+        assert_eq!(names, ["Marta Ruiz", "luis"], "{backend}: one per name");
+        assert!(placeholders
+            .iter()
+            .all(|p| p.2 == 0 && p.3 == 1 && p.4.is_none()));
+        let luis = placeholders.iter().find(|p| p.1 == "luis").expect("luis").0;
+        let tickets: Vec<(i64, Option<i64>, Option<String>)> =
+            sqlx::query_as("SELECT id, assignee_id, assignee FROM incidents ORDER BY id")
+                .fetch_all(store.pool())
+                .await
+                .expect("incidents");
+        assert_eq!(
+            tickets,
+            [
+                (1, Some(luis), Some("luis".into())),
+                (2, Some(luis), Some("luis".into())),
+                (3, None, None)
+            ],
+            "{backend}"
+        );
+        let user = users::get(&store, luis).await.expect("placeholder");
+        assert!(user.placeholder && !user.can_sign_in());
+        store.close().await;
+        if let Some((admin_url, name)) = drop {
+            let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
+                .await
+                .expect("admin");
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut admin)
+                .await
+                .ok();
+        }
+    }
+}

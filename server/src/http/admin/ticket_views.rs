@@ -68,6 +68,8 @@ pub struct Ticket {
     pub requester: Option<String>,
     pub assignment_group: Option<String>,
     pub tier: Option<i64>,
+    /// The user it is given to (`GET /api/v1/users/{id}`) and their name.
+    pub assignee_id: Option<i64>,
     pub assignee: Option<String>,
     pub problem_started_at: Option<DateTime<Utc>>,
     pub opened_at: DateTime<Utc>,
@@ -103,6 +105,7 @@ impl From<DeskTicket> for Ticket {
             requester: t.requester,
             assignment_group: t.assignment_group,
             tier: t.tier,
+            assignee_id: t.assignee_id,
             assignee: t.assignee,
             problem_started_at: t.problem_started_at,
             opened_at: t.opened_at,

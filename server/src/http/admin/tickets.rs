@@ -15,10 +15,11 @@ use super::ticket_views::{Ticket, TicketDetail};
 use super::{scope, target_tenant, Paging};
 use crate::desk::state::{HoldReason, TicketState, ALL_STATES};
 use crate::desk::tickets as desk;
-use crate::desk::{Actor, Comment, NewTicket, TicketEdit};
+use crate::desk::{Actor, Assignee, Comment, NewTicket, TicketEdit};
+use crate::people::assignees;
 use crate::people::Caller;
-use crate::store::tickets::{SlaRisk, TicketFilter, TicketKind};
-use crate::store::{now_ms, StoreError};
+use crate::store::tickets::{AssigneeFilter, SlaRisk, TicketFilter, TicketKind};
+use crate::store::{now_ms, StoreError, TenantId};
 
 /// Which kind of ticket a router serves.
 pub trait Desk: Send + Sync + 'static {
@@ -65,6 +66,38 @@ fn actor(caller: &Caller) -> Actor {
     Actor::identified(caller.name.clone(), caller.audit_actor())
 }
 
+/// The person `named` (`me`, an email or a user id), if they may work `tenant`'s tickets.
+async fn assignee_of(
+    state: &AppState,
+    caller: &Caller,
+    tenant: TenantId,
+    named: &str,
+) -> ApiResult<Assignee> {
+    let user = assignees::assignee(&state.store, caller, tenant, named).await?;
+    Ok(Assignee {
+        user_id: user.id,
+        name: user.display_name,
+    })
+}
+
+/// The assignee named for ticket `id` (of the caller's scope), if any.
+async fn ticket_assignee<D: Desk>(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    named: Option<&str>,
+) -> ApiResult<Option<Assignee>> {
+    let Some(named) = named else {
+        return Ok(None);
+    };
+    let ticket = desk::get(&state.store, D::KIND, caller.scope, id, now_ms())
+        .await
+        .map_err(ticket_error::<D>)?;
+    Ok(Some(
+        assignee_of(state, caller, ticket.tenant_id, named).await?,
+    ))
+}
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(super) struct ListQuery {
@@ -74,6 +107,7 @@ pub(super) struct ListQuery {
     state: Option<String>,
     #[param(minimum = 1, maximum = 5)]
     priority: Option<i64>,
+    /// `me`, `none` (nobody), a user's email or id.
     assignee: Option<String>,
     /// An assignment group's name.
     group: Option<String>,
@@ -113,10 +147,19 @@ pub(super) async fn list<D: Desk>(
         offset: q.offset,
     }
     .resolve()?;
+    let assignee = match q.assignee.as_deref() {
+        None => AssigneeFilter::Anyone,
+        Some(named) => assignees::filter(&state.store, &caller, named)
+            .await
+            .map_err(|e| match e {
+                StoreError::Invalid(m) => ApiError::BadRequest("invalid_query", m),
+                other => other.into(),
+            })?,
+    };
     let filter = TicketFilter {
         state: q.state,
         priority: q.priority,
-        assignee: q.assignee,
+        assignee,
         group: q.group,
         ci_id: q.ci,
         sla: q.sla,
@@ -172,6 +215,7 @@ pub(super) struct CreateBody {
     #[serde(default)]
     ci_ids: Vec<i64>,
     group: Option<String>,
+    /// Who works it: `me`, a user's email or id (an MSP admin, or a technician serving the tenant).
     assignee: Option<String>,
 }
 
@@ -182,6 +226,10 @@ pub(super) async fn create<D: Desk>(
 ) -> ApiResult<(StatusCode, Json<TicketDetail>)> {
     let tenant = target_tenant(&state, &caller, body.tenant.as_deref()).await?;
     let actor = actor(&caller);
+    let assignee = match body.assignee.as_deref() {
+        Some(named) => Some(assignee_of(&state, &caller, tenant, named).await?),
+        None => None,
+    };
     let new = NewTicket {
         title: body.title,
         description: body.description,
@@ -190,7 +238,7 @@ pub(super) async fn create<D: Desk>(
         requester: body.requester,
         ci_ids: body.ci_ids,
         group: body.group,
-        assignee: body.assignee,
+        assignee,
     };
     let ticket = desk::create(&state.store, D::KIND, tenant, &new, actor, now_ms()).await?;
     Ok((StatusCode::CREATED, detail::<D>(&state, ticket).await?))
@@ -324,6 +372,7 @@ pub(super) async fn comment<D: Desk>(
 #[serde(deny_unknown_fields)]
 pub(super) struct AssignBody {
     group: Option<String>,
+    /// Who works it: `me`, a user's email or id (an MSP admin, or a technician serving the tenant).
     assignee: Option<String>,
 }
 
@@ -334,13 +383,14 @@ pub(super) async fn assign<D: Desk>(
     ApiJson(body): ApiJson<AssignBody>,
 ) -> ApiResult<Json<TicketDetail>> {
     let actor = actor(&caller);
+    let assignee = ticket_assignee::<D>(&state, &caller, id, body.assignee.as_deref()).await?;
     let ticket = desk::assign(
         &state.store,
         D::KIND,
         caller.scope,
         id,
         body.group.as_deref(),
-        body.assignee.as_deref(),
+        assignee.as_ref(),
         actor,
         now_ms(),
     )
@@ -353,6 +403,7 @@ pub(super) async fn assign<D: Desk>(
 #[serde(deny_unknown_fields)]
 pub(super) struct EscalateBody {
     group: Option<String>,
+    /// Who works it: `me`, a user's email or id (an MSP admin, or a technician serving the tenant).
     assignee: Option<String>,
     /// Why the ticket goes to the next tier.
     #[schema(pattern = r"\S")]
@@ -371,13 +422,14 @@ pub(super) async fn escalate<D: Desk>(
         ));
     }
     let actor = actor(&caller);
+    let assignee = ticket_assignee::<D>(&state, &caller, id, body.assignee.as_deref()).await?;
     let ticket = desk::escalate(
         &state.store,
         D::KIND,
         caller.scope,
         id,
         body.group.as_deref(),
-        body.assignee.as_deref(),
+        assignee.as_ref(),
         &body.reason,
         actor,
         now_ms(),
