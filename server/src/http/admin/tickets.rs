@@ -330,11 +330,6 @@ pub(super) struct CommentBody {
     body: String,
     #[serde(default)]
     visibility: Visibility,
-    /// A reply from the requester (for example relayed from email).
-    #[serde(default)]
-    from_requester: bool,
-    /// Who wrote it, when not the token's owner (a requester's address).
-    author: Option<String>,
 }
 
 pub(super) async fn comment<D: Desk>(
@@ -343,16 +338,13 @@ pub(super) async fn comment<D: Desk>(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<CommentBody>,
 ) -> ApiResult<(StatusCode, Json<TicketDetail>)> {
-    let actor = match body.author {
-        Some(author) if !author.trim().is_empty() => {
-            Actor::identified(author, caller.audit_actor())
-        }
-        _ => actor(&caller),
-    };
+    // The caller wrote it: a comment "from the requester" is one the requester writes
+    // themselves (the portal, email in), never one staff put in their name.
+    let actor = actor(&caller);
     let comment = Comment {
         body: body.body,
         internal: body.visibility == Visibility::Internal,
-        from_requester: body.from_requester,
+        from_requester: false,
     };
     let ticket = desk::comment(
         &state.store,
