@@ -52,6 +52,10 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("post", "/api/v1/agent/report", Agent),
     // Signing in, and one's own sessions, tokens and password.
     ("post", "/api/v1/sessions", Public),
+    ("post", "/api/v1/password-resets", Public),
+    ("post", "/api/v1/password-resets/{token}", Public),
+    ("get", "/password/{token}", Public),
+    ("post", "/password/{token}", Public),
     ("get", "/api/v1/sessions", SignedIn),
     ("delete", "/api/v1/sessions/{id}", SignedIn),
     ("get", "/api/v1/me", SignedIn),

@@ -10,6 +10,7 @@ pub mod extract;
 mod health;
 mod metrics;
 pub mod openapi;
+mod password_page;
 mod people;
 mod satisfaction;
 
@@ -66,6 +67,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(admin::router())
         .merge(satisfaction::router())
         .merge(people::router())
+        .merge(password_page::router())
 }
 
 /// The OpenAPI document `GET /api/v1/openapi.json` serves.

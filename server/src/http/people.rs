@@ -22,7 +22,7 @@ use super::AppState;
 use crate::people::sessions::{self, Client, Session, COOKIE};
 use crate::people::sign_in::{self, Outcome};
 use crate::people::tokens::{self, ApiToken, NewToken};
-use crate::people::{users, Caller, Credential, Permission, Role, User};
+use crate::people::{password_links, users, Caller, Credential, Permission, Role, User};
 use crate::store::{now_ms, StoreError, TenantScope};
 use atalaya_shared::ErrorBody;
 
@@ -34,6 +34,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(change_password))
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(revoke_token))
+        .routes(routes!(ask_for_reset))
+        .routes(routes!(reset_password))
 }
 
 /// A person, as the API shows them.
@@ -504,4 +506,128 @@ async fn revoke_token(
         return Err(not_found());
     }
     Ok(Json(tokens::revoke(&state.store, id, now_ms()).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ResetRequest {
+    email: String,
+}
+
+/// What a reset request answers, whoever the email belongs to.
+#[derive(Serialize, ToSchema)]
+struct ResetAccepted {
+    message: String,
+}
+
+/// Ask for a password reset: if the email is a person's who can sign in, a link valid for an
+/// hour is mailed to it. The answer is the same either way, so it tells nobody which accounts
+/// exist; asking again within five minutes sends nothing more.
+#[utoipa::path(
+    post,
+    path = "/api/v1/password-resets",
+    tag = "people",
+    operation_id = "ask_for_password_reset",
+    request_body = ResetRequest,
+    responses(
+        ServerTrouble,
+        BadBody,
+        (status = 202, description = "Accepted (a link is mailed if the account exists)", body = ResetAccepted),
+    )
+)]
+async fn ask_for_reset(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<ResetRequest>,
+) -> ApiResult<(StatusCode, Json<ResetAccepted>)> {
+    let now = now_ms();
+    if let Some(row) = state.store.user_by_email(request.email.trim()).await? {
+        let user = users::get(&state.store, row.id).await?;
+        if user.can_sign_in() {
+            let sent = password_links::send(
+                &state.store,
+                &user,
+                password_links::Purpose::Reset,
+                &state.config.public_url,
+                None,
+                now,
+            )
+            .await?;
+            if sent {
+                let caller = Caller::signed_in(user.clone(), 0, String::new());
+                let asked = Audited {
+                    tenant: user.tenant_id,
+                    action: "user.password_reset_asked",
+                    object_kind: "user",
+                    object_id: user.id.to_string(),
+                    before: None,
+                    after: None,
+                };
+                audit_change(&state, &caller, asked).await?;
+            }
+        }
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ResetAccepted {
+            message: "if the address belongs to an account, a link to reset its password is on \
+                      its way; it is valid for an hour"
+                .into(),
+        }),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewPassword {
+    /// At least 12 characters.
+    password: String,
+}
+
+/// Set a password with a link from a reset or an invitation email. Every session of the
+/// account ends; the link and any other of the person's links stop working.
+#[utoipa::path(
+    post,
+    path = "/api/v1/password-resets/{token}",
+    tag = "people",
+    operation_id = "reset_password",
+    params(("token" = String, Path, description = "The secret of the emailed link")),
+    request_body = NewPassword,
+    responses(
+        ServerTrouble,
+        BadBody,
+        (status = 204, description = "The password is set; sign in with it"),
+        (status = 404, description = "`not_found`: the link is unknown, used or expired", body = ErrorBody),
+    )
+)]
+async fn reset_password(
+    State(state): State<AppState>,
+    ApiPath(token): ApiPath<String>,
+    ApiJson(body): ApiJson<NewPassword>,
+) -> ApiResult<StatusCode> {
+    set_password_with_link(&state, &token, &body.password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Redeem a password link (the API and the page alike), recorded in the audit log.
+pub async fn set_password_with_link(
+    state: &AppState,
+    token: &str,
+    new_password: &str,
+) -> ApiResult<User> {
+    match password_links::redeem(&state.store, token, new_password, now_ms()).await? {
+        Ok(user) => {
+            let caller = Caller::signed_in(user.clone(), 0, String::new());
+            let set = Audited {
+                tenant: user.tenant_id,
+                action: "user.password_set_by_link",
+                object_kind: "user",
+                object_id: user.id.to_string(),
+                before: None,
+                after: None,
+            };
+            audit_change(state, &caller, set).await?;
+            Ok(user)
+        }
+        Err(refusal) => Err(ApiError::NotFound(refusal.message().into())),
+    }
 }

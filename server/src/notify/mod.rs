@@ -100,12 +100,15 @@ impl Deliverer {
             &message.payload,
             satisfaction_url.as_deref(),
         );
-        let custom = tenant_templates::custom(store, message.tenant_id, &message.event).await?;
+        let custom = match message.tenant_id {
+            Some(tenant) => tenant_templates::custom(store, tenant, &message.event).await?,
+            None => None,
+        };
         let rendered = match custom.map(|t| templates::render(&t, &context)) {
             Some(Ok(rendered)) => rendered,
             other => {
                 if let Some(Err(error)) = other {
-                    tracing::warn!(tenant = message.tenant_id.0, event = %message.event, %error,
+                    tracing::warn!(tenant = ?message.tenant_id, event = %message.event, %error,
                                    "the tenant's template failed; using the built-in one");
                 }
                 match templates::render(&templates::builtin(&message.event), &context) {

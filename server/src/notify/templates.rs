@@ -59,8 +59,43 @@ Needing attention:
 {% for t in at_risk %}- {{ t.number }} P{{ t.priority }} {{ t.title }} ({{ t.risk }})
 {% endfor %}{% endif %}";
 
-/// The wording used when a tenant has not written its own.
+const PASSWORD_RESET_SUBJECT: &str = "Reset your Atalaya password";
+
+const PASSWORD_RESET_BODY: &str = "Hello {{ user.display_name }},
+
+Someone (we hope you) asked to reset the password of {{ user.email }}.
+Choose a new one here, before {{ expires_at }}:
+
+{{ link }}
+
+If it was not you, ignore this email: your password stays as it is.
+";
+
+const INVITATION_SUBJECT: &str = "You are invited to the Atalaya service desk";
+
+const INVITATION_BODY: &str = "Hello {{ user.display_name }},
+
+{{ invited_by }} invited you to the service desk as {{ user.role }}.
+Choose your password here, before {{ expires_at }}, and sign in with {{ user.email }}:
+
+{{ link }}
+";
+
+/// The wording used when a tenant has not written its own (mail to one person — a password
+/// reset, an invitation — always uses the built-in one).
 pub fn builtin(event: &str) -> Template {
+    if event == "password_reset" {
+        return Template {
+            subject: PASSWORD_RESET_SUBJECT.into(),
+            body: PASSWORD_RESET_BODY.into(),
+        };
+    }
+    if event == "invitation" {
+        return Template {
+            subject: INVITATION_SUBJECT.into(),
+            body: INVITATION_BODY.into(),
+        };
+    }
     if event == "digest" {
         Template {
             subject: DIGEST_SUBJECT.into(),

@@ -5,6 +5,7 @@
 pub mod assignees;
 pub mod caller;
 pub mod password;
+pub mod password_links;
 pub mod role;
 pub mod sessions;
 pub mod sign_in;

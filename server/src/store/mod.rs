@@ -21,6 +21,7 @@ pub mod kpis;
 pub mod leases;
 pub mod notification_templates;
 pub mod outbox;
+pub mod password_links;
 pub mod reports;
 pub mod rules;
 pub mod satisfaction;

@@ -62,7 +62,8 @@ pub struct Channel {
 #[derive(Debug, Clone)]
 pub struct Pending {
     pub id: i64,
-    pub tenant_id: TenantId,
+    /// `None` for mail to an MSP person (a password reset, an invitation).
+    pub tenant_id: Option<TenantId>,
     pub kind: ChannelKind,
     pub target: String,
     pub secret: Option<String>,
@@ -145,6 +146,33 @@ pub async fn enqueue(
         queued += done.rows_affected();
     }
     Ok(queued)
+}
+
+/// Queue an email to one person (not a tenant's channel): a password reset, an invitation.
+/// `key` names the occurrence, so queueing it again is a no-op.
+pub async fn enqueue_personal(
+    conn: &mut AnyConnection,
+    tenant: Option<TenantId>,
+    recipient: &str,
+    event: &str,
+    key: &str,
+    payload: &Value,
+    now: i64,
+) -> StoreResult<u64> {
+    let done = sqlx::query(
+        "INSERT INTO notification_outbox (tenant_id, channel_id, idempotency_key, event, payload,
+                                          next_attempt_at, created_at, recipient)
+         VALUES ($1, NULL, $2, $3, $4, $5, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING",
+    )
+    .bind(tenant.map(|t| t.0))
+    .bind(key)
+    .bind(event)
+    .bind(payload.to_string())
+    .bind(now)
+    .bind(recipient)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// The messages just queued for occurrence `key` of incident `incident_id` wait (state `held`)
@@ -248,7 +276,7 @@ pub async fn all_queued(
 
 type PendingRow = (
     i64,
-    i64,
+    Option<i64>,
     String,
     String,
     Option<String>,
@@ -375,9 +403,9 @@ impl Store {
                 continue;
             }
             let row: PendingRow = sqlx::query_as(
-                "SELECT o.id, o.tenant_id, c.kind, COALESCE(o.recipient, c.target), c.secret, o.event, o.payload, o.idempotency_key,
-                        o.attempts
-                   FROM notification_outbox o JOIN notification_channels c ON c.id = o.channel_id
+                "SELECT o.id, o.tenant_id, COALESCE(c.kind, 'email'), COALESCE(o.recipient, c.target),
+                        c.secret, o.event, o.payload, o.idempotency_key, o.attempts
+                   FROM notification_outbox o LEFT JOIN notification_channels c ON c.id = o.channel_id
                   WHERE o.id = $1",
             )
             .bind(id)
@@ -387,7 +415,7 @@ impl Store {
                 row;
             claimed.push(Pending {
                 id,
-                tenant_id: TenantId(tenant_id),
+                tenant_id: tenant_id.map(TenantId),
                 kind: ChannelKind::parse(&kind),
                 target,
                 secret,

@@ -1531,3 +1531,251 @@ on_every_backend!(tickets_go_to_people_who_work_their_tenant, |store| {
         inactive.body
     );
 });
+
+/// The link in a mailed message (quoted-printable soft breaks undone).
+fn link_in(printed: &str, nth: usize) -> String {
+    let text = printed.replace("=\n", "").replace("=\r\n", "");
+    text.match_indices("/password/atp_")
+        .nth(nth)
+        .map(|(at, _)| {
+            text[at + "/password/".len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+                .collect()
+        })
+        .unwrap_or_else(|| panic!("no link #{nth} in {printed}"))
+}
+
+async fn form(app: &Router, uri: &str, body: &str) -> Answer {
+    let request = Request::builder()
+        .method("POST")
+        .uri(uri)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body.to_string()))
+        .expect("request");
+    let response = app.clone().oneshot(request).await.expect("response");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    Answer {
+        status,
+        headers,
+        body: Value::Null,
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forgotten_password_is_reset_and_a_new_person_invited_through_real_email() {
+    let Some(mut smtp) = crate::smtp::SmtpServer::start(
+        "a_forgotten_password_is_reset_and_a_new_person_invited_through_real_email",
+    )
+    .await
+    else {
+        return;
+    };
+    let db = crate::db::TestDb::sqlite().await;
+    let store = db.store.clone();
+    let app = router(&store);
+    let deliverer =
+        atalaya_server::notify::Deliverer::new(Some(smtp.settings())).expect("deliverer");
+    let ana = person(&store, "ana@msp.example", Role::MspAdmin, None).await;
+    let queued = || {
+        let store = store.clone();
+        async move {
+            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM notification_outbox")
+                .fetch_one(store.pool())
+                .await
+                .expect("count");
+            n
+        }
+    };
+
+    // Known or not, the answer is the same; only the known account gets mail.
+    let mut answers = Vec::new();
+    for email in ["ana@msp.example", "nobody@msp.example", "ANA@msp.example"] {
+        let asked = send(
+            &app,
+            "POST",
+            "/api/v1/password-resets",
+            Auth::Nobody,
+            Some(json!({"email": email})),
+            None,
+        )
+        .await;
+        assert_eq!(asked.status, StatusCode::ACCEPTED);
+        answers.push(asked.body);
+    }
+    assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
+    assert_eq!(
+        queued().await,
+        1,
+        "one mail: the unknown address gets none, asking again within 5 minutes sends nothing"
+    );
+    assert_eq!(
+        deliverer
+            .deliver_due(&store, now_ms())
+            .await
+            .expect("deliver"),
+        1
+    );
+    let printed = smtp.messages(1).await;
+    assert!(
+        printed.contains("Subject: Reset your Atalaya password"),
+        "{printed}"
+    );
+    assert!(printed.contains("ana@msp.example"), "{printed}");
+    let token = link_in(&printed, 0);
+
+    // The page: the form for ana; what to fix; then done.
+    let page = send(
+        &app,
+        "GET",
+        &format!("/password/{token}"),
+        Auth::Nobody,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.text.contains("For ana@msp.example") && page.text.contains("<form method=\"post\">"),
+        "{}",
+        page.text
+    );
+    let differ = form(
+        &app,
+        &format!("/password/{token}"),
+        "password=a+long+new+secret&confirm=another+long+one",
+    )
+    .await;
+    assert!(
+        differ.text.contains("The two passwords differ"),
+        "{}",
+        differ.text
+    );
+    let short = form(
+        &app,
+        &format!("/password/{token}"),
+        "password=short&confirm=short",
+    )
+    .await;
+    assert!(
+        short.text.contains("at least 12 characters"),
+        "{}",
+        short.text
+    );
+    let done = form(
+        &app,
+        &format!("/password/{token}"),
+        "password=a+long+new+secret&confirm=a+long+new+secret",
+    )
+    .await;
+    assert!(done.text.contains("Your password is set"), "{}", done.text);
+    let again = form(
+        &app,
+        &format!("/password/{token}"),
+        "password=yet+another+secret&confirm=yet+another+secret",
+    )
+    .await;
+    assert!(again.text.contains("used already"), "{}", again.text);
+    let old = send(
+        &app,
+        "POST",
+        "/api/v1/sessions",
+        Auth::Nobody,
+        Some(json!({"email": "ana@msp.example", "password": PASSWORD})),
+        None,
+    )
+    .await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED);
+    let (secret, csrf, _) = sign_in(&app, "ana@msp.example", "a long new secret").await;
+
+    // An invitation: a person made without a password is mailed a link to choose one.
+    let invited = send(
+        &app,
+        "POST",
+        "/api/v1/users",
+        Auth::Cookie(&secret, Some(&csrf)),
+        Some(json!({"email": "tom@msp.example", "display_name": "Tom", "role": "technician"})),
+        None,
+    )
+    .await;
+    assert_eq!(invited.status, StatusCode::CREATED, "{}", invited.body);
+    assert_eq!(invited.body["has_password"], false);
+    assert_eq!(
+        deliverer
+            .deliver_due(&store, now_ms())
+            .await
+            .expect("deliver"),
+        1
+    );
+    let printed = smtp.messages(2).await;
+    assert!(
+        printed.contains("Subject: You are invited to the Atalaya service desk"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(&format!("{} invited you", ana.display_name)),
+        "{printed}"
+    );
+    let token = link_in(&printed, 1);
+    let short = send(
+        &app,
+        "POST",
+        &format!("/api/v1/password-resets/{token}"),
+        Auth::Nobody,
+        Some(json!({"password": "short"})),
+        None,
+    )
+    .await;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let set = send(
+        &app,
+        "POST",
+        &format!("/api/v1/password-resets/{token}"),
+        Auth::Nobody,
+        Some(json!({"password": "toms own passphrase"})),
+        None,
+    )
+    .await;
+    assert_eq!(set.status, StatusCode::NO_CONTENT, "{}", set.body);
+    sign_in(&app, "tom@msp.example", "toms own passphrase").await;
+    let reused = send(
+        &app,
+        "POST",
+        &format!("/api/v1/password-resets/{token}"),
+        Auth::Nobody,
+        Some(json!({"password": "toms other passphrase"})),
+        None,
+    )
+    .await;
+    assert_eq!(reused.status, StatusCode::NOT_FOUND);
+    assert!(reused.message().contains("used already"), "{}", reused.body);
+
+    // Both are in the audit log; no link secret is.
+    let log = send(
+        &app,
+        "GET",
+        "/api/v1/audit?object=user",
+        Auth::Cookie(&secret, None),
+        None,
+        None,
+    )
+    .await;
+    for action in [
+        "user.password_reset_asked",
+        "user.password_set_by_link",
+        "user.created",
+    ] {
+        assert!(log.text.contains(action), "{action}: {}", log.text);
+    }
+    assert!(!log.text.contains("atp_"), "{}", log.text);
+    smtp.stop().await;
+    db.cleanup().await;
+}

@@ -21,4 +21,5 @@ mod reporting;
 mod router;
 mod rules;
 mod schema;
+mod smtp;
 mod store;

@@ -3,12 +3,9 @@
 //! sweep that records, notifies and escalates.
 
 use std::net::SocketAddr;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use atalaya_server::desk::NewTicket;
-use atalaya_server::notify::email::{SmtpSettings, SmtpTls};
 use atalaya_server::notify::Deliverer;
 use atalaya_server::sla::plan::{Coverage, SupportPlan};
 use atalaya_server::store::outbox::ChannelKind;
@@ -18,7 +15,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use tokio::io::AsyncReadExt;
 
 use crate::db::tenant;
 use crate::on_every_backend;
@@ -219,58 +215,13 @@ on_every_backend!(webhooks_are_signed_retried_and_logged, |store| {
     assert_eq!(events, ["opened", "resolved"]);
 });
 
-/// The SMTP test server: `python3 -m aiosmtpd`, installed with pip when missing.
-fn ensure_aiosmtpd() {
-    let present = std::process::Command::new("python3")
-        .args(["-c", "import aiosmtpd"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !present {
-        let installed = std::process::Command::new("python3")
-            .args(["-m", "pip", "install", "--quiet", "aiosmtpd"])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(installed, "could not install aiosmtpd with pip");
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn email_goes_through_a_real_smtp_server() {
-    ensure_aiosmtpd();
-    let port = free_port();
-    let mut smtp = tokio::process::Command::new("python3")
-        .args([
-            "-u",
-            "-m",
-            "aiosmtpd",
-            "-n",
-            "-l",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start aiosmtpd");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "aiosmtpd did not start listening"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-
+    let Some(mut smtp) =
+        crate::smtp::SmtpServer::start("email_goes_through_a_real_smtp_server").await
+    else {
+        return;
+    };
     let db = crate::db::TestDb::sqlite().await;
     let store = db.store.clone();
     let acme = tenant(&store, "acme").await;
@@ -295,38 +246,16 @@ async fn email_goes_through_a_real_smtp_server() {
     )
     .await
     .expect("create");
-    let deliverer = Deliverer::new(Some(SmtpSettings {
-        host: "127.0.0.1".into(),
-        port,
-        from: "Atalaya <desk@msp.example>".into(),
-        tls: SmtpTls::None,
-        username: None,
-        password: None,
-    }))
-    .expect("deliverer");
+    let deliverer = Deliverer::new(Some(smtp.settings())).expect("deliverer");
     assert_eq!(deliverer.deliver_due(&store, T0).await.expect("deliver"), 1);
     let outbox = store.outbox(acme).await.expect("outbox");
     assert_eq!(outbox[0].state, "sent", "{outbox:?}");
     let attempts = store.outbox_attempts(outbox[0].id).await.expect("attempts");
     assert!(attempts[0].detail.starts_with("SMTP 250"), "{attempts:?}");
 
-    // The debugging handler prints each message it received; stop it and read them.
-    let mut stdout = smtp.stdout.take().expect("stdout");
-    let mut printed = String::new();
-    let reading = async {
-        let mut buf = vec![0u8; 4096];
-        loop {
-            let n = stdout.read(&mut buf).await.expect("read");
-            printed.push_str(&String::from_utf8_lossy(&buf[..n]));
-            if n == 0 || printed.contains("END MESSAGE") {
-                break;
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(10), reading)
-        .await
-        .expect("the SMTP server printed the message");
-    smtp.kill().await.ok();
+    // The debugging handler prints each message it received.
+    let printed = smtp.messages(1).await;
+    smtp.stop().await;
     assert!(
         printed.contains("Subject: [REQ-000001] Opened: New laptop for Ana"),
         "{printed}"

@@ -16,7 +16,7 @@ use super::super::extract::{ApiJson, ApiPath, ApiQuery, Authorized};
 use super::super::people::Person;
 use super::super::AppState;
 use super::{audit_change, managed_user, target_tenant, Audited, TenantQuery};
-use crate::people::{users, Caller, NewUser, Role};
+use crate::people::{password_links, users, Caller, NewUser, Role};
 use crate::store::{now_ms, StoreError, TenantScope};
 use atalaya_shared::ErrorBody;
 
@@ -25,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list, create))
         .routes(routes!(get, edit))
         .routes(routes!(add_membership, remove_membership))
+        .routes(routes!(invite))
 }
 
 /// The people the caller manages: everybody for an MSP-wide admin; a tenant's people (and the
@@ -65,7 +66,8 @@ struct NewPerson {
     /// The customer tenant, by name: required for a customer admin or requester (a customer
     /// admin's own when absent), refused for the MSP's roles.
     tenant: Option<String>,
-    /// At least 12 characters; absent: the person cannot sign in until a password is set.
+    /// At least 12 characters; absent: the person is mailed an invitation (a link, valid a
+    /// week, to choose their password).
     password: Option<String>,
 }
 
@@ -117,6 +119,9 @@ async fn create(
     };
     let now = now_ms();
     let user = users::create(&state.store, &new, now).await?;
+    if !user.has_password {
+        send_invitation(&state, &caller, &user).await?;
+    }
     let person = Person::from(&user);
     audit_change(
         &state,
@@ -350,4 +355,56 @@ async fn membership_parts(
     let user = managed_user(state, caller, id).await?;
     let tenant = target_tenant(state, caller, Some(tenant)).await?;
     Ok((user.id, tenant))
+}
+
+async fn send_invitation(state: &AppState, caller: &Caller, user: &users::User) -> ApiResult<()> {
+    password_links::send(
+        &state.store,
+        user,
+        password_links::Purpose::Invitation,
+        &state.config.public_url,
+        Some(&caller.name),
+        now_ms(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Mail the person a new invitation (a link, valid a week, to choose their password); earlier
+/// links keep working until one is used.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/invitation",
+    tag = "people",
+    operation_id = "invite_user",
+    security(("admin" = []), ("session" = [])),
+    params(("id" = i64, Path, description = "The user's id")),
+    responses(
+        Refused,
+        (status = 202, description = "The invitation is queued for mailing"),
+        (status = 404, description = "`not_found`: no such user the caller manages", body = ErrorBody),
+        (status = 422, description = "`invalid`: the user is deactivated or a placeholder", body = ErrorBody),
+    )
+)]
+async fn invite(
+    State(state): State<AppState>,
+    Authorized(caller): Authorized,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
+    let user = managed_user(&state, &caller, id).await?;
+    send_invitation(&state, &caller, &user).await?;
+    audit_change(
+        &state,
+        &caller,
+        Audited {
+            tenant: user.tenant_id,
+            action: "user.invited",
+            object_kind: "user",
+            object_id: id.to_string(),
+            before: None,
+            after: None,
+        },
+    )
+    .await?;
+    Ok(StatusCode::ACCEPTED)
 }
