@@ -78,6 +78,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         "/api/v1/users/{id}/memberships/{tenant}",
         Needs(ManagePeople),
     ),
+    ("post", "/api/v1/users/{id}/invitation", Needs(ManagePeople)),
     ("get", "/api/v1/audit", Needs(ReadAudit)),
     // Tenants.
     ("get", "/api/v1/tenants", Needs(ReadDesk)),

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::users::{self, User};
+use super::users::User;
 use crate::secrets;
 use crate::store::sessions::{NewSessionRow, SessionRow};
 use crate::store::{to_time, Store, StoreResult};
@@ -96,13 +96,13 @@ pub async fn resolve(
     if !secret.starts_with(SECRET_PREFIX) {
         return Ok(None);
     }
-    let Some(row) = store.session_by_hash(&secrets::hash(secret)).await? else {
+    let Some((row, user)) = store.session_and_user(&secrets::hash(secret)).await? else {
         return Ok(None);
     };
     if row.revoked_at.is_some() || now >= row.idle_expires_at || now >= row.absolute_expires_at {
         return Ok(None);
     }
-    let user = users::get(store, row.user_id).await?;
+    let user = User::from_row(&user)?;
     if !user.can_sign_in() {
         return Ok(None);
     }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::caller::{scope_of, Caller, Credential};
 use super::role::Role;
-use super::users::{self, User};
+use super::users::User;
 use crate::secrets;
 use crate::store::tokens::{ApiTokenRow, NewApiTokenRow};
 use crate::store::{to_time, to_time_opt, Store, StoreError, StoreResult, TenantId, TenantScope};
@@ -168,7 +168,7 @@ pub async fn authenticate(
     secret: &str,
     now: i64,
 ) -> StoreResult<Result<Caller, Refusal>> {
-    let Some(row) = store.api_token_by_hash(&secrets::hash(secret)).await? else {
+    let Some((row, owner_row)) = store.api_token_and_owner(&secrets::hash(secret)).await? else {
         return Ok(Err(Refusal::Unknown));
     };
     if row.revoked_at.is_some() {
@@ -187,8 +187,11 @@ pub async fn authenticate(
             credential: Credential::Token { id: row.id },
             name: row.name.clone(),
         },
-        Some(owner) => {
-            let owner = users::get(store, owner).await?;
+        Some(_) => {
+            let owner = match &owner_row {
+                Some(row) => User::from_row(row)?,
+                None => return Ok(Err(Refusal::OwnerInactive)),
+            };
             if !owner.can_sign_in() {
                 return Ok(Err(Refusal::OwnerInactive));
             }

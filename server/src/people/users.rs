@@ -25,7 +25,7 @@ pub struct User {
 }
 
 impl User {
-    fn from_row(row: &UserRow) -> StoreResult<User> {
+    pub(crate) fn from_row(row: &UserRow) -> StoreResult<User> {
         let role = Role::parse(&row.role).ok_or_else(|| {
             StoreError::Invalid(format!(
                 "user {} has an unknown role {:?}",

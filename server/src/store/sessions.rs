@@ -52,14 +52,30 @@ impl Store {
         .await?)
     }
 
-    /// The session stored under this secret's hash, whatever its state.
-    pub async fn session_by_hash(&self, token_hash: &str) -> StoreResult<Option<SessionRow>> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM sessions WHERE token_hash = $1"
+    /// The session stored under this secret's hash with its user, in one read (every signed-in
+    /// request pays it).
+    pub async fn session_and_user(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<(SessionRow, super::users::UserRow)>> {
+        use sqlx::FromRow;
+        let row = sqlx::query(&format!(
+            "SELECT s.id, s.user_id, s.created_at, s.last_seen_at, s.idle_expires_at,
+                    s.absolute_expires_at, s.revoked_at, s.client_address, s.user_agent, {owner}
+               FROM sessions s JOIN users u ON u.id = s.user_id
+              WHERE s.token_hash = $1",
+            owner = super::users::OWNER_COLUMNS
         ))
         .bind(token_hash)
         .fetch_optional(self.pool())
-        .await?)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        match super::users::owner_from(&row)? {
+            Some(user) => Ok(Some((SessionRow::from_row(&row)?, user))),
+            None => Ok(None),
+        }
     }
 
     /// Note the session in use at `now`, its idle expiry moved to `idle_expires_at`.

@@ -137,14 +137,30 @@ impl Store {
         .await?)
     }
 
-    /// The token whose secret hashes to `hash`, revoked or not.
-    pub async fn api_token_by_hash(&self, hash: &str) -> StoreResult<Option<ApiTokenRow>> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {API_TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1"
+    /// The token whose secret hashes to `hash`, with its owner, in one read (every request
+    /// with a token pays it).
+    pub async fn api_token_and_owner(
+        &self,
+        hash: &str,
+    ) -> StoreResult<Option<(ApiTokenRow, Option<super::users::UserRow>)>> {
+        use sqlx::FromRow;
+        let row = sqlx::query(&format!(
+            "SELECT t.id, t.tenant_id, t.user_id, t.role, t.name, t.created_at, t.last_used_at,
+                    t.expires_at, t.revoked_at, {owner}
+               FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id
+              WHERE t.token_hash = $1",
+            owner = super::users::OWNER_COLUMNS
         ))
         .bind(hash)
         .fetch_optional(self.pool())
-        .await?)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        Ok(Some((
+            ApiTokenRow::from_row(&row)?,
+            super::users::owner_from(&row)?,
+        )))
     }
 
     pub async fn api_token(&self, id: i64) -> StoreResult<ApiTokenRow> {

@@ -33,6 +33,33 @@ pub struct NewUserRow<'a> {
 const COLUMNS: &str = "id, email, display_name, role, tenant_id, password_hash, \
                        password_changed_at, active, placeholder, created_at";
 
+/// A user's columns as `u_*`, for a query that reads a token or a session with its owner
+/// (`... JOIN users u ...`) in one round trip.
+pub const OWNER_COLUMNS: &str = "u.id AS u_id, u.email AS u_email, \
+    u.display_name AS u_display_name, u.role AS u_role, u.tenant_id AS u_tenant_id, \
+    u.password_hash AS u_password_hash, u.password_changed_at AS u_password_changed_at, \
+    u.active AS u_active, u.placeholder AS u_placeholder, u.created_at AS u_created_at";
+
+/// The owner read with [`OWNER_COLUMNS`]; `None` when the join found none.
+pub fn owner_from(row: &sqlx::any::AnyRow) -> Result<Option<UserRow>, sqlx::Error> {
+    use sqlx::Row;
+    let Some(id) = row.try_get::<Option<i64>, _>("u_id")? else {
+        return Ok(None);
+    };
+    Ok(Some(UserRow {
+        id,
+        email: row.try_get("u_email")?,
+        display_name: row.try_get("u_display_name")?,
+        role: row.try_get("u_role")?,
+        tenant_id: row.try_get("u_tenant_id")?,
+        password_hash: row.try_get("u_password_hash")?,
+        password_changed_at: row.try_get("u_password_changed_at")?,
+        active: row.try_get("u_active")?,
+        placeholder: row.try_get("u_placeholder")?,
+        created_at: row.try_get("u_created_at")?,
+    }))
+}
+
 impl Store {
     /// Insert a user; `Conflict` when the email (in any case) is taken.
     pub async fn insert_user(&self, new: &NewUserRow<'_>, now: i64) -> StoreResult<UserRow> {
