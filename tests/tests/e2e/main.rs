@@ -6,6 +6,7 @@ mod agent_config;
 mod api_fuzz;
 mod desk_email;
 mod enrollment_loop;
+mod first_admin;
 mod fleet_smoke;
 mod incident_lifecycle;
 mod outage;
