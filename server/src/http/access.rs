@@ -60,6 +60,21 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("delete", "/api/v1/sessions/{id}", SignedIn),
     ("get", "/api/v1/me", SignedIn),
     ("put", "/api/v1/me/password", SignedIn),
+    ("post", "/api/v1/me/totp", SignedIn),
+    ("post", "/api/v1/me/totp/confirm", SignedIn),
+    ("delete", "/api/v1/me/totp", SignedIn),
+    ("get", "/api/v1/security-policy", Needs(ManagePeople)),
+    ("put", "/api/v1/security-policy", Needs(ManagePeople)),
+    (
+        "get",
+        "/api/v1/tenants/{name}/security-policy",
+        Needs(ManagePeople),
+    ),
+    (
+        "put",
+        "/api/v1/tenants/{name}/security-policy",
+        Needs(ManagePeople),
+    ),
     ("get", "/api/v1/api-tokens", SignedIn),
     ("post", "/api/v1/api-tokens", SignedIn),
     ("delete", "/api/v1/api-tokens/{id}", SignedIn),
@@ -274,6 +289,16 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("get", "/api/v1/reports/satisfaction", Needs(ReadDesk)),
 ];
 
+/// What someone the policy requires a second factor of, and who has none yet, may do: see who
+/// they are, set it up, sign out.
+const SECOND_FACTOR_SETUP: &[(&str, &str)] = &[
+    ("GET", "/api/v1/me"),
+    ("POST", "/api/v1/me/totp"),
+    ("POST", "/api/v1/me/totp/confirm"),
+    ("GET", "/api/v1/sessions"),
+    ("DELETE", "/api/v1/sessions/{id}"),
+];
+
 /// What the route `method path` needs; `None` for a route not in the table.
 pub fn access(method: &Method, path: &str) -> Option<Access> {
     static TABLE: OnceLock<HashMap<(String, &'static str), Access>> = OnceLock::new();
@@ -339,6 +364,15 @@ async fn caller_for(
                 permission.describe()
             )));
         }
+    }
+    if caller.user.as_ref().is_some_and(|u| u.must_set_up_totp())
+        && !SECOND_FACTOR_SETUP.contains(&(method.as_str(), route))
+    {
+        return Err(ApiError::SecondFactorSetup(
+            "a second factor is required for this account: set it up first (POST /api/v1/me/totp, \
+             then POST /api/v1/me/totp/confirm with a code)"
+                .into(),
+        ));
     }
     if let Credential::Session { csrf, .. } = &caller.credential {
         let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);

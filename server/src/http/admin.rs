@@ -11,6 +11,7 @@ mod notification_templates;
 mod notifications;
 mod requests;
 mod rules;
+mod security_policy;
 mod support_plans;
 mod suppressions;
 mod tenants;
@@ -47,6 +48,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(kpis::router())
         .merge(users::router())
         .merge(audit::router())
+        .merge(security_policy::router())
 }
 
 /// `?tenant=NAME`: narrow a list to one of the caller's tenants.

@@ -34,6 +34,7 @@ fn recorded_by_owner(route: &str) -> bool {
         || route.starts_with("/api/v1/users")
         || route == "/api/v1/me/password"
         || route == "/api/v1/sessions"
+        || route.ends_with("/security-policy")
 }
 
 pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -131,7 +132,10 @@ fn blank_secrets(value: &mut Value) {
     match value {
         Value::Object(map) => {
             for (key, v) in map.iter_mut() {
-                let secret = key.contains("secret") || key.contains("password") || key == "token";
+                let secret = key.contains("secret")
+                    || key.contains("password")
+                    || key.contains("otpauth")
+                    || key == "token";
                 if secret && v.is_string() {
                     *v = Value::String("(not recorded)".into());
                 } else {

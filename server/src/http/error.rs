@@ -19,6 +19,9 @@ pub enum ApiError {
     /// A session's unsafe request without its CSRF token.
     #[error("{0}")]
     CsrfToken(String),
+    /// Signed in, but a second factor must be set up before anything else.
+    #[error("{0}")]
+    SecondFactorSetup(String),
     /// Throttled (sign-in): try again in `retry_after` seconds.
     #[error("{message}")]
     TooManyRequests { message: String, retry_after: i64 },
@@ -43,7 +46,9 @@ impl ApiError {
         match self {
             ApiError::BadRequest(..) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(..) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) | ApiError::CsrfToken(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::CsrfToken(_) | ApiError::SecondFactorSetup(_) => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -62,6 +67,7 @@ impl ApiError {
             | ApiError::Unprocessable(code, _) => code,
             ApiError::Forbidden(_) => "forbidden",
             ApiError::CsrfToken(_) => "csrf_token",
+            ApiError::SecondFactorSetup(_) => "totp_setup_required",
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
@@ -157,7 +163,8 @@ pub enum Refused {
         status = 403,
         description = "`forbidden`: the caller's role lacks the permission this needs (or the \
                        object is not theirs to change); `csrf_token`: a session's unsafe request \
-                       without its `X-CSRF-Token`"
+                       without its `X-CSRF-Token`; `totp_setup_required`: the \
+                       policy requires a second factor and the caller has none yet"
     )]
     Forbidden(ErrorBody),
     #[response(

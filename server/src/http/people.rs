@@ -22,7 +22,7 @@ use super::AppState;
 use crate::people::sessions::{self, Client, Session, COOKIE};
 use crate::people::sign_in::{self, Outcome};
 use crate::people::tokens::{self, ApiToken, NewToken};
-use crate::people::{password_links, users, Caller, Credential, Permission, Role, User};
+use crate::people::{password_links, totp, users, Caller, Credential, Permission, Role, User};
 use crate::store::{now_ms, StoreError, TenantScope};
 use atalaya_shared::ErrorBody;
 
@@ -35,6 +35,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(revoke_token))
         .routes(routes!(ask_for_reset))
+        .routes(routes!(begin_totp, remove_totp))
+        .routes(routes!(confirm_totp))
         .routes(routes!(reset_password))
 }
 
@@ -53,6 +55,10 @@ pub struct Person {
     pub placeholder: bool,
     pub has_password: bool,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Signs in with a second factor (an authenticator app's code).
+    pub totp_enabled: bool,
+    /// The policy requires a second factor of them.
+    pub totp_required: bool,
 }
 
 impl From<&User> for Person {
@@ -67,6 +73,8 @@ impl From<&User> for Person {
             placeholder: u.placeholder,
             has_password: u.has_password,
             created_at: u.created_at,
+            totp_enabled: u.totp_enabled,
+            totp_required: u.totp_required,
         }
     }
 }
@@ -76,6 +84,8 @@ impl From<&User> for Person {
 struct Credentials {
     email: String,
     password: String,
+    /// The authenticator app's current code, for an account with a second factor.
+    code: Option<String>,
 }
 
 /// A new session: the cookie is set; the CSRF token goes with every change the browser makes.
@@ -124,7 +134,8 @@ fn session_cookie(state: &AppState, value: &str, max_age_secs: i64) -> ApiResult
         BadBody,
         (status = 201, description = "Signed in; the `atalaya_session` cookie is set", body = SignedIn,
          headers(("Set-Cookie" = String, description = "The session cookie"))),
-        (status = 401, description = "`wrong_credentials`: the email or the password is wrong", body = ErrorBody),
+        (status = 401, description = "`wrong_credentials`: the email or the password is wrong; \
+         `code_required`: the account has a second factor and no `code` came; `wrong_code`", body = ErrorBody),
         (status = 429, description = "`too_many_requests`: too many failed sign-ins lately",
          body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
@@ -140,12 +151,18 @@ async fn sign_in_with_password(
         &state.store,
         &credentials.email,
         &credentials.password,
+        credentials.code.as_deref(),
         &client,
         now_ms(),
     )
     .await?;
     match outcome {
-        Outcome::SignedIn(secret, session, user) => {
+        Outcome::SignedIn(signed_in) => {
+            let sign_in::SignedIn {
+                secret,
+                session,
+                user,
+            } = *signed_in;
             let cookie = session_cookie(&state, &secret, sessions::ABSOLUTE_MS / 1000)?;
             let caller = Caller::signed_in(user.clone(), session.id, String::new());
             let opened = Audited {
@@ -171,6 +188,16 @@ async fn sign_in_with_password(
         Outcome::Refused => Err(ApiError::Unauthorized(
             "wrong_credentials",
             "the email or the password is wrong".into(),
+        )),
+        Outcome::CodeNeeded => Err(ApiError::Unauthorized(
+            "code_required",
+            "this account has a second factor: send the authenticator app's current code as \
+             \"code\""
+                .into(),
+        )),
+        Outcome::WrongCode => Err(ApiError::Unauthorized(
+            "wrong_code",
+            "the code is wrong or was used already; codes change every 30 seconds".into(),
         )),
         Outcome::Throttled { retry_after_secs } => Err(ApiError::TooManyRequests {
             message: format!(
@@ -630,4 +657,105 @@ pub async fn set_password_with_link(
         }
         Err(refusal) => Err(ApiError::NotFound(refusal.message().into())),
     }
+}
+
+/// A second factor being set up: add it to an authenticator app, then confirm with a code.
+#[derive(Serialize, ToSchema)]
+struct TotpSetup {
+    /// Base32, for typing in.
+    secret: String,
+    /// `otpauth://totp/…`, for a QR code.
+    otpauth_url: String,
+}
+
+/// Start setting up a second factor (TOTP): the secret to add to an authenticator app. It is
+/// asked at sign-in once a first code confirms it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/totp",
+    tag = "people",
+    operation_id = "begin_totp",
+    security(("admin" = []), ("session" = [])),
+    responses(
+        Refused,
+        (status = 201, description = "The secret, until confirmed with a code", body = TotpSetup),
+        (status = 409, description = "`conflict`: a second factor is set up already", body = ErrorBody),
+    )
+)]
+async fn begin_totp(
+    State(state): State<AppState>,
+    Authorized(caller): Authorized,
+) -> ApiResult<(StatusCode, Json<TotpSetup>)> {
+    let user = signed_in_user(&caller)?;
+    let (secret, otpauth_url) = totp::begin(&state.store, user).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(TotpSetup {
+            secret,
+            otpauth_url,
+        }),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct TotpCode {
+    /// The six digits the app shows now.
+    code: String,
+}
+
+/// Confirm the second factor with the app's current code; from now on sign-in asks for one.
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/totp/confirm",
+    tag = "people",
+    operation_id = "confirm_totp",
+    security(("admin" = []), ("session" = [])),
+    request_body = TotpCode,
+    responses(
+        Refused,
+        BadBody,
+        (status = 204, description = "Confirmed"),
+    )
+)]
+async fn confirm_totp(
+    State(state): State<AppState>,
+    Authorized(caller): Authorized,
+    ApiJson(body): ApiJson<TotpCode>,
+) -> ApiResult<StatusCode> {
+    let user = signed_in_user(&caller)?;
+    if user.totp_enabled {
+        return Err(ApiError::Conflict(
+            "the second factor is confirmed already".into(),
+        ));
+    }
+    if !totp::check(&state.store, user.id, &body.code, now_ms()).await? {
+        return Err(ApiError::invalid(
+            "the code is wrong (or no second factor is being set up); codes change every 30 \
+             seconds",
+        ));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Remove one's second factor (not while the policy requires one).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/me/totp",
+    tag = "people",
+    operation_id = "remove_totp",
+    security(("admin" = []), ("session" = [])),
+    responses(
+        Refused,
+        (status = 204, description = "Removed"),
+        (status = 422, description = "`invalid`: the policy requires a second factor", body = ErrorBody),
+    )
+)]
+async fn remove_totp(
+    State(state): State<AppState>,
+    Authorized(caller): Authorized,
+) -> ApiResult<StatusCode> {
+    let user = signed_in_user(&caller)?;
+    totp::remove(&state.store, user, false).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -10,6 +10,7 @@ pub mod role;
 pub mod sessions;
 pub mod sign_in;
 pub mod tokens;
+pub mod totp;
 pub mod users;
 
 pub use caller::{Caller, Credential};

@@ -5,6 +5,7 @@
 //! answers do not tell which accounts exist.
 
 use super::sessions::{self, Client, Session};
+use super::totp;
 use super::users::{self, User};
 use crate::store::sign_in_failures::FailureCount;
 use crate::store::{Store, StoreResult};
@@ -17,18 +18,32 @@ pub const WINDOW_MS: i64 = 15 * 60_000;
 
 #[derive(Debug)]
 pub enum Outcome {
-    /// The secret for the cookie, the session and who signed in.
-    SignedIn(String, Session, User),
+    SignedIn(Box<SignedIn>),
     /// Wrong email or password (the same answer for both).
     Refused,
+    /// The password is right; the account has a second factor, and no code came with it.
+    CodeNeeded,
+    /// The second factor's code is wrong (or was used already).
+    WrongCode,
     /// Too many failures lately; try again in this many seconds.
-    Throttled { retry_after_secs: i64 },
+    Throttled {
+        retry_after_secs: i64,
+    },
+}
+
+/// A new session: the secret for the cookie, the session and who signed in.
+#[derive(Debug)]
+pub struct SignedIn {
+    pub secret: String,
+    pub session: Session,
+    pub user: User,
 }
 
 pub async fn sign_in(
     store: &Store,
     email: &str,
     password: &str,
+    code: Option<&str>,
     client: &Client,
     now: i64,
 ) -> StoreResult<Outcome> {
@@ -53,16 +68,38 @@ pub async fn sign_in(
         });
     }
     match users::authenticate(store, &account, password).await? {
-        Some(user) => {
-            store
-                .clear_sign_in_failures(&account, now - WINDOW_MS)
-                .await?;
-            let (secret, session) = sessions::open(store, &user, client, now).await?;
-            Ok(Outcome::SignedIn(secret, session, user))
-        }
+        Some(user) if user.totp_enabled => match code {
+            None => Ok(Outcome::CodeNeeded),
+            Some(code) if totp::check(store, user.id, code, now).await? => {
+                signed_in(store, &account, user, client, now).await
+            }
+            Some(_) => {
+                store.insert_sign_in_failure(&account, address, now).await?;
+                Ok(Outcome::WrongCode)
+            }
+        },
+        Some(user) => signed_in(store, &account, user, client, now).await,
         None => {
             store.insert_sign_in_failure(&account, address, now).await?;
             Ok(Outcome::Refused)
         }
     }
+}
+
+async fn signed_in(
+    store: &Store,
+    account: &str,
+    user: User,
+    client: &Client,
+    now: i64,
+) -> StoreResult<Outcome> {
+    store
+        .clear_sign_in_failures(account, now - WINDOW_MS)
+        .await?;
+    let (secret, session) = sessions::open(store, &user, client, now).await?;
+    Ok(Outcome::SignedIn(Box::new(SignedIn {
+        secret,
+        session,
+        user,
+    })))
 }

@@ -22,6 +22,10 @@ pub struct User {
     pub placeholder: bool,
     pub has_password: bool,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// A confirmed second factor: sign-in asks for a code.
+    pub totp_enabled: bool,
+    /// The policy (MSP-wide, or their tenant's) requires one.
+    pub totp_required: bool,
 }
 
 impl User {
@@ -42,7 +46,14 @@ impl User {
             placeholder: row.placeholder != 0,
             has_password: row.password_hash.is_some(),
             created_at: to_time(row.created_at),
+            totp_enabled: row.totp_secret.is_some() && row.totp_confirmed_at.is_some(),
+            totp_required: row.totp_required != 0,
         })
+    }
+
+    /// Signed in, but everything except setting up the second factor waits until they have.
+    pub fn must_set_up_totp(&self) -> bool {
+        self.totp_required && !self.totp_enabled
     }
 
     /// Whether the user may sign in at all.

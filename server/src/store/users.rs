@@ -17,6 +17,11 @@ pub struct UserRow {
     pub active: i64,
     pub placeholder: i64,
     pub created_at: i64,
+    /// Base32; set while a second factor is being set up or once it is.
+    pub totp_secret: Option<String>,
+    pub totp_confirmed_at: Option<i64>,
+    pub totp_last_step: Option<i64>,
+    pub totp_required: i64,
 }
 
 /// What a new user row holds.
@@ -31,14 +36,20 @@ pub struct NewUserRow<'a> {
 }
 
 const COLUMNS: &str = "id, email, display_name, role, tenant_id, password_hash, \
-                       password_changed_at, active, placeholder, created_at";
+                       password_changed_at, active, placeholder, created_at, totp_secret, \
+                       totp_confirmed_at, totp_last_step, totp_required";
+
+/// The setting that makes the MSP's own people need a second factor.
+pub const REQUIRE_TOTP_MSP: &str = "require_totp_msp";
 
 /// A user's columns as `u_*`, for a query that reads a token or a session with its owner
 /// (`... JOIN users u ...`) in one round trip.
 pub const OWNER_COLUMNS: &str = "u.id AS u_id, u.email AS u_email, \
     u.display_name AS u_display_name, u.role AS u_role, u.tenant_id AS u_tenant_id, \
     u.password_hash AS u_password_hash, u.password_changed_at AS u_password_changed_at, \
-    u.active AS u_active, u.placeholder AS u_placeholder, u.created_at AS u_created_at";
+    u.active AS u_active, u.placeholder AS u_placeholder, u.created_at AS u_created_at, \
+    u.totp_secret AS u_totp_secret, u.totp_confirmed_at AS u_totp_confirmed_at, \
+    u.totp_last_step AS u_totp_last_step, u.totp_required AS u_totp_required";
 
 /// The owner read with [`OWNER_COLUMNS`]; `None` when the join found none.
 pub fn owner_from(row: &sqlx::any::AnyRow) -> Result<Option<UserRow>, sqlx::Error> {
@@ -57,16 +68,26 @@ pub fn owner_from(row: &sqlx::any::AnyRow) -> Result<Option<UserRow>, sqlx::Erro
         active: row.try_get("u_active")?,
         placeholder: row.try_get("u_placeholder")?,
         created_at: row.try_get("u_created_at")?,
+        totp_secret: row.try_get("u_totp_secret")?,
+        totp_confirmed_at: row.try_get("u_totp_confirmed_at")?,
+        totp_last_step: row.try_get("u_totp_last_step")?,
+        totp_required: row.try_get("u_totp_required")?,
     }))
 }
 
 impl Store {
-    /// Insert a user; `Conflict` when the email (in any case) is taken.
+    /// Insert a user (a second factor required if the policy of their side says so);
+    /// `Conflict` when the email (in any case) is taken.
     pub async fn insert_user(&self, new: &NewUserRow<'_>, now: i64) -> StoreResult<UserRow> {
         sqlx::query_as(&format!(
             "INSERT INTO users (email, display_name, role, tenant_id, password_hash,
-                                password_changed_at, placeholder, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
+                                password_changed_at, placeholder, created_at, totp_required)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
+                     CASE WHEN CAST($4 AS BIGINT) IS NULL
+                          THEN COALESCE((SELECT 1 FROM settings
+                                          WHERE name = '{REQUIRE_TOTP_MSP}' AND value = 'true'), 0)
+                          ELSE (SELECT require_totp FROM tenants WHERE id = $4) END)
+             RETURNING {COLUMNS}"
         ))
         .bind(new.email)
         .bind(new.display_name)
@@ -112,6 +133,101 @@ impl Store {
         .bind(tenant.map(|t| t.0))
         .fetch_all(self.pool())
         .await?)
+    }
+
+    /// Set (or, with `None`, clear) a pending second factor; a new secret is unconfirmed.
+    pub async fn set_totp_secret(&self, user: i64, secret: Option<&str>) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE users SET totp_secret = $2, totp_confirmed_at = NULL, totp_last_step = NULL
+              WHERE id = $1",
+        )
+        .bind(user)
+        .bind(secret)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Note a code used in `step` (and confirm the factor if it was pending) — only if no code
+    /// of that step or a later one was used before, so each code works once, also when two
+    /// requests race.
+    pub async fn use_totp_step(&self, user: i64, step: i64, now: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE users SET totp_last_step = $2,
+                              totp_confirmed_at = COALESCE(totp_confirmed_at, $3)
+              WHERE id = $1 AND totp_secret IS NOT NULL
+                AND (totp_last_step IS NULL OR totp_last_step < $2)",
+        )
+        .bind(user)
+        .bind(step)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Whether the policy requires a second factor of these people: the MSP's own (no tenant)
+    /// or one tenant's.
+    pub async fn set_totp_required(
+        &self,
+        tenant: Option<TenantId>,
+        required: bool,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE users SET totp_required = $2
+              WHERE (CAST($1 AS BIGINT) IS NULL AND tenant_id IS NULL) OR tenant_id = $1",
+        )
+        .bind(tenant.map(|t| t.0))
+        .bind(i64::from(required))
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The MSP-wide policy: whether the MSP's people need a second factor.
+    pub async fn msp_requires_totp(&self) -> StoreResult<bool> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT value FROM settings WHERE name = $1")
+            .bind(REQUIRE_TOTP_MSP)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.is_some_and(|(v,)| v == "true"))
+    }
+
+    /// Set the policy of the MSP's people (`None`) or a tenant's, and apply it to its people.
+    pub async fn set_totp_policy(
+        &self,
+        tenant: Option<TenantId>,
+        required: bool,
+    ) -> StoreResult<()> {
+        match tenant {
+            None => {
+                sqlx::query(
+                    "INSERT INTO settings (name, value) VALUES ($1, $2)
+                     ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                )
+                .bind(REQUIRE_TOTP_MSP)
+                .bind(if required { "true" } else { "false" })
+                .execute(self.pool())
+                .await?;
+            }
+            Some(t) => {
+                sqlx::query("UPDATE tenants SET require_totp = $2 WHERE id = $1")
+                    .bind(t.0)
+                    .bind(i64::from(required))
+                    .execute(self.pool())
+                    .await?;
+            }
+        }
+        self.set_totp_required(tenant, required).await
+    }
+
+    /// Whether a tenant's people need a second factor.
+    pub async fn tenant_requires_totp(&self, tenant: TenantId) -> StoreResult<bool> {
+        let (required,): (i64,) = sqlx::query_as("SELECT require_totp FROM tenants WHERE id = $1")
+            .bind(tenant.0)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(required != 0)
     }
 
     /// How many users have the role (placeholders aside).

@@ -1328,7 +1328,9 @@ on_every_backend!(
         let mut attempts = 0;
         for (who, token) in &attackers {
             for (method, path, rule) in ROUTES {
+                // The caller's own account (`/me…`) is nobody else's to reach.
                 if matches!(rule, Access::Public | Access::Agent)
+                    || path.starts_with("/api/v1/me")
                     || !path.contains('{') && *method == "get"
                 {
                     continue;
@@ -1779,3 +1781,247 @@ async fn a_forgotten_password_is_reset_and_a_new_person_invited_through_real_ema
     smtp.stop().await;
     db.cleanup().await;
 }
+
+/// The code an authenticator app shows for `secret` at `step` (30-second steps).
+fn code_at(secret: &str, step: u64) -> String {
+    let bytes = totp_rs::Secret::Encoded(secret.to_string())
+        .to_bytes()
+        .expect("base32");
+    totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes, None, "x".into())
+        .expect("totp")
+        .generate(step * 30)
+}
+
+fn step_now() -> u64 {
+    (now_ms() / 1000) as u64 / 30
+}
+
+on_every_backend!(
+    a_second_factor_is_asked_at_sign_in_once_set_up_and_can_be_required,
+    |store| {
+        let acme = tenant(&store, "acme").await;
+        let app = router(&store);
+        let admin = store.create_api_token(None, "msp").await.expect("admin");
+        let ana = person(&store, "ana@msp.example", Role::MspAdmin, None).await;
+        let sign_in_with = |code: Option<String>| {
+            let app = app.clone();
+            async move {
+                let mut body = json!({"email": "ana@msp.example", "password": PASSWORD});
+                if let Some(code) = code {
+                    body["code"] = json!(code);
+                }
+                send(
+                    &app,
+                    "POST",
+                    "/api/v1/sessions",
+                    Auth::Nobody,
+                    Some(body),
+                    None,
+                )
+                .await
+            }
+        };
+        let (secret, csrf, _) = sign_in(&app, "ana@msp.example", PASSWORD).await;
+        let setup = send(
+            &app,
+            "POST",
+            "/api/v1/me/totp",
+            Auth::Cookie(&secret, Some(&csrf)),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(setup.status, StatusCode::CREATED, "{}", setup.body);
+        let totp_secret = setup.body["secret"].as_str().expect("secret").to_string();
+        assert!(setup.body["otpauth_url"]
+            .as_str()
+            .expect("url")
+            .starts_with("otpauth://totp/Atalaya:ana%40msp.example"));
+        // Until confirmed, sign-in asks nothing more.
+        assert_eq!(sign_in_with(None).await.status, StatusCode::CREATED);
+        let confirm = |code: String| {
+            let (app, secret, csrf) = (app.clone(), secret.clone(), csrf.clone());
+            async move {
+                send(
+                    &app,
+                    "POST",
+                    "/api/v1/me/totp/confirm",
+                    Auth::Cookie(&secret, Some(&csrf)),
+                    Some(json!({"code": code})),
+                    None,
+                )
+                .await
+            }
+        };
+        let step = step_now();
+        let wrong = confirm(code_at(&totp_secret, step + 5)).await;
+        assert_eq!(
+            wrong.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            wrong.body
+        );
+        let confirmed = confirm(code_at(&totp_secret, step)).await;
+        assert_eq!(
+            confirmed.status,
+            StatusCode::NO_CONTENT,
+            "{}",
+            confirmed.body
+        );
+
+        let needed = sign_in_with(None).await;
+        assert_eq!(
+            (needed.status, needed.code()),
+            (StatusCode::UNAUTHORIZED, "code_required")
+        );
+        let wrong = sign_in_with(Some(code_at(&totp_secret, step + 7))).await;
+        assert_eq!(
+            (wrong.status, wrong.code()),
+            (StatusCode::UNAUTHORIZED, "wrong_code")
+        );
+        let replayed = sign_in_with(Some(code_at(&totp_secret, step))).await;
+        assert_eq!(replayed.code(), "wrong_code", "a code works once");
+        let next = sign_in_with(Some(code_at(&totp_secret, step + 1))).await;
+        assert_eq!(next.status, StatusCode::CREATED, "{}", next.body);
+        let refused = send(
+            &app,
+            "DELETE",
+            "/api/v1/me/totp",
+            Auth::Bearer(&token_of(&store, &ana).await),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::NO_CONTENT,
+            "not required, so it may be removed: {}",
+            refused.body
+        );
+        assert_eq!(sign_in_with(None).await.status, StatusCode::CREATED);
+
+        // Required for acme: its customer admin without one may only set it up.
+        let ca = person(&store, "ca@acme.example", Role::CustomerAdmin, Some(acme)).await;
+        let policy = send(
+            &app,
+            "PUT",
+            "/api/v1/tenants/acme/security-policy",
+            Auth::Bearer(&admin),
+            Some(json!({"require_totp": true})),
+            None,
+        )
+        .await;
+        assert_eq!(policy.status, StatusCode::OK, "{}", policy.body);
+        let (ca_secret, ca_csrf, _) = sign_in(&app, &ca.email, PASSWORD).await;
+        let blocked = send(
+            &app,
+            "GET",
+            "/api/v1/incidents",
+            Auth::Cookie(&ca_secret, None),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(
+            (blocked.status, blocked.code()),
+            (StatusCode::FORBIDDEN, "totp_setup_required"),
+            "{}",
+            blocked.body
+        );
+        let me = send(
+            &app,
+            "GET",
+            "/api/v1/me",
+            Auth::Cookie(&ca_secret, None),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(me.body["user"]["totp_required"], true);
+        let later = person(&store, "new@acme.example", Role::Requester, Some(acme)).await;
+        assert!(later.totp_required, "people added later are required too");
+        let setup = send(
+            &app,
+            "POST",
+            "/api/v1/me/totp",
+            Auth::Cookie(&ca_secret, Some(&ca_csrf)),
+            None,
+            None,
+        )
+        .await;
+        let ca_totp = setup.body["secret"].as_str().expect("secret").to_string();
+        let removal = send(
+            &app,
+            "DELETE",
+            "/api/v1/me/totp",
+            Auth::Cookie(&ca_secret, Some(&ca_csrf)),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(
+            removal.status,
+            StatusCode::FORBIDDEN,
+            "still blocked while not set up: {}",
+            removal.body
+        );
+        let done = send(
+            &app,
+            "POST",
+            "/api/v1/me/totp/confirm",
+            Auth::Cookie(&ca_secret, Some(&ca_csrf)),
+            Some(json!({"code": code_at(&ca_totp, step_now())})),
+            None,
+        )
+        .await;
+        assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.body);
+        let open = send(
+            &app,
+            "GET",
+            "/api/v1/incidents",
+            Auth::Cookie(&ca_secret, None),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(open.status, StatusCode::OK, "{}", open.body);
+        let kept = send(
+            &app,
+            "DELETE",
+            "/api/v1/me/totp",
+            Auth::Cookie(&ca_secret, Some(&ca_csrf)),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(
+            kept.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "required: not removable: {}",
+            kept.body
+        );
+
+        // A lost phone: an admin resets it, and the person sets up a new one.
+        let reset = send(
+            &app,
+            "PATCH",
+            &format!("/api/v1/users/{}", ca.id),
+            Auth::Bearer(&admin),
+            Some(json!({"reset_totp": true})),
+            None,
+        )
+        .await;
+        assert_eq!(reset.status, StatusCode::OK, "{}", reset.body);
+        assert_eq!(reset.body["totp_enabled"], false);
+        let blocked = send(
+            &app,
+            "GET",
+            "/api/v1/incidents",
+            Auth::Cookie(&ca_secret, None),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(blocked.code(), "totp_setup_required");
+    }
+);

@@ -184,6 +184,8 @@ struct PersonEdit {
     active: Option<bool>,
     /// Set a new password for them (at least 12 characters); their sessions end.
     password: Option<String>,
+    /// `true`: remove their second factor (a lost phone); they set up a new one.
+    reset_totp: Option<bool>,
 }
 
 /// Rename, change the role of, deactivate or reactivate a person, or set their password.
@@ -230,11 +232,17 @@ async fn edit(
     if let Some(active) = body.active {
         users::set_active(store, id, active, now).await?;
     }
+    if body.reset_totp == Some(true) {
+        crate::people::totp::remove(store, &before, true).await?;
+    }
     let after = users::get(store, id).await?;
     let (before, after) = (Person::from(&before), Person::from(&after));
     let mut changed = json!(after);
     if body.password.is_some() {
         changed["password"] = json!("changed");
+    }
+    if body.reset_totp == Some(true) {
+        changed["totp"] = json!("reset");
     }
     audit_change(
         &state,
