@@ -133,6 +133,37 @@ async fn main() -> anyhow::Result<()> {
             per_call(pg1 - pg0),
         );
     }
+    // The floor: one indexed read of the token's id by its hash, nothing else.
+    let hashes: Vec<String> = credentials
+        .tokens
+        .iter()
+        .map(|s| secrets::hash(s))
+        .collect();
+    let mut timings = Vec::with_capacity(args.calls);
+    let (own0, pg0) = cpu::now();
+    for i in 0..args.calls {
+        let started = Instant::now();
+        let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM api_tokens WHERE token_hash = $1")
+            .bind(&hashes[i % hashes.len()])
+            .fetch_optional(store.pool())
+            .await?;
+        timings.push(started.elapsed());
+        row.context("token")?;
+    }
+    let (own1, pg1) = cpu::now();
+    timings.sort();
+    let at = |q: f64| timings[((timings.len() as f64 * q) as usize).min(timings.len() - 1)];
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    println!(
+        "| (one indexed read, for scale) | {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.1} + {:.1} |",
+        args.calls,
+        us(at(0.50)),
+        us(at(0.95)),
+        us(at(0.99)),
+        us(*timings.last().expect("calls")),
+        (own1 - own0) * 1e6 / args.calls as f64,
+        (pg1 - pg0) * 1e6 / args.calls as f64,
+    );
     store.close().await;
     if let Some(name) = pg_name {
         let mut admin = sqlx::AnyConnection::connect(&args.postgres_admin_url).await?;
