@@ -23,6 +23,7 @@ pub mod notification_templates;
 pub mod outbox;
 pub mod reports;
 pub mod rules;
+pub mod samples;
 pub mod satisfaction;
 pub mod server_secrets;
 pub mod sessions;
