@@ -9,11 +9,12 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use super::suppression;
 use crate::desk::incidents::{self as desk_incidents, RuleIncident};
-use crate::rules::{evaluate, flapping, Action, AlertState, Phase, Severity};
+use crate::rules::{evaluate, flapping, Action, AlertState, Phase, Severity, StoredAlert};
 use crate::store::alerts::{self, AlertEvent};
 use crate::store::incidents;
-use crate::store::rules::{self as rule_store, Rule, StoredAlert};
+use crate::store::rules::{self as rule_store, Rule};
 use crate::store::{to_time, Backend, StoreResult, TenantId, Tx};
 
 /// The CI a sample is about, and how people call it.
@@ -62,6 +63,7 @@ impl Engine {
             rule_store::unsettled_alerts(tx, computer_id)
                 .await?
                 .into_iter()
+                .map(StoredAlert::from_row)
                 .collect()
         };
         Ok(Engine {
@@ -127,7 +129,9 @@ impl Engine {
         }
         let previous = match known {
             Some(alert) => Some(alert),
-            None => rule_store::load_alert_state(tx, rule.id, subject.ci_id).await?,
+            None => rule_store::load_alert_state(tx, rule.id, subject.ci_id)
+                .await?
+                .map(|row| StoredAlert::from_row(row).1),
         };
         if previous
             .as_ref()
@@ -164,7 +168,7 @@ impl Engine {
                     severity,
                     started_at,
                 } => {
-                    let reason = alerts::suppression(
+                    let reason = suppression::why_held(
                         tx,
                         self.backend,
                         subject.tenant,
@@ -250,14 +254,8 @@ impl Engine {
             )
             .await?;
         }
-        rule_store::save_alert_state(
-            tx,
-            subject.tenant,
-            rule.id,
-            (subject.ci_id, subject.computer_id),
-            &next,
-        )
-        .await?;
+        let saved = next.to_save(rule.id, (subject.ci_id, subject.computer_id));
+        rule_store::save_alert_state(tx, subject.tenant, &saved).await?;
         if next.state.phase == Phase::Ok && !next.flapping {
             self.unsettled.remove(&key);
         } else {
@@ -281,7 +279,7 @@ impl Engine {
     ) -> StoreResult<()> {
         let state: &AlertState = &next.state;
         if state.phase == Phase::Firing && state.incident_id.is_none() {
-            let reason = alerts::suppression(
+            let reason = suppression::why_held(
                 tx,
                 self.backend,
                 subject.tenant,

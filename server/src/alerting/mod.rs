@@ -6,6 +6,8 @@
 
 pub mod engine;
 pub mod offline;
+pub mod rule_admin;
+pub mod suppression;
 
 pub use engine::{Engine, Subject};
 pub use offline::{offline_sweep, offline_sweep_job, offline_sweep_with};

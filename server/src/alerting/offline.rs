@@ -102,7 +102,8 @@ pub async fn offline_sweep_with(
             tx.commit().await?;
             continue;
         }
-        let candidates = alerts::offline_candidates(&mut tx, tenant.id, seen_before).await?;
+        let candidates =
+            alerts::offline_candidates(&mut tx, tenant.id, seen_before, OFFLINE_SECONDS).await?;
         tx.commit().await?;
         for computer_id in candidates {
             if deferred.contains(&computer_id) {

@@ -50,11 +50,8 @@ pub async fn computer(
     volumes: Option<&reconcile::Components<'_, '_>>,
 ) -> StoreResult<Reconciled> {
     let mut observed = observe_computer(tenant, host, agent_version, samples, seen_at);
-    // The fingerprint covers what every report says (host facts), never the inventory: the
-    // inventory has its own hash, and is applied in full whenever it changes.
-    let fingerprint = reconcile::fingerprint(&observed, &identify::computer_identifiers(host, &[]));
+    let (fingerprint, metrics) = steady_refresh(&observed, host);
     if inventory.is_none() {
-        let metrics = Value::Object(observed.metrics.clone()).to_string();
         let pairs = volumes.map(reconcile::Components::refresh_pairs);
         let ahead = volumes
             .zip(pairs.as_deref())
@@ -119,8 +116,9 @@ fn observe_computer<'a>(
     }
 }
 
-/// What the steady refresh of [`computer`] compares and writes for a report without an
-/// inventory: the computer's fingerprint and its measurements (JSON).
+/// What the steady refresh of a computer compares and writes for a report without an
+/// inventory: the computer's fingerprint and its measurements (JSON) — for the group commit's
+/// batch, the same [`computer`] refreshes one report's computer with.
 pub fn steady_computer(
     tenant: TenantId,
     host: &HostFacts,
@@ -128,9 +126,20 @@ pub fn steady_computer(
     samples: &[Sample],
     seen_at: i64,
 ) -> (String, String) {
-    let observed = observe_computer(tenant, host, agent_version, samples, seen_at);
-    let fingerprint = reconcile::fingerprint(&observed, &identify::computer_identifiers(host, &[]));
-    let metrics = Value::Object(observed.metrics).to_string();
+    steady_refresh(
+        &observe_computer(tenant, host, agent_version, samples, seen_at),
+        host,
+    )
+}
+
+/// The observed computer's fingerprint and measurements (JSON). The fingerprint covers what
+/// every report says (host facts), never the inventory: the inventory has its own hash, and is
+/// applied in full whenever it changes.
+fn steady_refresh(observed: &Observed<'_>, host: &HostFacts) -> (String, String) {
+    let fingerprint = reconcile::fingerprint(observed, &identify::computer_identifiers(host, &[]));
+    // The text `Value::Object(..).to_string()` gives, without copying the map. Serialising a
+    // map of JSON values with string keys cannot fail.
+    let metrics = serde_json::to_string(&observed.metrics).expect("a JSON map serialises");
     (fingerprint, metrics)
 }
 

@@ -12,7 +12,7 @@ use atalaya_shared::{metric as m, DiskIo};
 
 use crate::alerting::{Engine, Subject};
 use crate::rules::metrics;
-use crate::store::cis::tx as ci_tx;
+use crate::store::samples::SampleRow;
 use crate::store::{StoreResult, TenantId, Tx};
 
 /// A report's disk entry and the CI it is about.
@@ -38,7 +38,12 @@ pub fn known<'a>(disks: &[(i64, String)], disk_io: &'a [DiskIo]) -> Vec<KnownDis
 }
 
 /// The samples of every known disk, for the report's one batched insert.
-pub fn samples(known: &[KnownDisk<'_>], at: i64, out: &mut Vec<ci_tx::Sample<'static>>) {
+pub fn samples<'a>(
+    tenant: TenantId,
+    known: &[KnownDisk<'_>],
+    at: i64,
+    out: &mut Vec<SampleRow<'a>>,
+) {
     for KnownDisk { ci_id, disk: d } in known {
         let failed = d.smart_healthy.map(|ok| f64::from(u8::from(!ok)));
         let values = [
@@ -63,7 +68,8 @@ pub fn samples(known: &[KnownDisk<'_>], at: i64, out: &mut Vec<ci_tx::Sample<'st
         ];
         for (metric, value) in values {
             if let Some(value) = value {
-                out.push(ci_tx::Sample {
+                out.push(SampleRow {
+                    tenant_id: tenant.0,
                     ci_id: *ci_id,
                     metric,
                     at,

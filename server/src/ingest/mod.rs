@@ -8,12 +8,17 @@
 //!    to the lifecycle core open, update and resolve incidents.
 //!
 //! On PostgreSQL a report that changes nothing in the CMDB is committed together with other
-//! agents' ([`steady`], group commit): steps 1–3 of the whole batch as one statement each, then
-//! step 4 for each report that has anything to show the rules, with the same alerting code.
+//! agents' ([`steady`], group commit): a way of batching the same steps, not a second copy of
+//! them. Each step's rows for one report are made by one function for both paths — the ledger
+//! row and the samples by [`rows`], the computer's and volumes' refresh by `cmdb::inventory`,
+//! what the rules are shown by `Shown::of` — and the batch writes many reports' rows in one
+//! statement per step, then runs step 4 for each report that has anything to show the rules,
+//! with the same alerting code.
 
 mod disks;
 pub mod forecasts;
 mod parts;
+mod rows;
 mod runtime;
 mod services;
 pub mod steady;
@@ -23,7 +28,6 @@ use atalaya_shared::{DiskIo, Inventory, Report, ServiceState, Volume, VolumeInod
 use crate::cmdb::{inventory, software};
 use crate::store::agent_configs::AgentConfigLayers;
 use crate::store::agents::{AgentIdentity, AgentRecord};
-use crate::store::cis::tx as ci_tx;
 use crate::store::{now_ms, reports, StoreError, StoreResult, TenantId, Tx};
 
 pub use runtime::Ingest;
@@ -363,27 +367,17 @@ async fn ingest_once(
     })))
 }
 
-/// Step 1, the ledger: the report's sequence number recorded for its agent; `None` for one seen
-/// before (a replay after a lost acknowledgement), which stores nothing more.
+/// Step 1, the ledger: the report's sequence number recorded for its agent ([`rows::ledger`]);
+/// `None` for one seen before (a replay after a lost acknowledgement), which stores nothing
+/// more.
 async fn ledger(
     tx: &mut Tx<'_>,
     agent: &AgentIdentity,
     report: &Report,
     now: i64,
 ) -> StoreResult<Option<reports::Recorded>> {
-    let seq =
-        i64::try_from(report.seq).map_err(|_| StoreError::Invalid("seq out of range".into()))?;
-    let dropped = i64::try_from(report.dropped_since_last).unwrap_or(i64::MAX);
-    reports::record(
-        tx,
-        agent.tenant,
-        &agent.agent_id,
-        seq,
-        report.collected_at.timestamp_millis(),
-        now,
-        dropped,
-    )
-    .await
+    let row = rows::ledger(agent.tenant, &agent.agent_id, report, now)?;
+    reports::record(tx, &row).await
 }
 
 /// What the CMDB made of a report: its computer, the CIs of its volumes (in report order), of
@@ -507,8 +501,8 @@ async fn observe<'r>(
     }))
 }
 
-/// Step 3, the samples: every measurement of the report — the computer's, each volume's use
-/// (space and inodes) and each known disk's I/O — in one statement, before the rules read them.
+/// Step 3, the samples: every measurement of the report ([`rows::samples`]) in one statement,
+/// before the rules read them.
 async fn record_samples(
     tx: &mut Tx<'_>,
     tenant: TenantId,
@@ -516,39 +510,14 @@ async fn record_samples(
     observed: &Observed<'_>,
     extras: Extras<'_>,
 ) -> StoreResult<()> {
-    let collected_at = report.collected_at.timestamp_millis();
-    let mut samples: Vec<ci_tx::Sample<'_>> = report
-        .metrics
-        .iter()
-        .map(|sample| ci_tx::Sample {
-            ci_id: observed.computer_id,
-            metric: &sample.metric,
-            at: sample.at.timestamp_millis(),
-            value: sample.value,
-        })
-        .collect();
-    for (volume, volume_id) in report.volumes.iter().zip(&observed.volume_ids) {
-        samples.push(ci_tx::Sample {
-            ci_id: *volume_id,
-            metric: VOLUME_USED_PERCENT,
-            at: collected_at,
-            value: volume.used_percent(),
-        });
-    }
-    for (volume, volume_id) in report.volumes.iter().zip(&observed.volume_ids) {
-        if let Some(used) = inodes_used(extras.volume_inodes, &volume.mount_point) {
-            samples.push(ci_tx::Sample {
-                ci_id: *volume_id,
-                metric: metrics::VOLUME_INODES_USED_PERCENT,
-                at: collected_at,
-                value: used,
-            });
-        }
-    }
-    let mut disk_samples = Vec::new();
-    disks::samples(&observed.known_disks, collected_at, &mut disk_samples);
-    samples.extend(disk_samples);
-    ci_tx::record_samples(tx, tenant, &samples).await
+    let cis = rows::SampledCis {
+        computer_id: observed.computer_id,
+        volume_ids: &observed.volume_ids,
+        known_disks: &observed.known_disks,
+    };
+    let mut samples = Vec::new();
+    rows::samples(tenant, report, extras.volume_inodes, &cis, &mut samples);
+    crate::store::samples::record(tx, &samples).await
 }
 
 /// Step 4, alerting: the tenant's rules (at the ledger's revision) are shown the computer and
@@ -579,29 +548,14 @@ async fn alert(
     )
     .await?;
     let host = &report.host.hostname;
-    let volumes: Vec<ShownVolume<'_>> = report
-        .volumes
-        .iter()
-        .zip(&observed.volume_ids)
-        .map(|(volume, ci_id)| ShownVolume {
-            ci_id: *ci_id,
-            mount_point: &volume.mount_point,
-            total_bytes: volume.total_bytes,
-            readings: volume_readings(
-                volume,
-                inodes_used(extras.volume_inodes, &volume.mount_point),
-            ),
-        })
-        .collect();
-    let shown = Shown {
+    let shown = Shown::of(
         tenant,
         computer_id,
-        host,
-        readings: computer_readings(report),
-        volumes,
+        report,
+        extras.volume_inodes,
+        &observed.volume_ids,
         now,
-        collected_at,
-    };
+    );
     show_computer_and_volumes(tx, runtime.forecasts(), &mut engine, &shown).await?;
     if let Some(states) = observed.service_states {
         services::observe_states(
@@ -709,6 +663,40 @@ struct Shown<'a> {
     /// The report's arrival (proof of life counts from it).
     now: i64,
     collected_at: i64,
+}
+
+impl<'a> Shown<'a> {
+    /// What the rules are shown of a report's computer and volumes (`volume_ids`: the volumes'
+    /// CIs, in report order) — the same for both paths.
+    fn of(
+        tenant: TenantId,
+        computer_id: i64,
+        report: &'a Report,
+        volume_inodes: &[VolumeInodes],
+        volume_ids: &[i64],
+        now: i64,
+    ) -> Self {
+        let volumes = report
+            .volumes
+            .iter()
+            .zip(volume_ids)
+            .map(|(volume, ci_id)| ShownVolume {
+                ci_id: *ci_id,
+                mount_point: &volume.mount_point,
+                total_bytes: volume.total_bytes,
+                readings: volume_readings(volume, inodes_used(volume_inodes, &volume.mount_point)),
+            })
+            .collect();
+        Shown {
+            tenant,
+            computer_id,
+            host: &report.host.hostname,
+            readings: computer_readings(report),
+            volumes,
+            now,
+            collected_at: report.collected_at.timestamp_millis(),
+        }
+    }
 }
 
 struct ShownVolume<'a> {

@@ -4,9 +4,11 @@
 //! inventory. Stored one by one, each costs about nine round trips to PostgreSQL, and on a small
 //! server that per-statement cost, not the rows, is what limits the fleet. So such a report is
 //! queued; a few workers take whatever has queued up (up to `MAX_BATCH`) and store it in one
-//! transaction with one statement per step (`store::steady_reports`): the computers and volumes
-//! refreshed (with their disks, services and the rules revision read back), the ledger, the
-//! samples. Each agent is acknowledged when that transaction has committed, so an
+//! transaction with one statement per step: the computers and volumes refreshed (with their
+//! disks, services and the rules revision read back, `store::steady_reports`), the ledger
+//! (`store::reports::record_batch`), the samples (`store::samples::record_batch`). The rows are
+//! the ones the full path writes for one report, made by the same functions ([`super::rows`],
+//! `cmdb::inventory`). Each agent is acknowledged when that transaction has committed, so an
 //! acknowledgement still means the report is durable.
 //!
 //! The rules see every report of the batch as the full path shows them: a *quiet* report (no
@@ -24,22 +26,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use atalaya_shared::{DiskIo, ServiceState};
+use atalaya_shared::ServiceState;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::forecasts::ForecastSchedule;
 use super::{
-    computer_readings, disks, forecast_wanted, inodes_used, is_transient, services,
-    show_computer_and_volumes, volume_readings, IncomingReport, Ingest, IngestOutcome, Shown,
-    ShownVolume, MAX_ATTEMPTS,
+    disks, forecast_wanted, is_transient, rows, services, show_computer_and_volumes, volume_used,
+    IncomingReport, Ingest, IngestOutcome, Shown, MAX_ATTEMPTS,
 };
 use crate::alerting::Engine;
 use crate::cmdb::inventory;
-use crate::rules::metrics;
 use crate::store::agent_configs::AgentConfigLayers;
 use crate::store::agents::AgentIdentity;
 use crate::store::rules::Rule;
-use crate::store::steady_reports::{self as batch, ComputerRow, LedgerRow, SampleRow, VolumeRow};
+use crate::store::samples::SampleRow;
+use crate::store::steady_reports::{self as batch, ComputerRow, VolumeRow};
 use crate::store::{now_ms, Backend, Store, StoreResult, TenantId, Tx};
 
 /// Reports stored in one transaction at most.
@@ -53,34 +54,23 @@ const WORKERS: usize = 3;
 const QUEUE: usize = 4096;
 
 /// A report that may be steady, prepared for the batch (everything worked out that needs no
-/// database).
+/// database). Its rows are made by the same functions as the full path's: step 2's by
+/// `cmdb::inventory` (here, ahead of the batch), steps 1 and 3 by [`super::rows`], step 4's
+/// view by [`Shown::of`].
 pub struct SteadyReport {
     tenant: TenantId,
     agent_id: String,
     seq: i64,
-    collected_at: i64,
-    dropped: i64,
     /// The computer the agent reported for last time.
     computer_id: i64,
-    hostname: String,
+    /// The report as it arrived (without an inventory, or it would not be steady).
+    incoming: IncomingReport,
+    /// The computer's fingerprint and measurements, as the full path's refresh compares and
+    /// writes them.
     fingerprint: String,
     measurements: String,
-    volumes: Vec<SteadyVolume>,
-    /// The computer's own samples: (metric, at, value).
-    samples: Vec<(String, i64, f64)>,
-    readings: Vec<(&'static str, f64)>,
-    disk_io: Vec<DiskIo>,
-    service_states: Vec<ServiceState>,
-}
-
-struct SteadyVolume {
-    mount_point: String,
-    total_bytes: u64,
-    fingerprint: String,
-    measurements: String,
-    used: f64,
-    inodes_used: Option<f64>,
-    readings: Vec<(&'static str, f64)>,
+    /// Each volume's (fingerprint, measurements), in report order.
+    volumes: Vec<(String, String)>,
 }
 
 impl SteadyReport {
@@ -102,6 +92,7 @@ impl SteadyReport {
         }
         let computer_id = recorded.computer_id?;
         let tenant = agent.tenant;
+        let seq = rows::ledger(tenant, &agent.agent_id, report, 0).ok()?.seq;
         let collected_at = report.collected_at.timestamp_millis();
         let (fingerprint, measurements) = inventory::steady_computer(
             tenant,
@@ -112,44 +103,37 @@ impl SteadyReport {
         );
         let observed =
             inventory::observe_volumes(tenant, computer_id, &report.volumes, collected_at);
-        let prepared = inventory::prepare_volumes(computer_id, &observed);
-        let volumes = report
-            .volumes
-            .iter()
-            .zip(prepared.refresh_pairs())
-            .map(|(volume, (fingerprint, measurements))| {
-                let inodes = inodes_used(&incoming.volume_inodes, &volume.mount_point);
-                SteadyVolume {
-                    mount_point: volume.mount_point.clone(),
-                    total_bytes: volume.total_bytes,
-                    fingerprint: fingerprint.to_string(),
-                    measurements: measurements.to_string(),
-                    used: volume.used_percent(),
-                    inodes_used: inodes,
-                    readings: volume_readings(volume, inodes),
-                }
-            })
+        let volumes = inventory::prepare_volumes(computer_id, &observed)
+            .refresh_pairs()
+            .into_iter()
+            .map(|(fingerprint, measurements)| (fingerprint.to_string(), measurements.to_string()))
             .collect();
         Some(SteadyReport {
             tenant,
             agent_id: agent.agent_id.clone(),
-            seq: i64::try_from(report.seq).ok()?,
-            collected_at,
-            dropped: i64::try_from(report.dropped_since_last).unwrap_or(i64::MAX),
+            seq,
             computer_id,
-            hostname: report.host.hostname.clone(),
+            incoming: IncomingReport {
+                report: report.clone(),
+                inventory: None,
+                service_states: incoming.service_states.clone(),
+                volume_inodes: incoming.volume_inodes.clone(),
+                disk_io: incoming.disk_io.clone(),
+            },
             fingerprint,
             measurements,
             volumes,
-            samples: report
-                .metrics
-                .iter()
-                .map(|s| (s.metric.clone(), s.at.timestamp_millis(), s.value))
-                .collect(),
-            readings: computer_readings(report),
-            disk_io: incoming.disk_io.clone(),
-            service_states: incoming.service_states.clone().unwrap_or_default(),
         })
+    }
+
+    fn collected_at(&self) -> i64 {
+        self.incoming.report.collected_at.timestamp_millis()
+    }
+
+    /// This collection's service states (none when the agent could not ask its service
+    /// manager).
+    fn service_states(&self) -> &[ServiceState] {
+        self.incoming.service_states.as_deref().unwrap_or_default()
     }
 }
 
@@ -293,17 +277,17 @@ async fn store_batch(
             computer_id: r.computer_id,
             hash: &r.fingerprint,
             metrics: &r.measurements,
-            seen_at: r.collected_at,
+            seen_at: r.collected_at(),
         })
         .collect();
     let volumes: Vec<VolumeRow<'_>> = reports
         .iter()
         .flat_map(|r| {
-            r.volumes.iter().map(|v| VolumeRow {
+            r.volumes.iter().map(|(hash, metrics)| VolumeRow {
                 computer_id: r.computer_id,
-                hash: &v.fingerprint,
-                metrics: &v.measurements,
-                seen_at: r.collected_at,
+                hash,
+                metrics,
+                seen_at: r.collected_at(),
             })
         })
         .collect();
@@ -315,25 +299,21 @@ async fn store_batch(
         let rules = ingest
             .rules_at(&mut tx, report.tenant, refreshed.rules_revision)
             .await?;
-        steady.push(refreshed.steady(ingest.forecasts(), report, rules));
+        steady.push(refreshed.steady(ingest.forecasts(), report, rules, now));
     }
-    let ledger: Vec<LedgerRow<'_>> = reports
+    let ledger = reports
         .iter()
         .zip(&steady)
         .filter(|(_, s)| s.is_some())
-        .map(|(r, _)| LedgerRow {
-            tenant_id: r.tenant.0,
-            agent_id: &r.agent_id,
-            seq: r.seq,
-            collected_at: r.collected_at,
-            received_at: now,
-            dropped: r.dropped,
-        })
-        .collect();
+        .map(|(r, _)| rows::ledger(r.tenant, &r.agent_id, &r.incoming.report, now))
+        .collect::<StoreResult<Vec<_>>>()?;
     let mut configs: HashMap<String, _> = if ledger.is_empty() {
         HashMap::new()
     } else {
-        batch::record(&mut tx, &ledger).await?.into_iter().collect()
+        crate::store::reports::record_batch(&mut tx, &ledger)
+            .await?
+            .into_iter()
+            .collect()
     };
     // Not steady, or already in the ledger (the full path then says it is a duplicate): out.
     let stored: Vec<Option<(Steady<'_>, AgentConfigLayers)>> = reports
@@ -347,7 +327,7 @@ async fn store_batch(
             steady.samples(report, &mut samples);
         }
     }
-    batch::record_samples(&mut tx, &samples).await?;
+    crate::store::samples::record_batch(&mut tx, &samples).await?;
     let mut outcomes = Vec::with_capacity(reports.len());
     for (report, stored) in reports.iter().zip(stored) {
         let Some((steady, config)) = stored else {
@@ -356,7 +336,7 @@ async fn store_batch(
         };
         let incidents_opened = match steady.quiet {
             true => 0,
-            false => steady.show_rules(&mut tx, ingest, report, now).await?,
+            false => steady.show_rules(&mut tx, ingest, report).await?,
         };
         outcomes.push(Some(IngestOutcome {
             duplicate: false,
@@ -411,12 +391,13 @@ impl From<batch::Refreshed> for Found {
     }
 }
 
-/// A report found steady: the CIs its samples go to, and whether the rules have anything to
-/// do with it.
+/// A report found steady: the CIs its samples go to, what the rules are shown, and whether
+/// they have anything to do with it.
 struct Steady<'r> {
     volume_ids: Vec<i64>,
     disks: Vec<disks::KnownDisk<'r>>,
     services: &'r [(i64, String, Option<String>)],
+    shown: Shown<'r>,
     rules: Arc<Vec<Rule>>,
     unsettled: bool,
     /// No alert unsettled, no threshold crossed, no service changed, no forecast due: the
@@ -432,6 +413,7 @@ impl Found {
         forecasts: &ForecastSchedule,
         report: &'r SteadyReport,
         rules: Arc<Vec<Rule>>,
+        now: i64,
     ) -> Option<Steady<'r>> {
         let &(unsettled, live) = self.computers.get(&report.computer_id)?;
         if usize::try_from(live).ok()? != report.volumes.len() {
@@ -440,8 +422,8 @@ impl Found {
         let volume_ids = report
             .volumes
             .iter()
-            .map(|v| {
-                let key = (report.computer_id, v.fingerprint.clone());
+            .map(|(fingerprint, _)| {
+                let key = (report.computer_id, fingerprint.clone());
                 self.volumes.get(&key).copied()
             })
             .collect::<Option<Vec<i64>>>()?;
@@ -453,33 +435,43 @@ impl Found {
             .disks
             .get(&report.computer_id)
             .map_or(&[][..], Vec::as_slice);
-        let disks = disks::known(known_disks, &report.disk_io);
+        let incoming = &report.incoming;
+        let disks = disks::known(known_disks, &incoming.disk_io);
+        let shown = Shown::of(
+            report.tenant,
+            report.computer_id,
+            &incoming.report,
+            &incoming.volume_inodes,
+            &volume_ids,
+            now,
+        );
         let breached = |(metric, value): &(&str, f64)| {
             rules
                 .iter()
                 .any(|r| r.metric == *metric && r.levels().severity_of(*value).is_some())
         };
-        let mut readings = report.readings.iter().copied().chain(
-            report
-                .volumes
-                .iter()
-                .flat_map(|v| v.readings.iter().copied()),
-        );
-        let crossed = readings.any(|r| breached(&r))
+        let mut readings = shown
+            .readings
+            .iter()
+            .chain(shown.volumes.iter().flat_map(|v| v.readings.iter()));
+        let crossed = readings.any(breached)
             || disks
                 .iter()
                 .any(|d| disks::readings(d.disk, false).iter().any(breached));
-        let forecast_due = report.volumes.iter().zip(&volume_ids).any(|(v, id)| {
-            forecast_wanted(v.used, &rules) && forecasts.is_due(*id, report.collected_at)
+        let collected_at = shown.collected_at;
+        let forecast_due = shown.volumes.iter().any(|v| {
+            forecast_wanted(volume_used(&v.readings), &rules)
+                && forecasts.is_due(v.ci_id, collected_at)
         });
         let quiet = !unsettled
             && !crossed
             && !forecast_due
-            && !services::any_changed(&report.service_states, services);
+            && !services::any_changed(report.service_states(), services);
         Some(Steady {
             volume_ids,
             disks,
             services,
+            shown,
             rules,
             unsettled,
             quiet,
@@ -495,9 +487,15 @@ impl Steady<'_> {
         tx: &mut Tx<'_>,
         ingest: &Ingest,
         report: &SteadyReport,
-        now: i64,
     ) -> StoreResult<usize> {
-        let computer_id = report.computer_id;
+        let Shown {
+            tenant,
+            computer_id,
+            host,
+            now,
+            collected_at,
+            ..
+        } = self.shown;
         let mut engine = Engine::with_rules(
             tx,
             ingest.store().backend(),
@@ -507,39 +505,16 @@ impl Steady<'_> {
             now,
         )
         .await?;
-        let volumes = report
-            .volumes
-            .iter()
-            .zip(&self.volume_ids)
-            .map(|(volume, id)| ShownVolume {
-                ci_id: *id,
-                mount_point: &volume.mount_point,
-                total_bytes: volume.total_bytes,
-                readings: volume.readings.clone(),
-            })
-            .collect();
-        let shown = Shown {
-            tenant: report.tenant,
-            computer_id,
-            host: &report.hostname,
-            readings: report.readings.clone(),
-            volumes,
-            now,
-            collected_at: report.collected_at,
-        };
-        show_computer_and_volumes(tx, ingest.forecasts(), &mut engine, &shown).await?;
-        let host = &report.hostname;
-        let at = report.collected_at;
-        let (tenant, states) = (report.tenant, &report.service_states);
+        show_computer_and_volumes(tx, ingest.forecasts(), &mut engine, &self.shown).await?;
         services::observe_states(
             tx,
             &mut engine,
             tenant,
             computer_id,
             host,
-            states,
+            report.service_states(),
             self.services,
-            at,
+            collected_at,
         )
         .await?;
         disks::observe(
@@ -550,40 +525,26 @@ impl Steady<'_> {
             host,
             &self.disks,
             &[],
-            at,
+            collected_at,
         )
         .await?;
         Ok(engine.incidents_opened)
     }
 
-    /// The report's samples, as the full path would write them.
+    /// The report's samples ([`rows::samples`], as the full path writes them).
     fn samples<'r>(&self, report: &'r SteadyReport, out: &mut Vec<SampleRow<'r>>) {
-        let tenant_id = report.tenant.0;
-        let row = |ci_id, metric, at, value| SampleRow {
-            tenant_id,
-            ci_id,
-            metric,
-            at,
-            value,
+        let cis = rows::SampledCis {
+            computer_id: report.computer_id,
+            volume_ids: &self.volume_ids,
+            known_disks: &self.disks,
         };
-        for (metric, at, value) in &report.samples {
-            out.push(row(report.computer_id, metric.as_str(), *at, *value));
-        }
-        let at = report.collected_at;
-        for (volume, id) in report.volumes.iter().zip(&self.volume_ids) {
-            out.push(row(*id, metrics::VOLUME_USED_PERCENT, at, volume.used));
-        }
-        for (volume, id) in report.volumes.iter().zip(&self.volume_ids) {
-            if let Some(inodes) = volume.inodes_used {
-                out.push(row(*id, metrics::VOLUME_INODES_USED_PERCENT, at, inodes));
-            }
-        }
-        let mut disk_samples = Vec::new();
-        disks::samples(&self.disks, at, &mut disk_samples);
-        out.extend(
-            disk_samples
-                .into_iter()
-                .map(|s| row(s.ci_id, s.metric, s.at, s.value)),
+        let incoming = &report.incoming;
+        rows::samples(
+            report.tenant,
+            &incoming.report,
+            &incoming.volume_inodes,
+            &cis,
+            out,
         );
     }
 }

@@ -5,6 +5,9 @@ use std::str::FromStr;
 
 use chrono::{DateTime, TimeZone, Utc};
 
+use crate::store::alerts::{NewSuppression, Suppression};
+use crate::store::{StoreError, StoreResult};
+
 /// The time rules of one suppression.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Window {
@@ -49,6 +52,70 @@ impl Window {
                     .is_some_and(|start| start <= now)
             }
         }
+    }
+}
+
+impl Suppression {
+    /// The time rules of this suppression.
+    pub fn window(&self) -> Window {
+        match (&self.cron, self.duration_secs) {
+            (Some(cron), Some(duration_secs)) => Window::Recurring {
+                cron: cron.clone(),
+                duration_secs,
+            },
+            _ => Window::Interval {
+                starts_at: self
+                    .starts_at
+                    .map(|t| t.timestamp_millis())
+                    .unwrap_or(i64::MIN),
+                ends_at: self.ends_at.map(|t| t.timestamp_millis()),
+            },
+        }
+    }
+}
+
+impl NewSuppression {
+    /// Whether a person's maintenance window or silence can be saved at `now`: a kind, a
+    /// reason, a scope that parses, and either a one-off interval ending in the future or a
+    /// recurring one with a valid cron expression.
+    pub fn validate(&self, now: i64) -> StoreResult<()> {
+        let fail = |m: &str| Err(StoreError::Invalid(m.to_string()));
+        if !matches!(self.kind.as_str(), "maintenance" | "silence") {
+            return fail("kind must be \"maintenance\" or \"silence\"");
+        }
+        if self.reason.trim().is_empty() {
+            return fail("a reason is required: say why alerts are held");
+        }
+        if let Some(q) = &self.scope_query {
+            crate::ci::query::parse(q)
+                .map_err(|e| StoreError::Invalid(format!("scope_query: {e}")))?;
+        }
+        match (&self.cron, self.duration_secs, self.starts_at, self.ends_at) {
+            (Some(cron), Some(d), None, None) => {
+                parse_cron(cron).map_err(StoreError::Invalid)?;
+                if !(60..=7 * 86_400).contains(&d) {
+                    return fail("duration_secs must be between 60 and 604800");
+                }
+            }
+            (None, None, _, Some(end)) => {
+                if self.starts_at.is_some_and(|s| s >= end) {
+                    return fail("ends_at must be after starts_at");
+                }
+                if end.timestamp_millis() <= now {
+                    return fail("ends_at must be in the future");
+                }
+            }
+            (None, None, _, None) if self.kind == "silence" => {
+                return fail("a silence needs ends_at: silences always expire");
+            }
+            (None, None, _, None) => {
+                return fail("give ends_at (one-off) or cron and duration_secs (recurring)")
+            }
+            _ => {
+                return fail("give either cron with duration_secs, or starts_at/ends_at, not both")
+            }
+        }
+        Ok(())
     }
 }
 

@@ -1,6 +1,7 @@
-//! Alert bookkeeping beside the state machine: the alert history, suppressions (maintenance
-//! windows and silences), scope checks against the asset query language, and the CMDB facts
-//! an incident is linked to.
+//! Alert bookkeeping beside the state machine, as rows: the alert history, suppressions
+//! (maintenance windows and silences), scope checks against the asset query language, and the
+//! CMDB facts an incident is linked to. Whether a suppression holds an alert is
+//! `alerting::suppression`'s; what makes a suppression valid, `rules::suppression`'s.
 
 use serde::{Deserialize, Serialize};
 
@@ -10,7 +11,6 @@ use super::{
     TenantScope, Tx,
 };
 use crate::ci::query;
-use crate::rules::suppression::{parse_cron, Window};
 
 /// Whether CI `ci_id` matches an asset query. Parse errors count as "no match" here: queries
 /// are validated when rules and suppressions are saved.
@@ -70,38 +70,27 @@ pub async fn record_event(tx: &mut Tx<'_>, e: &AlertEvent<'_>) -> StoreResult<()
     Ok(())
 }
 
-/// Why an alert on `ci_id` (of computer `computer_id`) must not page anyone at `at`, if so.
-pub async fn suppression(
+/// Whether an alert of a rule on `metric` is firing on `ci_id` (the offline rules' metric, for
+/// "parent down").
+pub async fn firing_on(tx: &mut Tx<'_>, ci_id: i64, metric: &str) -> StoreResult<bool> {
+    let firing: Option<(i64,)> = sqlx::query_as(
+        "SELECT s.rule_id FROM alert_states s JOIN rules r ON r.id = s.rule_id
+         WHERE s.ci_id = $1 AND s.state = 'firing' AND r.metric = $2",
+    )
+    .bind(ci_id)
+    .bind(metric)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(firing.is_some())
+}
+
+/// A tenant's maintenance windows and silences not cancelled that may hold an alert of
+/// `rule_id` (theirs, or for every rule) — whether they are in force is for the caller to say.
+pub async fn suppressions_for_rule(
     tx: &mut Tx<'_>,
-    backend: Backend,
     tenant: TenantId,
     rule_id: i64,
-    ci_id: i64,
-    computer_id: i64,
-    at: i64,
-) -> StoreResult<Option<String>> {
-    if ci_id != computer_id {
-        // Parent down: while the computer is offline, its parts' alerts say nothing new.
-        let offline: Option<(i64,)> = sqlx::query_as(
-            "SELECT s.rule_id FROM alert_states s JOIN rules r ON r.id = s.rule_id
-             WHERE s.ci_id = $1 AND s.state = 'firing' AND r.metric = $2",
-        )
-        .bind(computer_id)
-        .bind(crate::rules::metrics::OFFLINE_SECONDS)
-        .fetch_optional(&mut **tx)
-        .await?;
-        if offline.is_some() {
-            return Ok(Some("parent_down".into()));
-        }
-    }
-    if ci_id == computer_id {
-        // Site outage: one site incident speaks for the computers that went offline with it.
-        if let Some(id) =
-            super::site_outages::suppressing(tx, tenant, rule_id, computer_id, at).await?
-        {
-            return Ok(Some(format!("site_outage:{id}")));
-        }
-    }
+) -> StoreResult<Vec<Suppression>> {
     let rows: Vec<SuppressionRow> = sqlx::query_as(&format!(
         "SELECT {SUPPRESSION_COLUMNS} FROM suppressions
          WHERE tenant_id = $1 AND cancelled_at IS NULL AND kind <> 'site_outage'
@@ -111,24 +100,7 @@ pub async fn suppression(
     .bind(rule_id)
     .fetch_all(&mut **tx)
     .await?;
-    for row in rows {
-        let s = suppression_from_row(row);
-        if !s.window().is_active(at) {
-            continue;
-        }
-        let covered = match &s.scope_query {
-            None => true,
-            // A window on a computer covers its volumes, disks and services too.
-            Some(q) => {
-                ci_matches(tx, backend, ci_id, q).await?
-                    || ci_matches(tx, backend, computer_id, q).await?
-            }
-        };
-        if covered {
-            return Ok(Some(format!("{}:{}", s.kind, s.id)));
-        }
-    }
-    Ok(None)
+    Ok(rows.into_iter().map(suppression_from_row).collect())
 }
 
 /// Business services that depend on any of these CIs.
@@ -172,10 +144,14 @@ pub async fn last_report_of(
 
 /// Computers of a tenant to check for being offline (each is evaluated with its last report
 /// read again: [`last_report_of`]).
+///
+/// `offline_metric` is the offline rules' metric: a computer with an unsettled alert on it is a
+/// candidate however recently it reported.
 pub async fn offline_candidates(
     tx: &mut Tx<'_>,
     tenant: TenantId,
     seen_before: i64,
+    offline_metric: &str,
 ) -> StoreResult<Vec<i64>> {
     let rows: Vec<(i64,)> = sqlx::query_as(&format!(
         "SELECT x.id FROM (
@@ -188,7 +164,7 @@ pub async fn offline_candidates(
     ))
     .bind(tenant.0)
     .bind(seen_before)
-    .bind(crate::rules::metrics::OFFLINE_SECONDS)
+    .bind(offline_metric)
     .fetch_all(&mut **tx)
     .await?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
@@ -213,24 +189,6 @@ pub struct Suppression {
     /// For a `site_outage`: the site, and the site incident that explains the suppression.
     pub site_id: Option<i64>,
     pub incident_id: Option<i64>,
-}
-
-impl Suppression {
-    pub fn window(&self) -> Window {
-        match (&self.cron, self.duration_secs) {
-            (Some(cron), Some(duration_secs)) => Window::Recurring {
-                cron: cron.clone(),
-                duration_secs,
-            },
-            _ => Window::Interval {
-                starts_at: self
-                    .starts_at
-                    .map(|t| t.timestamp_millis())
-                    .unwrap_or(i64::MIN),
-                ends_at: self.ends_at.map(|t| t.timestamp_millis()),
-            },
-        }
-    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -299,55 +257,15 @@ pub struct NewSuppression {
     pub duration_secs: Option<i64>,
 }
 
-impl NewSuppression {
-    fn validate(&self) -> StoreResult<()> {
-        let fail = |m: &str| Err(StoreError::Invalid(m.to_string()));
-        if !matches!(self.kind.as_str(), "maintenance" | "silence") {
-            return fail("kind must be \"maintenance\" or \"silence\"");
-        }
-        if self.reason.trim().is_empty() {
-            return fail("a reason is required: say why alerts are held");
-        }
-        if let Some(q) = &self.scope_query {
-            query::parse(q).map_err(|e| StoreError::Invalid(format!("scope_query: {e}")))?;
-        }
-        match (&self.cron, self.duration_secs, self.starts_at, self.ends_at) {
-            (Some(cron), Some(d), None, None) => {
-                parse_cron(cron).map_err(StoreError::Invalid)?;
-                if !(60..=7 * 86_400).contains(&d) {
-                    return fail("duration_secs must be between 60 and 604800");
-                }
-            }
-            (None, None, _, Some(end)) => {
-                if self.starts_at.is_some_and(|s| s >= end) {
-                    return fail("ends_at must be after starts_at");
-                }
-                if end.timestamp_millis() <= now_ms() {
-                    return fail("ends_at must be in the future");
-                }
-            }
-            (None, None, _, None) if self.kind == "silence" => {
-                return fail("a silence needs ends_at: silences always expire");
-            }
-            (None, None, _, None) => {
-                return fail("give ends_at (one-off) or cron and duration_secs (recurring)")
-            }
-            _ => {
-                return fail("give either cron with duration_secs, or starts_at/ends_at, not both")
-            }
-        }
-        Ok(())
-    }
-}
-
 impl Store {
-    pub async fn create_suppression(
+    /// Insert a maintenance window or silence as given (checked first by
+    /// `Store::create_suppression`), for a rule of the tenant's if it names one.
+    pub async fn insert_suppression(
         &self,
         tenant: TenantId,
         new: &NewSuppression,
         author: &str,
     ) -> StoreResult<Suppression> {
-        new.validate()?;
         if let Some(rule) = new.rule_id {
             self.get_rule(TenantScope::Tenant(tenant), rule).await?;
         }

@@ -760,45 +760,6 @@ pub mod tx {
         }
         Ok(inserted)
     }
-
-    /// One measurement of one CI.
-    #[derive(Debug, Clone, Copy)]
-    pub struct Sample<'a> {
-        pub ci_id: i64,
-        pub metric: &'a str,
-        pub at: i64,
-        pub value: f64,
-    }
-
-    /// Rows per statement: five values each, well under both backends' limits on binds.
-    const SAMPLES_PER_STATEMENT: usize = 200;
-
-    /// Store measurements, a few hundred per statement; one already stored (same CI, metric
-    /// and time: a replayed report) is kept as it was.
-    pub async fn record_samples(
-        tx: &mut Tx<'_>,
-        tenant: TenantId,
-        samples: &[Sample<'_>],
-    ) -> StoreResult<()> {
-        for chunk in samples.chunks(SAMPLES_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO metric_samples (tenant_id, ci_id, metric, at, value) VALUES {}
-                 ON CONFLICT (ci_id, metric, at) DO NOTHING",
-                crate::store::placeholders(chunk.len(), 5)
-            );
-            let mut query = sqlx::query(&sql);
-            for sample in chunk {
-                query = query
-                    .bind(tenant.0)
-                    .bind(sample.ci_id)
-                    .bind(sample.metric)
-                    .bind(sample.at)
-                    .bind(sample.value);
-            }
-            query.execute(&mut **tx).await?;
-        }
-        Ok(())
-    }
 }
 
 /// A text value as the history stores it: JSON text (`"active"` with its quotes).

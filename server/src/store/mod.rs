@@ -24,6 +24,7 @@ pub mod outbox;
 pub mod password_links;
 pub mod reports;
 pub mod rules;
+pub mod samples;
 pub mod satisfaction;
 pub mod server_secrets;
 pub mod sessions;

@@ -4,7 +4,9 @@ use std::sync::LazyLock;
 
 use super::agent_configs::{layer_columns, layers_from_columns, AgentConfigLayers};
 use super::agents::AgentRecord;
-use super::{Store, StoreResult, TenantId, Tx};
+use serde::Serialize;
+
+use super::{Store, StoreResult, Tx};
 
 impl Store {
     /// Whether the computer this agent reports for already has the inventory with this hash (an
@@ -25,21 +27,25 @@ impl Store {
     }
 }
 
+/// One report for the ledger: the row [`record`] writes for one report and [`record_batch`] for
+/// each of a group commit's (which ones a report has is decided once, in `ingest::rows`).
+#[derive(Debug, Serialize)]
+pub struct LedgerRow<'a> {
+    pub tenant_id: i64,
+    pub agent_id: &'a str,
+    pub seq: i64,
+    pub collected_at: i64,
+    pub received_at: i64,
+    pub dropped: i64,
+}
+
 /// Record a report inside the ingest transaction. Returns the rules revision (migration 0015)
 /// for the rules to evaluate it by and the agent's config, or `None` when this sequence number
 /// was already stored — the caller then changes nothing else (a replay is a no-op).
 ///
 /// This is the transaction's first statement and a write, so on SQLite the write lock is taken
 /// up front instead of being upgraded later (which could fail with `SQLITE_BUSY`).
-pub async fn record(
-    tx: &mut Tx<'_>,
-    tenant: TenantId,
-    agent_id: &str,
-    seq: i64,
-    collected_at: i64,
-    received_at: i64,
-    dropped: i64,
-) -> StoreResult<Option<Recorded>> {
+pub async fn record(tx: &mut Tx<'_>, row: &LedgerRow<'_>) -> StoreResult<Option<Recorded>> {
     // The agent's two config layers come back with the insert, one round trip for both.
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!(
@@ -50,12 +56,12 @@ pub async fn record(
         )
     });
     let row: Option<RecordedRow> = sqlx::query_as(&SQL)
-        .bind(tenant.0)
-        .bind(agent_id)
-        .bind(seq)
-        .bind(collected_at)
-        .bind(received_at)
-        .bind(dropped)
+        .bind(row.tenant_id)
+        .bind(row.agent_id)
+        .bind(row.seq)
+        .bind(row.collected_at)
+        .bind(row.received_at)
+        .bind(row.dropped)
         .fetch_optional(&mut **tx)
         .await?;
     let Some((rules_revision, d_settings, d_version, d_at, o_settings, o_version, o_at)) = row
@@ -84,6 +90,52 @@ pub struct Recorded {
     pub rules_revision: i64,
     /// The agent's config, as the report's acknowledgement names it.
     pub config: AgentConfigLayers,
+}
+
+/// What [`record`] does for many reports in one statement (PostgreSQL, the group commit): the
+/// rows go as one JSON document (`json_to_recordset`), so the statement's text, and its prepared
+/// plan, is the same whatever their number. Returns, for each report stored (a sequence number
+/// already there is skipped), its agent and the agent's config as the acknowledgement names it;
+/// the rules revision comes with the batch's CMDB refresh instead.
+pub async fn record_batch(
+    tx: &mut Tx<'_>,
+    reports: &[LedgerRow<'_>],
+) -> StoreResult<Vec<(String, AgentConfigLayers)>> {
+    let reports = serde_json::to_string(reports).map_err(super::samples::invalid)?;
+    let sql = format!(
+        "INSERT INTO reports (tenant_id, agent_id, seq, collected_at, received_at, dropped)
+         SELECT tenant_id, agent_id, seq, collected_at, received_at, dropped
+         FROM json_to_recordset(CAST($1 AS json))
+             AS r(tenant_id bigint, agent_id text, seq bigint, collected_at bigint,
+                  received_at bigint, dropped bigint)
+         ON CONFLICT (agent_id, seq) DO NOTHING
+         RETURNING agent_id, {}",
+        layer_columns("reports.tenant_id", "reports.agent_id"),
+    );
+    type Row = (
+        String,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(&sql)
+        .bind(reports)
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.into_iter()
+        .map(
+            |(agent, d_settings, d_version, d_at, o_settings, o_version, o_at)| {
+                let layers = layers_from_columns(
+                    (d_settings, d_version, d_at),
+                    (o_settings, o_version, o_at),
+                )?;
+                Ok((agent, layers))
+            },
+        )
+        .collect()
 }
 
 /// Point the agent's row at the computer it reports for, with its host name and version (its

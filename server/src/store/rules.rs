@@ -1,4 +1,6 @@
-//! Threshold rules and the alert state of each (rule, CI) pair.
+//! Threshold rules and the alert state of each (rule, CI) pair, as rows. What the rows mean to
+//! the rule engine — levels, validation, alert states — is `rules::stored`'s; saving a rule a
+//! person gave, checked, is `alerting::rule_admin`'s.
 
 use serde::{Deserialize, Serialize};
 
@@ -6,7 +8,6 @@ use super::in_scope;
 use super::{
     now_ms, to_time, NullableFloat, Store, StoreError, StoreResult, TenantId, TenantScope, Tx,
 };
-use crate::rules::{metrics, AlertState, Direction, Levels, Phase, Severity};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Rule {
@@ -32,18 +33,6 @@ pub struct Rule {
     pub runbook: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
-}
-
-impl Rule {
-    pub fn levels(&self) -> Levels {
-        Levels {
-            direction: Direction::parse(&self.direction).unwrap_or(Direction::Above),
-            warning: self.warning_level,
-            critical: self.critical_level,
-            recovery: self.recovery_level,
-            for_ms: self.for_secs.saturating_mul(1000),
-        }
-    }
 }
 
 /// The fields a person sets on a rule (create, or full replacement on update).
@@ -94,12 +83,13 @@ fn default_reopen_window() -> i64 {
 }
 
 impl RuleSpec {
-    /// A spec with the defaults for everything but what identifies the rule.
-    pub fn new(name: &str, metric: &str, direction: Direction, critical_level: f64) -> Self {
+    /// A spec with the defaults for everything but what identifies the rule (`direction`:
+    /// `above` or `below`).
+    pub fn with_defaults(name: &str, metric: &str, direction: &str, critical_level: f64) -> Self {
         RuleSpec {
             name: name.into(),
             metric: metric.into(),
-            direction: direction.as_str().into(),
+            direction: direction.into(),
             warning_level: None,
             critical_level,
             recovery_level: None,
@@ -112,66 +102,6 @@ impl RuleSpec {
             enabled: true,
             runbook: None,
         }
-    }
-
-    pub fn validate(&self) -> StoreResult<()> {
-        let fail = |m: String| Err(StoreError::Invalid(m));
-        if self.name.trim().is_empty() || self.name.len() > 200 {
-            return fail("name must be 1-200 characters".into());
-        }
-        if metrics::lookup(&self.metric).is_none() {
-            let known: Vec<&str> = metrics::METRICS.iter().map(|m| m.name).collect();
-            return fail(format!(
-                "unknown metric {:?}; known: {}",
-                self.metric,
-                known.join(", ")
-            ));
-        }
-        let Some(direction) = Direction::parse(&self.direction) else {
-            return fail("direction must be \"above\" or \"below\"".into());
-        };
-        let levels = [
-            Some(self.critical_level),
-            self.warning_level,
-            self.recovery_level,
-        ];
-        if levels.iter().flatten().any(|l| !l.is_finite()) {
-            return fail("levels must be finite numbers".into());
-        }
-        // "Worse" is higher for `above` and lower for `below`; flip `below` to check one way.
-        let sign = if direction == Direction::Above {
-            1.0
-        } else {
-            -1.0
-        };
-        if let Some(w) = self.warning_level {
-            if sign * w > sign * self.critical_level {
-                return fail(format!(
-                    "warning_level must not be worse than critical_level for direction {}",
-                    self.direction
-                ));
-            }
-        }
-        let mildest = self.warning_level.unwrap_or(self.critical_level);
-        if let Some(r) = self.recovery_level {
-            if sign * r > sign * mildest {
-                return fail("recovery_level must be at or beyond the mildest alert level, on the healthy side".into());
-            }
-        }
-        if self.for_secs < 0 || self.for_secs > 7 * 86_400 {
-            return fail("for_secs must be between 0 and 604800".into());
-        }
-        if self.reopen_window_secs < 0 {
-            return fail("reopen_window_secs must not be negative".into());
-        }
-        if !(1..=3).contains(&self.impact) || !(1..=3).contains(&self.urgency) {
-            return fail("impact and urgency must be 1 (high), 2 (medium) or 3 (low)".into());
-        }
-        if let Some(q) = &self.scope_query {
-            crate::ci::query::parse(q)
-                .map_err(|e| StoreError::Invalid(format!("scope_query: {e}")))?;
-        }
-        Ok(())
     }
 }
 
@@ -224,13 +154,13 @@ fn rule_from_row(r: RuleRow) -> Rule {
 }
 
 impl Store {
-    /// Create a rule for a tenant, or MSP-wide with `tenant = None`.
-    pub async fn create_rule(
+    /// Insert a rule for a tenant, or MSP-wide with `tenant = None`, as given (checked first by
+    /// `Store::create_rule`).
+    pub async fn insert_rule(
         &self,
         tenant: Option<TenantId>,
         spec: &RuleSpec,
     ) -> StoreResult<Rule> {
-        spec.validate()?;
         let now = now_ms();
         let row: RuleRow = sqlx::query_as(&format!(
             "INSERT INTO rules (tenant_id, name, metric, warning_level, critical_level, recovery_level,
@@ -261,14 +191,14 @@ impl Store {
         Ok(rule_from_row(row))
     }
 
-    /// Replace a rule's fields. A tenant-scoped caller may only change its own tenant's rules.
-    pub async fn update_rule(
+    /// Replace a rule's fields, as given (checked first by `Store::update_rule`). A
+    /// tenant-scoped caller may only change its own tenant's rules.
+    pub async fn replace_rule(
         &self,
         scope: TenantScope,
         id: i64,
         spec: &RuleSpec,
     ) -> StoreResult<Rule> {
-        spec.validate()?;
         let row: Option<RuleRow> = sqlx::query_as(&format!(
             "UPDATE rules SET name = $1, metric = $2, warning_level = $3, critical_level = $4,
                     recovery_level = $5, for_secs = $6, impact = $7, urgency = $8, auto_resolve = $9,
@@ -368,67 +298,40 @@ pub async fn effective_rules(tx: &mut Tx<'_>, tenant: TenantId) -> StoreResult<V
     Ok(rows.into_iter().map(rule_from_row).collect())
 }
 
-/// The stored state of one (rule, CI) pair: the state machine's part plus flap history and
-/// suppression.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredAlert {
-    pub state: AlertState,
+/// The stored state of one (rule, CI) pair, as its columns (`rules::stored::StoredAlert` is
+/// what they mean).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AlertStateRow {
+    pub rule_id: i64,
+    pub ci_id: i64,
+    pub state: String,
+    pub severity: Option<String>,
+    pub since_at: i64,
+    pub last_value: Option<f64>,
+    pub last_sample_at: i64,
+    pub incident_id: Option<i64>,
     /// Last results for flap detection ('1' = breaching), newest last.
     pub recent: String,
-    pub flapping: bool,
+    pub flapping: i64,
     pub suppressed_by: Option<String>,
-}
-
-#[derive(sqlx::FromRow)]
-struct AlertStateRow {
-    rule_id: i64,
-    ci_id: i64,
-    state: String,
-    severity: Option<String>,
-    since_at: i64,
-    last_value: Option<f64>,
-    last_sample_at: i64,
-    incident_id: Option<i64>,
-    recent: String,
-    flapping: i64,
-    suppressed_by: Option<String>,
 }
 
 const ALERT_COLUMNS: &str =
     "rule_id, ci_id, state, severity, since_at, last_value, last_sample_at, incident_id, \
      recent, flapping, suppressed_by";
 
-fn alert_from_row(r: AlertStateRow) -> ((i64, i64), StoredAlert) {
-    let state = AlertState {
-        phase: Phase::parse(&r.state),
-        severity: r.severity.as_deref().and_then(Severity::parse),
-        since_at: r.since_at,
-        last_value: r.last_value,
-        last_sample_at: r.last_sample_at,
-        incident_id: r.incident_id,
-    };
-    let alert = StoredAlert {
-        state,
-        recent: r.recent,
-        flapping: r.flapping != 0,
-        suppressed_by: r.suppressed_by,
-    };
-    ((r.rule_id, r.ci_id), alert)
-}
-
 pub async fn load_alert_state(
     tx: &mut Tx<'_>,
     rule_id: i64,
     ci_id: i64,
-) -> StoreResult<Option<StoredAlert>> {
-    let row: Option<AlertStateRow> = sqlx::query_as(&format!(
+) -> StoreResult<Option<AlertStateRow>> {
+    Ok(sqlx::query_as(&format!(
         "SELECT {ALERT_COLUMNS} FROM alert_states WHERE rule_id = $1 AND ci_id = $2"
     ))
     .bind(rule_id)
     .bind(ci_id)
     .fetch_optional(&mut **tx)
-    .await?;
-    Ok(row.map(|r| alert_from_row(r).1))
+    .await?)
 }
 
 /// Alert states of a computer and its components that need evaluating on every sample: not ok,
@@ -436,25 +339,39 @@ pub async fn load_alert_state(
 pub async fn unsettled_alerts(
     tx: &mut Tx<'_>,
     computer_id: i64,
-) -> StoreResult<Vec<((i64, i64), StoredAlert)>> {
-    let rows: Vec<AlertStateRow> = sqlx::query_as(&format!(
+) -> StoreResult<Vec<AlertStateRow>> {
+    Ok(sqlx::query_as(&format!(
         "SELECT {ALERT_COLUMNS} FROM alert_states
          WHERE computer_id = $1 AND (state <> 'ok' OR flapping = 1)"
     ))
     .bind(computer_id)
     .fetch_all(&mut **tx)
-    .await?;
-    Ok(rows.into_iter().map(alert_from_row).collect())
+    .await?)
+}
+
+/// An alert state to save: the columns of an [`AlertStateRow`], borrowed, and the computer the
+/// CI belongs to.
+#[derive(Debug, Clone, Copy)]
+pub struct AlertStateSave<'a> {
+    pub rule_id: i64,
+    pub ci_id: i64,
+    pub computer_id: i64,
+    pub state: &'a str,
+    pub severity: Option<&'a str>,
+    pub since_at: i64,
+    pub last_value: Option<f64>,
+    pub last_sample_at: i64,
+    pub incident_id: Option<i64>,
+    pub recent: &'a str,
+    pub flapping: bool,
+    pub suppressed_by: Option<&'a str>,
 }
 
 pub async fn save_alert_state(
     tx: &mut Tx<'_>,
     tenant: TenantId,
-    rule_id: i64,
-    (ci_id, computer_id): (i64, i64),
-    alert: &StoredAlert,
+    alert: &AlertStateSave<'_>,
 ) -> StoreResult<()> {
-    let state = &alert.state;
     sqlx::query(
         "INSERT INTO alert_states (tenant_id, rule_id, ci_id, state, severity, since_at, last_value, last_sample_at,
                                    incident_id, recent, flapping, suppressed_by, computer_id)
@@ -464,18 +381,18 @@ pub async fn save_alert_state(
              suppressed_by = $12",
     )
     .bind(tenant.0)
-    .bind(rule_id)
-    .bind(ci_id)
-    .bind(state.phase.as_str())
-    .bind(state.severity.map(Severity::as_str))
-    .bind(state.since_at)
-    .bind(NullableFloat(state.last_value))
-    .bind(state.last_sample_at)
-    .bind(state.incident_id)
-    .bind(&alert.recent)
+    .bind(alert.rule_id)
+    .bind(alert.ci_id)
+    .bind(alert.state)
+    .bind(alert.severity)
+    .bind(alert.since_at)
+    .bind(NullableFloat(alert.last_value))
+    .bind(alert.last_sample_at)
+    .bind(alert.incident_id)
+    .bind(alert.recent)
     .bind(i64::from(alert.flapping))
-    .bind(alert.suppressed_by.as_deref())
-    .bind(computer_id)
+    .bind(alert.suppressed_by)
+    .bind(alert.computer_id)
     .execute(&mut **tx)
     .await?;
     Ok(())

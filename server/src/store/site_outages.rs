@@ -10,7 +10,6 @@
 use std::collections::BTreeMap;
 
 use super::{StoreResult, TenantId, Tx};
-use crate::rules::metrics::OFFLINE_SECONDS;
 
 /// One site and its computers as `(computer id, last seen)`.
 #[derive(Debug, Clone)]
@@ -148,8 +147,8 @@ pub async fn end_suppression(tx: &mut Tx<'_>, suppression_id: i64, now: i64) -> 
     Ok(())
 }
 
-/// Whether a computer's offline alert is held by a site outage in force at `at`: the suppression
-/// id if so. Only the offline rules of computers attached to the site incident are held; their
+/// Whether a computer's offline alert (a rule on `offline_metric`) is held by a site outage in
+/// force at `at`: the suppression id if so. Only the offline rules of computers attached to the site incident are held; their
 /// volumes, disks and services follow through "parent down".
 pub async fn suppressing(
     tx: &mut Tx<'_>,
@@ -157,6 +156,7 @@ pub async fn suppressing(
     rule_id: i64,
     computer_id: i64,
     at: i64,
+    offline_metric: &str,
 ) -> StoreResult<Option<i64>> {
     let row: Option<(i64,)> = sqlx::query_as(
         "SELECT s.id FROM suppressions s
@@ -169,7 +169,7 @@ pub async fn suppressing(
     .bind(computer_id)
     .bind(rule_id)
     .bind(at)
-    .bind(OFFLINE_SECONDS)
+    .bind(offline_metric)
     .fetch_optional(&mut **tx)
     .await?;
     Ok(row.map(|r| r.0))

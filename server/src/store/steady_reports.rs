@@ -1,13 +1,14 @@
-//! Steady reports of many agents stored together (PostgreSQL): one statement per step for the
-//! whole batch — the computers and volumes refreshed, the ledger, the samples — instead of one
-//! per report. Each statement takes its rows as one JSON document (`json_to_recordset`), so its
-//! text, and PostgreSQL's prepared plan, is the same whatever the batch's size.
+//! Step 2 (the CMDB) of many steady reports in one statement (PostgreSQL): the computers and
+//! volumes refreshed, and what the batch's rules need read back — what
+//! [`super::cis::tx::refresh_observed`] does for one report. The statement takes its rows as one
+//! JSON document (`json_to_recordset`), so its text, and PostgreSQL's prepared plan, is the same
+//! whatever the batch's size. The other steps' batch writers sit beside their one-report writers:
+//! [`super::reports::record_batch`], [`super::samples::record_batch`].
 //!
 //! What a steady report is, and what leaves the batch, is decided in `ingest::steady`.
 
 use serde::Serialize;
 
-use super::agent_configs::{layer_columns, layers_from_columns, AgentConfigLayers};
 use super::{StoreError, StoreResult, Tx};
 use crate::ci::class;
 
@@ -136,89 +137,6 @@ pub async fn refresh(
     Ok(refreshed)
 }
 
-/// One report for the ledger.
-#[derive(Debug, Serialize)]
-pub struct LedgerRow<'a> {
-    pub tenant_id: i64,
-    pub agent_id: &'a str,
-    pub seq: i64,
-    pub collected_at: i64,
-    pub received_at: i64,
-    pub dropped: i64,
-}
-
-/// Put the reports in the ledger; returns, for each one stored (a sequence number already
-/// there is skipped), its agent and the agent's config as the acknowledgement names it.
-pub async fn record(
-    tx: &mut Tx<'_>,
-    reports: &[LedgerRow<'_>],
-) -> StoreResult<Vec<(String, AgentConfigLayers)>> {
-    let reports = serde_json::to_string(reports).map_err(invalid)?;
-    let sql = format!(
-        "INSERT INTO reports (tenant_id, agent_id, seq, collected_at, received_at, dropped)
-         SELECT tenant_id, agent_id, seq, collected_at, received_at, dropped
-         FROM json_to_recordset(CAST($1 AS json))
-             AS r(tenant_id bigint, agent_id text, seq bigint, collected_at bigint,
-                  received_at bigint, dropped bigint)
-         ON CONFLICT (agent_id, seq) DO NOTHING
-         RETURNING agent_id, {}",
-        layer_columns("reports.tenant_id", "reports.agent_id"),
-    );
-    type Row = (
-        String,
-        Option<String>,
-        Option<i64>,
-        Option<i64>,
-        Option<String>,
-        Option<i64>,
-        Option<i64>,
-    );
-    let rows: Vec<Row> = sqlx::query_as(&sql)
-        .bind(reports)
-        .fetch_all(&mut **tx)
-        .await?;
-    rows.into_iter()
-        .map(
-            |(agent, d_settings, d_version, d_at, o_settings, o_version, o_at)| {
-                let layers = layers_from_columns(
-                    (d_settings, d_version, d_at),
-                    (o_settings, o_version, o_at),
-                )?;
-                Ok((agent, layers))
-            },
-        )
-        .collect()
-}
-
-/// One sample.
-#[derive(Debug, Serialize)]
-pub struct SampleRow<'a> {
-    pub tenant_id: i64,
-    pub ci_id: i64,
-    pub metric: &'a str,
-    pub at: i64,
-    pub value: f64,
-}
-
-/// Every sample of the batch, in one statement.
-pub async fn record_samples(tx: &mut Tx<'_>, samples: &[SampleRow<'_>]) -> StoreResult<()> {
-    if samples.is_empty() {
-        return Ok(());
-    }
-    let samples = serde_json::to_string(samples).map_err(invalid)?;
-    sqlx::query(
-        "INSERT INTO metric_samples (tenant_id, ci_id, metric, at, value)
-         SELECT tenant_id, ci_id, metric, at, value
-         FROM json_to_recordset(CAST($1 AS json))
-             AS s(tenant_id bigint, ci_id bigint, metric text, at bigint, value float8)
-         ON CONFLICT (ci_id, metric, at) DO NOTHING",
-    )
-    .bind(samples)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
 fn invalid(err: serde_json::Error) -> StoreError {
-    StoreError::Invalid(format!("a batch of reports could not be encoded: {err}"))
+    super::samples::invalid(err)
 }
