@@ -18,6 +18,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::{ApiError, ApiResult};
+use super::extract::bearer;
 use super::AppState;
 use crate::people::sessions::{self, COOKIE as SESSION_COOKIE};
 use crate::people::{tokens, Caller, Credential, Permission};
@@ -389,19 +390,8 @@ async fn caller_for(
 
 /// The caller a request's credential stands for: its bearer token, else its session cookie.
 pub async fn authenticate(state: &AppState, headers: &HeaderMap, now: i64) -> ApiResult<Caller> {
-    if let Some(header) = headers.get(AUTHORIZATION) {
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                ApiError::Unauthorized(
-                    "missing_token",
-                    "Authorization must be 'Bearer <token>'".into(),
-                )
-            })?;
+    if headers.contains_key(AUTHORIZATION) {
+        let token = bearer(headers)?;
         return match tokens::authenticate(&state.store, token, now).await? {
             Ok(caller) => Ok(caller),
             Err(refusal) => {

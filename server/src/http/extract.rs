@@ -5,6 +5,7 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::http::HeaderMap;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
@@ -84,8 +85,9 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     }
 }
 
-fn bearer(parts: &Parts) -> Result<&str, ApiError> {
-    let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
+/// The credential of an `Authorization: Bearer …` header.
+pub fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let header = headers.get(AUTHORIZATION).ok_or_else(|| {
         ApiError::Unauthorized(
             "missing_token",
             "Authorization: Bearer <token> is required".into(),
@@ -139,7 +141,7 @@ impl FromRequestParts<AppState> for AgentAuth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let credential = bearer(parts)?;
+        let credential = bearer(&parts.headers)?;
         match state.store.authenticate_agent(credential).await? {
             Some(agent) => Ok(AgentAuth(agent)),
             None => {

@@ -8,6 +8,7 @@ pub mod audit_trail;
 pub mod error;
 pub mod extract;
 mod health;
+mod html;
 mod metrics;
 pub mod openapi;
 mod password_page;

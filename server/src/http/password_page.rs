@@ -43,13 +43,7 @@ const PAGE: &str = r#"<!doctype html>
 "#;
 
 fn render(context: serde_json::Value) -> ApiResult<Html<String>> {
-    let mut env = minijinja::Environment::new();
-    // The ".html" name turns HTML escaping on: names and messages are shown as text.
-    env.add_template("page.html", PAGE)
-        .and_then(|_| env.get_template("page.html"))
-        .and_then(|t| t.render(context))
-        .map(Html)
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("password page: {e}")))
+    super::html::render("password", PAGE, context)
 }
 
 /// The form for the link's person, or why the link no longer works.

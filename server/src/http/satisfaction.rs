@@ -40,13 +40,7 @@ const PAGE: &str = r#"<!doctype html>
 "#;
 
 fn render(context: serde_json::Value) -> ApiResult<Html<String>> {
-    let mut env = minijinja::Environment::new();
-    // The ".html" name turns HTML escaping on: titles come from users.
-    env.add_template("page.html", PAGE)
-        .and_then(|_| env.get_template("page.html"))
-        .and_then(|t| t.render(context))
-        .map(Html)
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("satisfaction page: {e}")))
+    super::html::render("satisfaction", PAGE, context)
 }
 
 /// The ticket a token names, or 404 (malformed) / 403 (forged).
