@@ -243,6 +243,21 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("post", "/api/v1/assignment-groups", Needs(ConfigureDesk)),
     (
         "get",
+        "/api/v1/assignment-groups/{name}/members",
+        Needs(ReadDesk),
+    ),
+    (
+        "put",
+        "/api/v1/assignment-groups/{name}/members/{id}",
+        Needs(ConfigureDesk),
+    ),
+    (
+        "delete",
+        "/api/v1/assignment-groups/{name}/members/{id}",
+        Needs(ConfigureDesk),
+    ),
+    (
+        "get",
         "/api/v1/tenants/{name}/notification-channels",
         Needs(ConfigureDesk),
     ),

@@ -5,6 +5,7 @@ mod agents;
 mod audit;
 mod cis;
 mod enrollment_tokens;
+mod group_members;
 mod incidents;
 mod kpis;
 mod notification_templates;
@@ -49,6 +50,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(audit::router())
         .merge(security_policy::router())
+        .merge(group_members::router())
 }
 
 /// `?tenant=NAME`: narrow a list to one of the caller's tenants.

@@ -35,6 +35,7 @@ fn recorded_by_owner(route: &str) -> bool {
         || route == "/api/v1/me/password"
         || route == "/api/v1/sessions"
         || route.ends_with("/security-policy")
+        || route.starts_with("/api/v1/assignment-groups/{name}/members")
 }
 
 pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {

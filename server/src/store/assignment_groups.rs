@@ -52,4 +52,53 @@ impl Store {
             tier,
         })
     }
+
+    pub async fn assignment_group_by_name(&self, name: &str) -> StoreResult<AssignmentGroup> {
+        let row: Option<(i64, String, i64)> =
+            sqlx::query_as("SELECT id, name, tier FROM assignment_groups WHERE name = $1")
+                .bind(name)
+                .fetch_optional(self.pool())
+                .await?;
+        row.map(|(id, name, tier)| AssignmentGroup { id, name, tier })
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// The ids of the users in a group, in id order.
+    pub async fn group_members(&self, group: i64) -> StoreResult<Vec<i64>> {
+        let rows: Vec<(i64,)> = sqlx::query_as(
+            "SELECT user_id FROM group_memberships WHERE assignment_group_id = $1 ORDER BY user_id",
+        )
+        .bind(group)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// Put a user in a group; nothing happens when they are in it already.
+    pub async fn add_group_member(&self, group: i64, user: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO group_memberships (user_id, assignment_group_id) VALUES ($1, $2)
+             ON CONFLICT (user_id, assignment_group_id) DO NOTHING",
+        )
+        .bind(user)
+        .bind(group)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Take a user out of a group; `NotFound` when they were not in it.
+    pub async fn remove_group_member(&self, group: i64, user: i64) -> StoreResult<()> {
+        let done = sqlx::query(
+            "DELETE FROM group_memberships WHERE user_id = $1 AND assignment_group_id = $2",
+        )
+        .bind(user)
+        .bind(group)
+        .execute(self.pool())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
 }

@@ -190,6 +190,8 @@ pub struct TicketFilter {
     pub priority: Option<i64>,
     pub assignee: AssigneeFilter,
     pub group: Option<String>,
+    /// Only tickets of the groups this user is in ("my groups").
+    pub groups_of: Option<i64>,
     /// Only tickets linked to this CI.
     pub ci_id: Option<i64>,
     pub sla: Option<SlaRisk>,
@@ -743,6 +745,8 @@ pub async fn list_rows(
            AND (CAST($6 AS BIGINT) IS NULL OR EXISTS (
                 SELECT 1 FROM {cis} l WHERE l.{fk} = t.id AND l.ci_id = $6))
            AND {sla}
+           AND (CAST($10 AS BIGINT) IS NULL OR t.assignment_group_id IN (
+                SELECT m.assignment_group_id FROM group_memberships m WHERE m.user_id = $10))
          ORDER BY t.id DESC LIMIT $8 OFFSET $9",
         select = select_tickets(kind),
         cis = kind.cis(),
@@ -758,6 +762,7 @@ pub async fn list_rows(
     .bind(now)
     .bind(filter.limit)
     .bind(filter.offset)
+    .bind(filter.groups_of)
     .fetch_all(&mut *conn)
     .await?)
 }

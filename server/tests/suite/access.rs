@@ -2025,3 +2025,165 @@ on_every_backend!(
         assert_eq!(blocked.code(), "totp_setup_required");
     }
 );
+
+on_every_backend!(technicians_work_the_queues_of_their_groups, |store| {
+    let acme = tenant(&store, "acme").await;
+    let app = router(&store);
+    let admin = store.create_api_token(None, "msp").await.expect("admin");
+    let tech = person(&store, "tech@msp.example", Role::Technician, None).await;
+    users::add_membership(&store, tech.id, acme)
+        .await
+        .expect("member");
+    let auditor = person(&store, "audit@msp.example", Role::Auditor, None).await;
+    let tech_token = token_of(&store, &tech).await;
+    let group = send(
+        &app,
+        "POST",
+        "/api/v1/assignment-groups",
+        Auth::Bearer(&admin),
+        Some(json!({"name": "night-shift", "tier": 1})),
+        None,
+    )
+    .await;
+    assert_eq!(group.status, StatusCode::CREATED, "{}", group.body);
+    for (title, group) in [("queued", Some("night-shift")), ("elsewhere", None)] {
+        let mut body = json!({"tenant": "acme", "title": title, "impact": 2, "urgency": 2});
+        if let Some(group) = group {
+            body["group"] = json!(group);
+        }
+        let made = send(
+            &app,
+            "POST",
+            "/api/v1/incidents",
+            Auth::Bearer(&admin),
+            Some(body),
+            None,
+        )
+        .await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    }
+    let mine = || {
+        let (app, token) = (app.clone(), tech_token.clone());
+        async move {
+            let answer = send(
+                &app,
+                "GET",
+                "/api/v1/incidents?group=mine",
+                Auth::Bearer(&token),
+                None,
+                None,
+            )
+            .await;
+            assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+            answer
+                .body
+                .as_array()
+                .expect("list")
+                .iter()
+                .map(|t| t["title"].as_str().unwrap_or("").to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(mine().await.is_empty(), "in no group yet");
+
+    let joined = send(
+        &app,
+        "PUT",
+        &format!("/api/v1/assignment-groups/night-shift/members/{}", tech.id),
+        Auth::Bearer(&admin),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(joined.status, StatusCode::NO_CONTENT, "{}", joined.body);
+    let listed = send(
+        &app,
+        "GET",
+        "/api/v1/assignment-groups/night-shift/members",
+        Auth::Bearer(&tech_token),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        listed.body[0]["email"], "tech@msp.example",
+        "{}",
+        listed.body
+    );
+    assert_eq!(mine().await, ["queued"]);
+    let not_staff = send(
+        &app,
+        "PUT",
+        &format!(
+            "/api/v1/assignment-groups/night-shift/members/{}",
+            auditor.id
+        ),
+        Auth::Bearer(&admin),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        not_staff.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        not_staff.body
+    );
+    let no_group = send(
+        &app,
+        "PUT",
+        &format!("/api/v1/assignment-groups/day-shift/members/{}", tech.id),
+        Auth::Bearer(&admin),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(no_group.status, StatusCode::NOT_FOUND);
+    let ownerless = send(
+        &app,
+        "GET",
+        "/api/v1/incidents?group=mine",
+        Auth::Bearer(&admin),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(ownerless.status, StatusCode::BAD_REQUEST);
+
+    let left = send(
+        &app,
+        "DELETE",
+        &format!("/api/v1/assignment-groups/night-shift/members/{}", tech.id),
+        Auth::Bearer(&admin),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(left.status, StatusCode::NO_CONTENT);
+    assert!(mine().await.is_empty());
+    let log = send(
+        &app,
+        "GET",
+        "/api/v1/audit?object=assignment_group:night-shift",
+        Auth::Bearer(&admin),
+        None,
+        None,
+    )
+    .await;
+    let actions: Vec<&str> = log
+        .body
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "assignment_group.member_removed",
+            "assignment_group.member_added"
+        ],
+        "{}",
+        log.body
+    );
+});

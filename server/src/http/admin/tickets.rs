@@ -109,7 +109,7 @@ pub(super) struct ListQuery {
     priority: Option<i64>,
     /// `me`, `none` (nobody), a user's email or id.
     assignee: Option<String>,
-    /// An assignment group's name.
+    /// An assignment group's name, or `mine` (the groups the caller is in).
     group: Option<String>,
     /// Only tickets linked to this CI.
     ci: Option<i64>,
@@ -156,11 +156,24 @@ pub(super) async fn list<D: Desk>(
                 other => other.into(),
             })?,
     };
+    let (group, groups_of) = match q.group {
+        Some(name) if name == "mine" => {
+            let me = caller.user_id().ok_or_else(|| {
+                ApiError::BadRequest(
+                    "invalid_query",
+                    "an ownerless admin token is in no group: name the group".into(),
+                )
+            })?;
+            (None, Some(me))
+        }
+        other => (other, None),
+    };
     let filter = TicketFilter {
         state: q.state,
         priority: q.priority,
         assignee,
-        group: q.group,
+        group,
+        groups_of,
         ci_id: q.ci,
         sla: q.sla,
         limit,
